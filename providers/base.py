@@ -1,0 +1,289 @@
+"""What every task tool looks like to the rest of Scrumy Tasks.
+
+A provider (ClickUp, Notion) is reached only through the `Provider` protocol below, with frozen
+value types in and out, and it raises only the errors of one tree:
+
+    ProviderError                 a provider-side problem; `.message` is readable in Slack
+    ├── AuthRevoked               the token is gone or refused: the person must reconnect
+    ├── RateLimited               429 (or the client's own budget); `.retry_after` in seconds
+    ├── Transient                 timeouts, network errors, 5xx, garbage from a proxy: retry later
+    └── Permanent                 the request itself is wrong (validation, deleted destination)
+
+Anything else escaping a provider client is a bug in the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class ProviderName(StrEnum):
+    CLICKUP = "clickup"
+    NOTION = "notion"
+
+    @property
+    def label(self) -> str:
+        """The tool's name as a person writes it."""
+        return {"clickup": "ClickUp", "notion": "Notion"}[self.value]
+
+
+class Priority(StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of every provider-side failure.
+
+    `message` is safe to show a person (it never contains a token); `code` is the provider's own
+    error code when it sent one (e.g. ClickUp `OAUTH_019`, Notion `validation_error`).
+    """
+
+    def __init__(self, provider: ProviderName, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.message = message
+        self.code = code
+
+
+class AuthRevoked(ProviderError):
+    """The connection no longer works (revoked, expired, refresh refused): reconnect."""
+
+
+class RateLimited(ProviderError):
+    """Too many requests; try again after `retry_after` seconds."""
+
+    def __init__(
+        self,
+        provider: ProviderName,
+        message: str,
+        *,
+        retry_after: float,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(provider, message, code=code)
+        self.retry_after = retry_after
+
+
+class Transient(ProviderError):
+    """A failure that may go away: timeout, network error, 5xx, an unreadable response.
+
+    `request_sent` is False only when the request certainly never reached the provider (e.g.
+    the connection was refused); when True, a create may have happened and must be reconciled
+    by marker before it is retried.
+    """
+
+    def __init__(
+        self,
+        provider: ProviderName,
+        message: str,
+        *,
+        request_sent: bool = True,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(provider, message, code=code)
+        self.request_sent = request_sent
+        self.retry_after = retry_after
+
+
+class Permanent(ProviderError):
+    """The provider refused the request for a reason retrying will not fix."""
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OAuthTokens:
+    """What a code exchange or a refresh returns. Tokens are kept out of `repr`."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_at: datetime | None = None
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A ClickUp workspace ("team" in API v2) or a Notion workspace."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    """A freshly authorized connection: its tokens and what it gives access to."""
+
+    provider: ProviderName
+    tokens: OAuthTokens
+    workspaces: tuple[Workspace, ...]
+    account_id: str | None = None
+    account_email: str | None = None
+    account_name: str | None = None
+
+    @property
+    def workspace(self) -> Workspace | None:
+        return self.workspaces[0] if self.workspaces else None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a client needs to act for one person's connection.
+
+    `connection_id` keys the per-connection rate limits; it is our id, never the token.
+    """
+
+    connection_id: str
+    access_token: str = field(repr=False)
+    workspace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DestinationField:
+    """One property of a Notion data source (name, type and, for select/status, its options)."""
+
+    name: str
+    type: str
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a task can go: a ClickUp list or a Notion data source.
+
+    `path` is the human path to it (ClickUp: space, folder; Notion: the database title) so a
+    person can tell two lists called "Backlog" apart. `fields` is the Notion schema.
+    """
+
+    provider: ProviderName
+    id: str
+    name: str
+    workspace_id: str
+    path: tuple[str, ...] = ()
+    parent_id: str | None = None
+    fields: tuple[DestinationField, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        return " / ".join((*self.path, self.name))
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person in the tool's workspace, for assigning a task by e-mail."""
+
+    id: str
+    name: str
+    email: str | None
+    workspace_id: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything a connection can create tasks in, read once and cached."""
+
+    provider: ProviderName
+    destinations: tuple[Destination, ...]
+    members: tuple[Member, ...]
+    fetched_at: datetime
+
+    def destination(self, destination_id: str) -> Destination | None:
+        return next((d for d in self.destinations if d.id == destination_id), None)
+
+    def member_by_email(self, email: str | None) -> Member | None:
+        if not email:
+            return None
+        wanted = email.strip().casefold()
+        return next((m for m in self.members if (m.email or "").casefold() == wanted), None)
+
+
+@dataclass(frozen=True)
+class TaskDraft:
+    """A task as we want it created, independent of the tool.
+
+    `due` is a `date` (no time given) or a timezone-aware `datetime`. `marker` is our unique
+    tag for this task; the client writes it into the task so `find_task_by_marker` can find a
+    task whose creation response was lost.
+    """
+
+    title: str
+    marker: str
+    description: str = ""
+    priority: Priority | None = None
+    due: date | datetime | None = None
+    assignee_email: str | None = None
+    assignee_name: str | None = None
+    meeting_title: str | None = None
+    backlink_url: str | None = None
+
+
+@dataclass(frozen=True)
+class CreatedTask:
+    """A task that exists in the tool."""
+
+    provider: ProviderName
+    task_id: str
+    url: str
+    destination_id: str
+
+
+# --- the protocol -----------------------------------------------------------------------------
+
+
+class Provider(Protocol):
+    """One task tool, as the routing layer and the OAuth pages use it."""
+
+    @property
+    def name(self) -> ProviderName: ...
+
+    def authorize_url(self, *, state: str, redirect_uri: str) -> str:
+        """The provider's consent page for this state and our fixed redirect URI."""
+        ...
+
+    async def exchange_code(self, *, code: str, redirect_uri: str) -> ProviderAccount:
+        """Trade an authorization code for tokens and say which workspaces they reach."""
+        ...
+
+    async def refresh(self, refresh_token: str) -> OAuthTokens:
+        """Get a new token pair; `AuthRevoked` when the refresh token is refused."""
+        ...
+
+    async def revoke(self, access_token: str) -> bool:
+        """Revoke the token at the provider; False where the tool has no revoke endpoint."""
+        ...
+
+    async def fetch_catalog(self, credentials: Credentials) -> Catalog:
+        """Read every destination and member the connection can see."""
+        ...
+
+    async def create_task(
+        self,
+        credentials: Credentials,
+        destination: Destination,
+        draft: TaskDraft,
+        members: Sequence[Member] = (),
+    ) -> CreatedTask:
+        """Create the task with one API call (Notion: more only for a very long description)."""
+        ...
+
+    async def find_task_by_marker(
+        self,
+        credentials: Credentials,
+        destination: Destination,
+        marker: str,
+        *,
+        created_after: datetime,
+    ) -> CreatedTask | None:
+        """Find a task we created earlier (carrying `marker`), created after `created_after`."""
+        ...
