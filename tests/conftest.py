@@ -1,13 +1,29 @@
-"""Shared fixtures: a clean environment per test, and the clock."""
+"""Shared fixtures: a clean environment per test, the clock, and databases."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from scrumy.clock import FakeClock
+from storage.engine import create_engine, session_factory
+from storage.migrate import head_revision, upgrade
+from storage.models import Base
 
 # Every variable our settings read; removed before each test so the machine's environment or a
 # developer's .env can never leak into a test.
@@ -34,13 +50,148 @@ SETTINGS_ENV = (
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in SETTINGS_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    yield
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+# --- databases ------------------------------------------------------------------------------
+# Every storage test runs twice: on a fresh SQLite file and on PostgreSQL. PostgreSQL gets one
+# database per test run (scrumy_test_<random>), migrated once and emptied after each test, so
+# two runs on one server never see each other's rows.
+
+DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _postgres_base_url() -> URL:
+    return make_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
+
+
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(_postgres_base_url(), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def _unavailable(reason: str) -> None:
+    message = f"PostgreSQL at {_postgres_base_url().render_as_string()} is unreachable: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI is set: PostgreSQL is required)", pytrace=False)
+    pytest.skip(message)
+
+
+class PostgresDatabases:
+    """Creates throw-away databases on the test server and drops them at the end of the run."""
+
+    def __init__(self) -> None:
+        self.run_id = secrets.token_hex(4)
+        self.created: list[str] = []
+        self.failure: str | None = None
+
+    def create(self, label: str) -> str:
+        if self.failure:
+            _unavailable(self.failure)
+        name = f"scrumy_test_{self.run_id}_{label}_{len(self.created)}"
+        try:
+            asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        except (OSError, SQLAlchemyError) as error:
+            self.failure = str(error).splitlines()[0]
+            _unavailable(self.failure)
+        self.created.append(name)
+        return _postgres_base_url().set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            with contextlib.suppress(OSError, SQLAlchemyError):
+                asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_url(postgres_databases: PostgresDatabases) -> str:
+    url = postgres_databases.create("main")
+
+    async def migrate() -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path, postgres_databases: PostgresDatabases) -> str:
+    """A database with nothing in it, not even migrations."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    return postgres_databases.create("empty")
+
+
+@pytest.fixture
+def database_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    # Sync on purpose: creating the PostgreSQL database runs its own event loop.
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'scrumy.db'}"
+    return str(request.getfixturevalue("migrated_postgres_url"))
+
+
+@pytest.fixture
+async def database_url(backend: str, database_target: str) -> AsyncIterator[str]:
+    """A migrated database with no rows in it."""
+    engine = create_engine(database_target)
+    try:
+        if backend == "sqlite":
+            await upgrade(engine)
+        yield database_target
+        if backend == "postgresql":
+            async with engine.begin() as connection:
+                tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+                await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+                # A test may have moved the schema version; the next one needs it at head.
+                await connection.execute(
+                    text("UPDATE alembic_version SET version_num = :head"),
+                    {"head": head_revision()},
+                )
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = _postgres_base_url().render_as_string(hide_password=True)
+    return f"storage tests run on: sqlite (temp files) and postgresql ({url}, a database per run)"

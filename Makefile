@@ -1,0 +1,33 @@
+# The targets a person and CI use. `make test` needs nothing installed by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+.PHONY: test check demo bench clean
+
+# (Re)install whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# Storage tests run once on SQLite and once on PostgreSQL (TEST_DATABASE_URL); their ids end
+# in [sqlite] and [postgresql]. With CI set, an unreachable PostgreSQL fails the run.
+test: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Until the demo lands: check a fresh SQLite database from scratch and say what was checked.
+demo: $(STAMP)
+	@d=$$(mktemp -d) && cd $$d && env -u DATABASE_URL -u SCRUMY_ENCRYPTION_KEYS \
+	  $(CURDIR)/$(BIN)/scrumy check && echo "demo: checked settings, a fresh SQLite database in $$d (migrated), the encryption key and the integrations"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,252 @@
+"""The `scrumy` command line.
+
+Every failure a person can cause (a bad setting, an unreachable database, a schema from a newer
+release, a bad key) ends as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from scrumy.checks import run_checks
+from scrumy.clock import SystemClock
+from scrumy.logs import configure_logging, redact
+from scrumy.settings import Settings, SettingsError, load_settings
+from scrumy.startup import StartupError, Storage, open_storage
+from storage.api_keys import create_api_key, list_api_keys, revoke_api_key
+from storage.engine import DatabaseUnavailable, check_connection, create_engine, describe
+from storage.migrate import SchemaMismatch, ensure_current, migration_state
+from storage.rotation import audit_encryption, rotate_keys
+from storage.vault import VaultError, new_key
+
+T = TypeVar("T")
+
+# Errors a person can cause and fix; each carries a one-line message.
+PERSON_ERRORS = (SettingsError, StartupError, DatabaseUnavailable, SchemaMismatch, VaultError)
+
+log = logging.getLogger("scrumy.cli")
+
+
+class ScrumyGroup(click.Group):
+    """Turns the errors a person can fix into one line, and any other into one line too."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PERSON_ERRORS as error:
+            raise click.ClickException(redact(str(error))) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            log.debug("unexpected error", exc_info=True)
+            raise click.ClickException(
+                f"unexpected {type(error).__name__}: {redact(str(error))[:300]} "
+                "(set LOG_LEVEL=DEBUG to see where)"
+            ) from None
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    logging.getLogger().setLevel(settings.log_level)
+    return settings
+
+
+async def _with_storage(
+    settings: Settings, action: Callable[[Storage], Awaitable[T]], *, migrate: bool = True
+) -> T:
+    storage = await open_storage(settings, migrate=migrate)
+    try:
+        return await action(storage)
+    finally:
+        await storage.close()
+
+
+@click.group(cls=ScrumyGroup)
+@click.version_option(package_name="scrumy-tasks")
+def cli() -> None:
+    """Scrumy Tasks: meeting action items become ClickUp and Notion tasks for their owners."""
+    configure_logging()
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration (run before starting a new release on PostgreSQL)."""
+    settings = _settings()
+
+    async def run() -> tuple[str | None, str]:
+        engine = create_engine(settings.database_url)
+        try:
+            await check_connection(engine)
+            before = (await migration_state(engine)).current
+            after = await ensure_current(engine, auto_upgrade=True)
+            return before, after.head
+        finally:
+            await engine.dispose()
+
+    before, head = _run(run())
+    if before == head:
+        click.echo(f"{settings.database_display}: already at migration {head}")
+    else:
+        click.echo(f"{settings.database_display}: upgraded from {before or 'empty'} to {head}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's migration and the newest one this code has."""
+    settings = _settings()
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            await check_connection(engine)
+            state = await migration_state(engine)
+        finally:
+            await engine.dispose()
+        status = "current" if state.is_current else "behind" if state.known else "ahead"
+        return (
+            f"{describe(engine)}: at {state.current or 'nothing'}, newest {state.head} ({status})"
+        )
+
+    click.echo(_run(run()))
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+@cli.group()
+def keys() -> None:
+    """Encryption keys for stored tokens."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a fresh encryption key (put it first in SCRUMY_ENCRYPTION_KEYS)."""
+    click.echo(new_key())
+
+
+@keys.command("rotate")
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000))
+def keys_rotate(batch_size: int) -> None:
+    """Re-encrypt every stored token with the newest key; safe while the app runs.
+
+    Roll the new key out first (SCRUMY_ENCRYPTION_KEYS=new,old on every process), run this,
+    then drop the old key.
+    """
+    settings = _settings()
+
+    async def run(storage: Storage) -> None:
+        report = await rotate_keys(storage.sessions, storage.vault, batch_size=batch_size)
+        audit = await audit_encryption(storage.sessions, storage.vault)
+        tables = ", ".join(f"{name} {count}" for name, count in report.by_table.items())
+        click.echo(
+            f"re-encrypted {report.rotated} value(s) ({tables}); "
+            f"{report.already_current} already on the newest key"
+        )
+        if audit.stale or audit.unreadable:
+            raise click.ClickException(
+                f"{audit.stale} value(s) are still on an older key and {audit.unreadable} cannot "
+                "be read; make sure every process runs with the new key first, then run again"
+            )
+        click.echo(f"all {audit.total} stored value(s) are on the newest key")
+
+    _run(_with_storage(settings, run))
+
+
+# --- api keys ---------------------------------------------------------------------------------
+
+
+@cli.group("api-key")
+def api_key() -> None:
+    """Keys the AI service uses on the HTTP API (one team each)."""
+
+
+@api_key.command("create")
+@click.option("--team", "team_id", required=True, help="Slack team (workspace) id, e.g. T0123.")
+@click.option("--name", default="api key", show_default=True, help="What the key is for.")
+def api_key_create(team_id: str, name: str) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    settings = _settings()
+    clock = SystemClock()
+
+    async def run(storage: Storage) -> None:
+        async with storage.sessions() as session, session.begin():
+            issued = await create_api_key(session, team_id=team_id, name=name, now=clock.now())
+        click.echo(issued.secret)
+        click.echo(
+            f"created {issued.id} for team {team_id} ({name}); this is the only time the key "
+            "is shown",
+            err=True,
+        )
+
+    _run(_with_storage(settings, run))
+
+
+@api_key.command("list")
+@click.option("--team", "team_id", default=None, help="Only this team's keys.")
+def api_key_list(team_id: str | None) -> None:
+    """List keys (never their secrets)."""
+    settings = _settings()
+
+    async def run(storage: Storage) -> None:
+        async with storage.sessions() as session:
+            rows = await list_api_keys(session, team_id=team_id)
+        if not rows:
+            click.echo("no API keys")
+        for row in rows:
+            status = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            used = f"last used {row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "unused"
+            click.echo(
+                f"{row.id}  team {row.team_id}  {row.prefix}…  {row.name}  "
+                f"created {row.created_at:%Y-%m-%d}  {used}  {status}"
+            )
+
+    _run(_with_storage(settings, run))
+
+
+@api_key.command("revoke")
+@click.argument("key_id")
+def api_key_revoke(key_id: str) -> None:
+    """Revoke a key by its id (from `scrumy api-key list`); it stops working at once."""
+    settings = _settings()
+    clock = SystemClock()
+
+    async def run(storage: Storage) -> bool:
+        async with storage.sessions() as session, session.begin():
+            return await revoke_api_key(session, key_id, now=clock.now())
+
+    if not _run(_with_storage(settings, run)):
+        raise click.ClickException(f"no active API key with id {key_id}")
+    click.echo(f"revoked {key_id}")
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+@cli.command("check")
+def check() -> None:
+    """Validate the settings and reach the database; say what is OK and what is not."""
+    ok = _run(run_checks(click.echo))
+    if not ok:
+        raise SystemExit(1)
+
+
+def main() -> None:
+    """Entry point of the `scrumy` console script."""
+    cli(prog_name="scrumy")

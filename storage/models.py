@@ -1,0 +1,297 @@
+"""The tables of Scrumy Tasks (SPEC "Data"), as SQLAlchemy 2 typed models.
+
+Duplicates are made impossible by the database itself, not only by the code that writes:
+one token row per person and tool, one task per (team, meeting, item) and per (team,
+idempotency key), one meeting per (team, meeting id), one installation per Slack workspace.
+
+Columns whose name starts with `encrypted_` hold Fernet tokens from `storage.vault`, never
+plain text; `storage.rotation` knows them all through `ENCRYPTED_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import UTCDateTime
+
+# Stable constraint names, so migrations can name what they alter on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PROVIDERS = ("clickup", "notion")
+ROUTING_MODES = ("smart", "user_choice", "default")
+TASK_STATES = (
+    "pending_auth",
+    "awaiting_choice",
+    "queued",
+    "in_flight",
+    "retrying",
+    "created",
+    "failed",
+    "dismissed",
+)
+PRIORITIES = ("urgent", "high", "medium", "low")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Timestamps:
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class UserAuthToken(Timestamps, Base):
+    """One person's connection to one tool: encrypted tokens and what they reach."""
+
+    __tablename__ = "user_auth_tokens"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "provider"),
+        CheckConstraint(_in("provider", PROVIDERS), name="provider"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(16))
+    encrypted_access_token: Mapped[str] = mapped_column(Text)
+    encrypted_refresh_token: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    scope: Mapped[str | None] = mapped_column(String(500))
+    workspace_id: Mapped[str | None] = mapped_column(String(64))
+    workspace_name: Mapped[str | None] = mapped_column(String(255))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    account_email: Mapped[str | None] = mapped_column(String(320))
+    needs_reconnect: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class IntegrationPreference(Timestamps, Base):
+    """How one person wants their tasks routed."""
+
+    __tablename__ = "integration_preferences"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id"),
+        CheckConstraint(_in("routing_mode", ROUTING_MODES), name="routing_mode"),
+        CheckConstraint(
+            f"default_provider IS NULL OR {_in('default_provider', PROVIDERS)}",
+            name="default_provider",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    routing_mode: Mapped[str] = mapped_column(String(16), default="smart", server_default="smart")
+    default_provider: Mapped[str | None] = mapped_column(String(16))
+    default_clickup_list_id: Mapped[str | None] = mapped_column(String(64))
+    default_clickup_list_name: Mapped[str | None] = mapped_column(String(255))
+    default_notion_database_id: Mapped[str | None] = mapped_column(String(64))
+    default_notion_database_name: Mapped[str | None] = mapped_column(String(255))
+
+
+class Meeting(Timestamps, Base):
+    """A meeting whose results the AI service posted; its items are tasks."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("team_id", "external_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    owner_user_id: Mapped[str | None] = mapped_column(String(32))
+    owner_email: Mapped[str | None] = mapped_column(String(320))
+    participants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The Slack message that shows the meeting's results and is updated in place.
+    message_channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class Task(Timestamps, Base):
+    """An action item and its journey to a tool (SPEC "Task lifecycle").
+
+    This is also the outbox the worker drains: a task is stored before anything is sent.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("team_id", "meeting_id", "item_id"),
+        UniqueConstraint("team_id", "idempotency_key"),
+        UniqueConstraint("marker"),
+        CheckConstraint(_in("state", TASK_STATES), name="state"),
+        CheckConstraint(f"priority IS NULL OR {_in('priority', PRIORITIES)}", name="priority"),
+        CheckConstraint(f"provider IS NULL OR {_in('provider', PROVIDERS)}", name="provider"),
+        CheckConstraint(_in("routing_mode", ROUTING_MODES), name="routing_mode"),
+        # The worker's "due tasks" query: state in (queued, retrying) and next_attempt_at <= now.
+        Index("ix_tasks_due", "state", "next_attempt_at"),
+        # Rescuing expired leases: state = in_flight and lease_expires_at < now.
+        Index("ix_tasks_lease", "state", "lease_expires_at"),
+        # A person's pending tasks (flush after connecting, /tasks pending, the Home tab).
+        Index("ix_tasks_owner_state", "team_id", "owner_user_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    meeting_id: Mapped[str | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[str | None] = mapped_column(String(255))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # A hash of the request that made this task, to tell a repeat from a conflicting reuse.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    marker: Mapped[str] = mapped_column(String(64))
+
+    owner_user_id: Mapped[str] = mapped_column(String(32))
+    assignee_name: Mapped[str | None] = mapped_column(String(255))
+    assignee_email: Mapped[str | None] = mapped_column(String(320))
+
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    priority: Mapped[str | None] = mapped_column(String(16))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    due_at: Mapped[datetime | None]
+    project_name: Mapped[str | None] = mapped_column(String(255))
+
+    routing_mode: Mapped[str] = mapped_column(String(16), default="smart", server_default="smart")
+    provider: Mapped[str | None] = mapped_column(String(16))
+    destination_id: Mapped[str | None] = mapped_column(String(64))
+    destination_name: Mapped[str | None] = mapped_column(String(255))
+    route_reason: Mapped[str | None] = mapped_column(Text)
+
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    # Set before the first request that may create the task: from then on a retry must first
+    # look the task up by marker at the provider.
+    first_sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    provider_task_id: Mapped[str | None] = mapped_column(String(128))
+    provider_task_url: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None]
+
+
+class SlackInstallation(Timestamps, Base):
+    """The app installed in one Slack workspace (or org): its encrypted bot token."""
+
+    __tablename__ = "slack_installations"
+    # "" rather than NULL for absent ids, so the unique constraint also holds for them.
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    team_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    enterprise_name: Mapped[str | None] = mapped_column(String(255))
+    team_name: Mapped[str | None] = mapped_column(String(255))
+    app_id: Mapped[str | None] = mapped_column(String(32))
+    is_enterprise_install: Mapped[bool] = mapped_column(default=False, server_default=false())
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    encrypted_bot_token: Mapped[str] = mapped_column(Text)
+    encrypted_bot_refresh_token: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None]
+    bot_scopes: Mapped[str | None] = mapped_column(Text)
+    installer_user_id: Mapped[str | None] = mapped_column(String(32))
+    encrypted_user_token: Mapped[str | None] = mapped_column(Text)
+    user_scopes: Mapped[str | None] = mapped_column(Text)
+
+
+class OAuthState(Base):
+    """A pending connect flow. Only the hash of the state and of the browser cookie is kept."""
+
+    __tablename__ = "oauth_states"
+    __table_args__ = (
+        UniqueConstraint("state_hash"),
+        CheckConstraint(_in("provider", PROVIDERS), name="provider"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64))
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    consumed_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A key the AI service uses on the HTTP API, scoped to one team. Only its hash is kept."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("key_hash"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ProviderCatalog(Base):
+    """The cached lists (ClickUp) or data sources (Notion) and members of one connection."""
+
+    __tablename__ = "provider_catalog"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "provider"),
+        CheckConstraint(_in("provider", PROVIDERS), name="provider"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]]
+    fetched_at: Mapped[datetime]
+
+
+# Every encrypted column, by model: what key rotation must re-encrypt.
+ENCRYPTED_COLUMNS: dict[Table, tuple[str, ...]] = {
+    Base.metadata.tables[UserAuthToken.__tablename__]: (
+        "encrypted_access_token",
+        "encrypted_refresh_token",
+    ),
+    Base.metadata.tables[SlackInstallation.__tablename__]: (
+        "encrypted_bot_token",
+        "encrypted_bot_refresh_token",
+        "encrypted_user_token",
+    ),
+}

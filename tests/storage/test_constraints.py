@@ -1,0 +1,170 @@
+"""The database itself forbids duplicates, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import Meeting, ProviderCatalog, Task, UserAuthToken
+from storage.types import new_id
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def token(**overrides: object) -> UserAuthToken:
+    values: dict[str, object] = {
+        "id": new_id("con"),
+        "team_id": "T1",
+        "user_id": "U1",
+        "provider": "clickup",
+        "encrypted_access_token": "x",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(overrides)
+    return UserAuthToken(**values)
+
+
+def meeting(**overrides: object) -> Meeting:
+    values: dict[str, object] = {
+        "id": new_id("mtg"),
+        "team_id": "T1",
+        "external_id": "m-1",
+        "title": "Planning",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(overrides)
+    return Meeting(**values)
+
+
+def task(**overrides: object) -> Task:
+    values: dict[str, object] = {
+        "id": new_id("tsk"),
+        "team_id": "T1",
+        "marker": new_id("mk"),
+        "owner_user_id": "U1",
+        "title": "Write the report",
+        "state": "queued",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(overrides)
+    return Task(**values)
+
+
+async def insert_twice(
+    sessions: async_sessionmaker[AsyncSession], first: object, second: object
+) -> None:
+    async with sessions() as session, session.begin():
+        session.add(first)
+    with pytest.raises(IntegrityError):
+        async with sessions() as session, session.begin():
+            session.add(second)
+
+
+async def test_one_token_row_per_person_and_tool(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await insert_twice(sessions, token(), token())
+    # Another tool, another person or another team is fine.
+    async with sessions() as session, session.begin():
+        session.add_all([token(provider="notion"), token(user_id="U2"), token(team_id="T2")])
+    async with sessions() as session:
+        assert len((await session.scalars(select(UserAuthToken))).all()) == 4
+
+
+async def test_one_meeting_per_team_and_meeting_id(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await insert_twice(sessions, meeting(), meeting())
+    async with sessions() as session, session.begin():
+        session.add(meeting(team_id="T2"))
+
+
+async def test_one_task_per_team_meeting_and_item(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    parent = meeting()
+    async with sessions() as session, session.begin():
+        session.add(parent)
+    await insert_twice(
+        sessions, task(meeting_id=parent.id, item_id="a1"), task(meeting_id=parent.id, item_id="a1")
+    )
+    async with sessions() as session, session.begin():
+        session.add(task(meeting_id=parent.id, item_id="a2"))
+
+
+async def test_one_task_per_team_and_idempotency_key(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await insert_twice(sessions, task(idempotency_key="k-1"), task(idempotency_key="k-1"))
+    async with sessions() as session, session.begin():
+        # The same key in another team is another request; tasks without a key never collide.
+        session.add_all([task(idempotency_key="k-1", team_id="T2"), task(), task()])
+
+
+async def test_markers_are_unique(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await insert_twice(sessions, task(marker="mk_same"), task(marker="mk_same"))
+
+
+async def test_one_catalog_per_connection(sessions: async_sessionmaker[AsyncSession]) -> None:
+    def catalog() -> ProviderCatalog:
+        return ProviderCatalog(
+            id=new_id("cat"), team_id="T1", user_id="U1", provider="notion", data={}, fetched_at=NOW
+        )
+
+    await insert_twice(sessions, catalog(), catalog())
+
+
+async def test_unknown_state_and_provider_are_refused(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    with pytest.raises(IntegrityError):
+        async with sessions() as session, session.begin():
+            session.add(task(state="lost"))
+    with pytest.raises(IntegrityError):
+        async with sessions() as session, session.begin():
+            session.add(token(provider="trello"))
+
+
+async def test_timestamps_are_timezone_aware_utc(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    paris = timezone(timedelta(hours=1))
+    row = task(
+        next_attempt_at=datetime(2026, 3, 1, 13, 30, tzinfo=paris), due_date=date(2026, 3, 9)
+    )
+    async with sessions() as session, session.begin():
+        session.add(row)
+    async with sessions() as session:
+        stored = await session.get(Task, row.id)
+        assert stored is not None
+        assert stored.next_attempt_at == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+        assert stored.next_attempt_at.utcoffset() == timedelta(0)
+        assert stored.created_at.tzinfo is not None
+        assert stored.due_date == date(2026, 3, 9)
+
+
+async def test_a_naive_timestamp_is_refused(sessions: async_sessionmaker[AsyncSession]) -> None:
+    with pytest.raises(StatementError, match="naive datetime"):
+        async with sessions() as session, session.begin():
+            session.add(task(next_attempt_at=datetime(2026, 3, 1, 12, 0)))
+
+
+async def test_deleting_a_meeting_deletes_its_tasks(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    parent = meeting()
+    async with sessions() as session, session.begin():
+        session.add(parent)
+        await session.flush()
+        session.add(task(meeting_id=parent.id, item_id="a1"))
+    async with sessions() as session, session.begin():
+        await session.execute(text("DELETE FROM meetings"))
+    async with sessions() as session:
+        assert (await session.scalars(select(Task))).all() == []
