@@ -195,3 +195,27 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def pytest_report_header(config: pytest.Config) -> str:
     url = _postgres_base_url().render_as_string(hide_password=True)
     return f"storage tests run on: sqlite (temp files) and postgresql ({url}, a database per run)"
+
+
+def _backend_of(nodeid: str) -> str | None:
+    if "[" not in nodeid:
+        return None
+    ids = nodeid.rsplit("[", 1)[1].rstrip("]").split("-")
+    return next((backend for backend in BACKENDS if backend in ids), None)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many storage tests ran on each database, so a skipped backend cannot hide."""
+    counts: dict[str, dict[str, int]] = {backend: {} for backend in BACKENDS}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            backend = _backend_of(getattr(report, "nodeid", ""))
+            if backend is not None and getattr(report, "when", "call") in ("call", "setup"):
+                if outcome == "passed" and report.when != "call":
+                    continue
+                counts[backend][outcome] = counts[backend].get(outcome, 0) + 1
+    parts = []
+    for backend, by_outcome in counts.items():
+        summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(by_outcome.items()))
+        parts.append(f"{backend}: {summary or 'none ran'}")
+    terminalreporter.write_line("storage tests by database — " + "; ".join(parts))
