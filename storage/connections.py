@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import UserAuthToken
 from storage.types import new_id
@@ -118,3 +119,64 @@ async def load_connection(
         )
     )
     return None if row is None else decrypt_connection(row, vault)
+
+
+class ConnectionGone(Exception):
+    """The connection row no longer exists (the person disconnected meanwhile)."""
+
+
+async def refresh_tokens(
+    sessions: async_sessionmaker[AsyncSession],
+    vault: TokenVault,
+    *,
+    connection_id: str,
+    stale_access_token: str,
+    refresh: Callable[[str], Awaitable[NewTokens]],
+    now: datetime,
+) -> StoredConnection:
+    """Refresh one connection's tokens, at most once across every process.
+
+    Refresh tokens rotate (the old one dies on use), so two processes refreshing the same
+    connection at once would leave one of them — and possibly the stored pair — dead. The first
+    statement of the transaction writes the row, which takes PostgreSQL's row lock and SQLite's
+    database write lock; a second refresher waits there, then sees that the access token is no
+    longer the stale one it was refused with and uses the stored pair without calling the
+    provider. The new pair is committed before anyone uses it.
+
+    `refresh` is the provider's refresh call; when it raises (e.g. `AuthRevoked`), the row is
+    left as it was and the error propagates (the caller marks the connection for reconnecting).
+    A response without a new refresh token keeps the old one.
+    """
+    async with sessions() as session, session.begin():
+        locked = await session.execute(
+            update(UserAuthToken).where(UserAuthToken.id == connection_id).values(updated_at=now)
+        )
+        if getattr(locked, "rowcount", 0) != 1:
+            raise ConnectionGone(connection_id)
+        row = await session.scalar(
+            select(UserAuthToken)
+            .where(UserAuthToken.id == connection_id)
+            .execution_options(populate_existing=True)
+        )
+        assert row is not None
+        current = decrypt_connection(row, vault)
+        if current.access_token != stale_access_token or current.refresh_token is None:
+            # Someone refreshed (or reconnected) meanwhile: their pair is the one to use.
+            return current
+        tokens = await refresh(current.refresh_token)
+        row.encrypted_access_token = vault.encrypt(tokens.access_token)
+        row.encrypted_refresh_token = vault.encrypt(tokens.refresh_token or current.refresh_token)
+        row.expires_at = tokens.expires_at
+        if tokens.scope is not None:
+            row.scope = tokens.scope
+        row.needs_reconnect = False
+        await session.flush()
+        return decrypt_connection(row, vault)
+
+
+async def mark_needs_reconnect(session: AsyncSession, *, connection_id: str, now: datetime) -> None:
+    await session.execute(
+        update(UserAuthToken)
+        .where(UserAuthToken.id == connection_id)
+        .values(needs_reconnect=True, updated_at=now)
+    )
