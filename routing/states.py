@@ -46,7 +46,8 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     S.AWAITING_CHOICE: frozenset({S.QUEUED, S.PENDING_AUTH, S.DISMISSED}),
     # The worker claims it; a revoked connection sends it back to wait for a reconnect.
     S.QUEUED: frozenset({S.IN_FLIGHT, S.PENDING_AUTH, S.DISMISSED}),
-    S.IN_FLIGHT: frozenset({S.CREATED, S.RETRYING, S.FAILED, S.PENDING_AUTH}),
+    # Routing deferred to dispatch (no catalog at intake) may end in asking the owner.
+    S.IN_FLIGHT: frozenset({S.CREATED, S.RETRYING, S.FAILED, S.PENDING_AUTH, S.AWAITING_CHOICE}),
     S.RETRYING: frozenset({S.IN_FLIGHT, S.PENDING_AUTH, S.FAILED, S.DISMISSED}),
     # A person may retry a failed task (after fixing what the reason said) or dismiss it.
     S.FAILED: frozenset({S.QUEUED, S.DISMISSED}),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+from providers.base import ProviderName
+from routing.notify import TaskChange
 
 
 class StaticDirectory:
@@ -23,3 +26,23 @@ class StaticDirectory:
             if address.casefold() == wanted:
                 return user_id
         return None
+
+
+class RecordingNotifier:
+    """Keeps every notification, in order."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, str | None, list[TaskChange]]] = []
+        self.reconnects: list[tuple[str, str, ProviderName]] = []
+
+    async def tasks_changed(
+        self, team_id: str, meeting_id: str | None, changes: Sequence[TaskChange]
+    ) -> None:
+        self.batches.append((team_id, meeting_id, list(changes)))
+
+    async def reconnect_needed(self, team_id: str, user_id: str, provider: ProviderName) -> None:
+        self.reconnects.append((team_id, user_id, provider))
+
+    @property
+    def changes(self) -> list[TaskChange]:
+        return [change for _, _, changes in self.batches for change in changes]
