@@ -28,7 +28,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,6 +59,7 @@ from routing.outbox import (
 )
 from routing.owner_context import fetched_catalogs, load_owner_context
 from routing.states import TaskState
+from routing.wake import WakeSignal
 from scrumy.clock import Clock
 from storage.connections import (
     ConnectionGone,
@@ -76,29 +76,6 @@ log = logging.getLogger(__name__)
 
 # How far before `first_sent_at` a marker lookup searches, for clock skew with the provider.
 RECONCILE_MARGIN = timedelta(minutes=10)
-
-
-class WakeSignal(Protocol):
-    """Wakes the worker when tasks become due (in-process event, or PostgreSQL NOTIFY)."""
-
-    def notify(self) -> None: ...
-
-    async def wait(self, seconds: float) -> None: ...
-
-
-class LocalWakeSignal:
-    """Wake-ups within one process."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        self._event.set()
-
-    async def wait(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
-        self._event.clear()
 
 
 @dataclass(frozen=True)
