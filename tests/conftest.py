@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
@@ -20,6 +21,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from providers.clickup import ClickUpProvider
+from providers.ratelimit import ConnectionRateLimiter
+from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
+from sandbox.server import serve_app
 from scrumy.clock import FakeClock
 from storage.engine import create_engine, session_factory
 from storage.migrate import head_revision, upgrade
@@ -219,3 +224,47 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(by_outcome.items()))
         parts.append(f"{backend}: {summary or 'none ran'}")
     terminalreporter.write_line("storage tests by database — " + "; ".join(parts))
+
+
+# --- the ClickUp emulator -------------------------------------------------------------------
+
+CLICKUP_CLIENT_ID = "clickup-client"
+CLICKUP_CLIENT_SECRET = "clickup-secret-value"
+CLICKUP_REDIRECT = "http://127.0.0.1:8000/auth/clickup/callback"
+
+
+@pytest.fixture
+def clickup_world() -> ClickUpSandbox:
+    world = ClickUpSandbox()
+    seed_demo_clickup(
+        world,
+        client_id=CLICKUP_CLIENT_ID,
+        client_secret=CLICKUP_CLIENT_SECRET,
+        redirect_uri=CLICKUP_REDIRECT,
+    )
+    return world
+
+
+@pytest.fixture
+async def clickup_url(clickup_world: ClickUpSandbox, clock: FakeClock) -> AsyncIterator[str]:
+    async with serve_app(create_clickup_emulator(clickup_world, clock=clock)) as url:
+        yield url
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def clickup(clickup_url: str, http: httpx.AsyncClient, clock: FakeClock) -> ClickUpProvider:
+    return ClickUpProvider(
+        http,
+        api_url=f"{clickup_url}/api",
+        auth_url=f"{clickup_url}/api",
+        client_id=CLICKUP_CLIENT_ID,
+        client_secret=CLICKUP_CLIENT_SECRET,
+        limiter=ConnectionRateLimiter(clock, rate=100 / 60, burst=100),
+        clock=clock,
+    )

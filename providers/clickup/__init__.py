@@ -1,0 +1,5 @@
+"""ClickUp API v2: OAuth, the workspace hierarchy as destinations, one-call task creation."""
+
+from providers.clickup.client import ClickUpProvider
+
+__all__ = ["ClickUpProvider"]

@@ -1,0 +1,77 @@
+"""Fault injection shared by the emulators: a test (or another process, over HTTP) switches on
+latency, 5xx, 429, a revoked token, or "created but the response was lost" for matching requests.
+
+A fault matches by HTTP method and a path substring; it fires for the next `times` matching
+requests (None: every one), each with `probability` drawn from a seeded RNG, so a chaos run is
+repeatable.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class FaultKind(StrEnum):
+    LATENCY = "latency"  # delay the answer by `seconds`, then answer normally
+    SERVER_ERROR = "server_error"  # 500 without doing anything
+    BAD_GATEWAY_HTML = "bad_gateway_html"  # a proxy's HTML 502 page, nothing done
+    RATE_LIMIT = "rate_limit"  # 429 with the tool's headers
+    REVOKED = "revoked"  # the token is refused as revoked
+    LOST_RESPONSE = "lost_response"  # do the work, then answer 502 as if the response was lost
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    method: str | None = None
+    path: str = ""
+    times: int | None = 1
+    probability: float = 1.0
+    seconds: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        return (self.method is None or self.method.upper() == method) and self.path in path
+
+
+@dataclass
+class FaultBook:
+    """The faults switched on for one emulator."""
+
+    seed: int = 0
+    faults: list[Fault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def add(self, kind: FaultKind | str, **options: Any) -> Fault:
+        fault = Fault(FaultKind(kind), **options)
+        self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+    def reseed(self, seed: int) -> None:
+        self.seed = seed
+        self._rng = random.Random(seed)
+
+    def draw(self, method: str, path: str) -> list[Fault]:
+        """The faults that fire for this request (each consumes one of its `times`)."""
+        fired = []
+        for fault in self.faults:
+            if not fault.matches(method, path):
+                continue
+            if fault.probability < 1.0 and self._rng.random() >= fault.probability:
+                continue
+            if fault.times is not None:
+                fault.times -= 1
+            fired.append(fault)
+        return fired
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [asdict(fault) for fault in self.faults]
