@@ -1,0 +1,261 @@
+"""The dispatch worker against the ClickUp emulator: created once, whatever goes wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from providers.base import OAuthTokens, ProviderAccount, ProviderName, Workspace
+from providers.catalog import CatalogCache
+from providers.clickup import ClickUpProvider
+from routing.outbox import claim_due
+from routing.states import TaskState
+from routing.utility import IntegrationUtility
+from routing.worker import DispatchWorker, WorkerConfig
+from sandbox.clickup import ClickUpSandbox
+from sandbox.faults import FaultKind
+from scrumy.clock import FakeClock
+from storage.models import Task, UserAuthToken
+from storage.vault import TokenVault, new_key
+from tests.routing.fakes import RecordingNotifier, StaticDirectory
+
+CLICKUP = ProviderName.CLICKUP
+DIRECTORY = {"T1": {"U1": "ana@acme.example", "U2": "bo@acme.example"}}
+
+
+@dataclass
+class Env:
+    utility: IntegrationUtility
+    worker: DispatchWorker
+    sessions: async_sessionmaker[AsyncSession]
+    world: ClickUpSandbox
+    notifier: RecordingNotifier
+    clock: FakeClock
+    make_worker: Any
+
+    async def connect(self, user_id: str = "U1", clickup_user: int = 101) -> str:
+        token = self.world.issue_token(clickup_user, ["9001"])
+        account = ProviderAccount(CLICKUP, OAuthTokens(token), (Workspace("9001", "Acme"),))
+        await self.utility.connect_completed(team_id="T1", user_id=user_id, account=account)
+        return token
+
+    async def tasks(self) -> list[Task]:
+        async with self.sessions() as session:
+            return list((await session.scalars(select(Task).order_by(Task.item_id))).all())
+
+    async def drain(self, passes: int = 20) -> None:
+        """Run passes, moving the clock past every backoff, until nothing is due."""
+        for _ in range(passes):
+            if await self.worker.run_once() == 0:
+                self.clock.advance(3600)
+                if await self.worker.run_once() == 0:
+                    return
+
+
+@pytest.fixture
+def env(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    clickup: ClickUpProvider,
+    clickup_world: ClickUpSandbox,
+) -> Env:
+    vault = TokenVault([new_key()])
+    catalogs = CatalogCache(sessions, clock)
+    notifier = RecordingNotifier()
+    providers = {CLICKUP: clickup}
+
+    def make_worker(name: str = "w1") -> DispatchWorker:
+        return DispatchWorker(
+            sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
+            notifier=notifier, config=WorkerConfig(max_attempts=4), rng=random.Random(7),
+            worker_id=name,
+        )  # fmt: skip
+
+    utility = IntegrationUtility(
+        sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
+        directory=StaticDirectory(DIRECTORY), notifier=notifier,
+    )  # fmt: skip
+    return Env(utility, make_worker(), sessions, clickup_world, notifier, clock, make_worker)
+
+
+def meeting(*items: dict[str, Any], meeting_id: str = "m-1") -> dict[str, Any]:
+    return {
+        "meeting_id": meeting_id, "title": "Weekly sync", "team_id": "T1", "channel_id": "C1",
+        "owner": {"slack_user_id": "U1"}, "action_items": list(items),
+    }  # fmt: skip
+
+
+def item(n: int, **extra: Any) -> dict[str, Any]:
+    return {"id": f"a{n}", "title": f"Action {n}", **extra}
+
+
+async def test_queued_tasks_are_created_once_with_one_message_per_meeting(env: Env) -> None:
+    await env.connect()
+    result = await env.utility.process_meeting(
+        meeting(item(1, project_name="website redesign"), item(2), item(3, priority="urgent"))
+    )
+    assert {i.status for i in result.items} == {TaskState.QUEUED}
+    env.notifier.batches.clear()
+    assert await env.worker.run_once() == 3
+    rows = await env.tasks()
+    assert {r.state for r in rows} == {"created"}
+    assert rows[0].destination_id == "l2" and "matches list Marketing / Q3" in (
+        rows[0].route_reason or ""
+    )
+    assert all(len(env.world.tasks_with_marker(r.marker)) == 1 for r in rows)
+    assert len(env.notifier.batches) == 1 and len(env.notifier.changes) == 3
+    assert all(
+        c.url and c.url.startswith("https://app.clickup.com/t/") for c in env.notifier.changes
+    )
+    assert await env.worker.run_once() == 0  # nothing left
+
+
+async def test_pending_tasks_are_created_after_connecting(env: Env) -> None:
+    await env.utility.process_meeting(meeting(item(1), item(2)))
+    assert {r.state for r in await env.tasks()} == {"pending_auth"}
+    assert await env.worker.run_once() == 0
+    await env.connect()
+    assert {r.state for r in await env.tasks()} == {"queued"}
+    await env.worker.run_once()
+    assert {r.state for r in await env.tasks()} == {"created"}
+    assert len(env.world.tasks) == 2
+
+
+async def test_two_flushes_and_two_workers_at_once_create_nothing_twice(env: Env) -> None:
+    await env.utility.process_meeting(meeting(*(item(n) for n in range(12))))
+    token = env.world.issue_token(101, ["9001"])
+    account = ProviderAccount(CLICKUP, OAuthTokens(token), (Workspace("9001", "Acme"),))
+    await env.utility.connect_completed(team_id="T1", user_id="U1", account=account)
+    flushed = await asyncio.gather(
+        env.utility.process_pending_tasks("U1", team_id="T1"),
+        env.utility.process_pending_tasks("U1", team_id="T1"),
+    )
+    assert sum(flushed) == 0  # connect_completed already flushed them all
+    other = env.make_worker("w2")
+    await asyncio.gather(env.worker.run_once(), other.run_once(), env.worker.run_once())
+    await env.drain()
+    assert len(env.world.tasks) == 12
+    assert {r.state for r in await env.tasks()} == {"created"}
+
+
+async def test_a_lost_response_is_adopted_not_sent_again(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    env.world.faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/task")
+    await env.worker.run_once()
+    (row,) = await env.tasks()
+    assert row.state == "retrying" and row.first_sent_at is not None
+    await env.drain()
+    (row,) = await env.tasks()
+    assert row.state == "created"
+    assert len(env.world.tasks_with_marker(row.marker)) == 1
+    assert "not created twice" in (row.route_reason or "")
+
+
+async def test_a_worker_that_died_mid_task_is_rescued(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    dead = await claim_due(
+        env.sessions, lease_token="dead:1", now=env.clock.now(), lease=timedelta(seconds=60),
+        limit=10,
+    )  # fmt: skip
+    assert len(dead) == 1
+    assert await env.worker.run_once() == 0  # leased by the dead worker
+    env.clock.advance(61)
+    assert await env.worker.run_once() == 1
+    (row,) = await env.tasks()
+    assert row.state == "created" and len(env.world.tasks) == 1
+
+
+async def test_a_revoked_connection_sends_the_owners_tasks_back_to_wait(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1), item(2), item(3)))
+    env.world.faults.add(FaultKind.REVOKED, method="POST", path="/task")
+    await env.make_worker().run_once()
+    rows = await env.tasks()
+    assert {r.state for r in rows} == {"pending_auth"}
+    assert env.notifier.reconnects == [("T1", "U1", CLICKUP)]
+    async with env.sessions() as session:
+        connection = await session.scalar(select(UserAuthToken))
+    assert connection is not None and connection.needs_reconnect
+    status = await env.utility.get_auth_status("U1", team_id="T1")
+    assert status.clickup.needs_reconnect and status.pending_tasks_count == 3
+    await env.connect()  # reconnecting flushes them
+    await env.drain()
+    assert {r.state for r in await env.tasks()} == {"created"}
+
+
+async def test_a_deleted_list_fails_with_a_readable_reason(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1, project_name="Launch")))
+    del env.world.lists["l3"]
+    await env.drain()
+    (row,) = await env.tasks()
+    assert row.state == "failed"
+    assert "deleted; choose another list" in (row.last_error or "")
+
+
+async def test_a_list_missing_from_a_fresh_catalog_fails_before_sending(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1, project_name="Launch")))
+    del env.world.lists["l3"]
+    env.clock.advance(3600)  # the cached catalog is stale: it is read again
+    await env.worker.run_once()
+    (row,) = await env.tasks()
+    assert row.state == "failed" and "no longer exists" in (row.last_error or "")
+    assert env.world.count("POST", "/api/v2/list") == 0
+
+
+async def test_transient_errors_back_off_then_give_up(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    env.world.faults.add(FaultKind.SERVER_ERROR, method="POST", path="/task", times=None)
+    await env.worker.run_once()
+    (row,) = await env.tasks()
+    assert row.state == "retrying" and row.next_attempt_at is not None
+    assert row.next_attempt_at > env.clock.now()
+    assert row.first_sent_at is not None  # a 500 may have been half-done: reconcile later
+    await env.drain()
+    (row,) = await env.tasks()
+    assert row.state == "failed" and (row.last_error or "").startswith("gave up after 4 attempts")
+    assert env.world.tasks == {}
+
+
+async def test_rate_limits_wait_without_using_up_attempts(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    env.world.faults.add(FaultKind.RATE_LIMIT, method="POST", path="/task", times=6)
+    await env.drain(passes=40)
+    (row,) = await env.tasks()
+    assert row.state == "created"
+
+
+async def test_a_task_is_routed_at_dispatch_when_no_catalog_was_cached(env: Env) -> None:
+    await env.connect()
+    await env.utility._catalogs.forget(team_id="T1", user_id="U1", provider=CLICKUP)
+    result = await env.utility.process_meeting(meeting(item(1, project_name="backlog")))
+    assert result.items[0].status is TaskState.QUEUED and result.items[0].provider is None
+    await env.worker.run_once()
+    (row,) = await env.tasks()
+    assert row.state == "created" and row.destination_id == "l1"
+
+
+async def test_a_failed_task_can_be_retried_by_its_owner(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    env.world.faults.add(FaultKind.SERVER_ERROR, method="POST", path="/task", times=4)
+    await env.drain()
+    (row,) = await env.tasks()
+    assert row.state == "failed"
+    retried = await env.utility.retry_task(row.id, user_id="U1")
+    assert retried.status is TaskState.QUEUED
+    await env.drain()
+    (row,) = await env.tasks()
+    assert row.state == "created" and len(env.world.tasks_with_marker(row.marker)) == 1
