@@ -6,6 +6,7 @@ Slack message update covers many tasks. The Slack app implements `Notifier`; tes
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -39,3 +40,22 @@ class Notifier(Protocol):
     async def reconnect_needed(self, team_id: str, user_id: str, provider: ProviderName) -> None:
         """A person's connection stopped working; their tasks wait until they reconnect."""
         ...
+
+
+class LogNotifier:
+    """Writes task changes to the log; used where no Slack workspace is configured."""
+
+    def __init__(self) -> None:
+        self._log = logging.getLogger("scrumy.tasks")
+
+    async def tasks_changed(
+        self, team_id: str, meeting_id: str | None, changes: Sequence[TaskChange]
+    ) -> None:
+        for change in changes:
+            self._log.info(
+                "task %s (%s) is %s%s", change.task_id, change.owner_user_id, change.state.value,
+                f": {change.url}" if change.url else "",
+            )  # fmt: skip
+
+    async def reconnect_needed(self, team_id: str, user_id: str, provider: ProviderName) -> None:
+        self._log.warning("%s must reconnect %s", user_id, provider.label)

@@ -25,18 +25,19 @@ import logging
 import random
 import secrets
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from providers.base import (
     AuthRevoked,
+    Catalog,
     CreatedTask,
     Credentials,
-    Destination,
     Permanent,
     Priority,
     Provider,
@@ -73,6 +74,7 @@ from storage.models import Meeting, Task
 from storage.vault import TokenVault
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How far before `first_sent_at` a marker lookup searches, for clock skew with the provider.
 RECONCILE_MARGIN = timedelta(minutes=10)
@@ -96,6 +98,31 @@ def retry_delay(
     ceiling = min(config.max_backoff, config.base_backoff * 2 ** max(0, attempts - 1))
     delay = rng.uniform(ceiling / 2, ceiling)
     return max(delay, retry_after or 0.0)
+
+
+class _PassMemo:
+    """What one pass reads once and shares between its tasks (connections, catalogs, titles).
+
+    Tasks of a batch mostly belong to a few owners and meetings; without this each task would
+    read the same rows again, and the pass would wait on the connection pool.
+    """
+
+    def __init__(self) -> None:
+        self._futures: dict[tuple[str, ...], asyncio.Future[Any]] = {}
+
+    async def get(self, key: tuple[str, ...], load: Callable[[], Awaitable[T]]) -> T:
+        future = self._futures.get(key)
+        if future is None:
+            future = asyncio.ensure_future(load())
+            self._futures[key] = future
+        try:
+            return cast(T, await asyncio.shield(future))
+        except BaseException:
+            self._futures.pop(key, None)  # a failed read is tried afresh by the next task
+            raise
+
+    def forget(self, key: tuple[str, ...]) -> None:
+        self._futures.pop(key, None)
 
 
 @dataclass
@@ -160,10 +187,11 @@ class DispatchWorker:
         if not claimed:
             return 0
         limit = asyncio.Semaphore(self._config.concurrency)
+        memo = _PassMemo()
 
         async def one(task: Task) -> _Outcome:
             async with limit:
-                return await self._dispatch_with_lease(task, lease_token)
+                return await self._dispatch_with_lease(task, lease_token, memo)
 
         outcomes = await asyncio.gather(*(one(task) for task in claimed))
         await self._tell(outcomes)
@@ -184,10 +212,10 @@ class DispatchWorker:
             # Slack being down must not undo or repeat work already done.
             log.exception("could not notify about %d task change(s)", len(outcomes))
 
-    async def _dispatch_with_lease(self, task: Task, lease_token: str) -> _Outcome:
+    async def _dispatch_with_lease(self, task: Task, lease_token: str, memo: _PassMemo) -> _Outcome:
         renewer = asyncio.create_task(self._keep_lease(task.id, lease_token))
         try:
-            return await self._dispatch(task, lease_token)
+            return await self._dispatch(task, lease_token, memo)
         except Exception as error:  # a bug must not lose the task: retry it later
             log.exception("dispatching task %s failed unexpectedly", task.id)
             return await self._retry(
@@ -213,7 +241,7 @@ class DispatchWorker:
 
     # --- one task ---------------------------------------------------------------------------
 
-    async def _dispatch(self, task: Task, lease_token: str) -> _Outcome:
+    async def _dispatch(self, task: Task, lease_token: str, memo: _PassMemo) -> _Outcome:
         if task.provider is None or task.destination_id is None:
             routed = await self._route(task, lease_token)
             if routed is not None:
@@ -225,11 +253,16 @@ class DispatchWorker:
                 task, lease_token, TaskState.FAILED,
                 reason=f"{provider_name.label} is not set up on this Scrumy Tasks installation",
             )  # fmt: skip
-        async with self._sessions() as session:
-            connection = await load_connection(
-                session, self._vault, team_id=task.team_id, user_id=task.owner_user_id,
-                provider=provider_name.value,
-            )  # fmt: skip
+
+        async def load() -> StoredConnection | None:
+            async with self._sessions() as session:
+                return await load_connection(
+                    session, self._vault, team_id=task.team_id, user_id=task.owner_user_id,
+                    provider=provider_name.value,
+                )  # fmt: skip
+
+        connection_key = ("connection", task.team_id, task.owner_user_id, provider_name.value)
+        connection = await memo.get(connection_key, load)
         if connection is None or connection.needs_reconnect:
             return await self._finish(
                 task, lease_token, TaskState.PENDING_AUTH,
@@ -243,12 +276,13 @@ class DispatchWorker:
                 connection.id, connection.access_token, connection.workspace_id
             )
             try:
-                return await self._create(task, lease_token, provider, credentials)
+                return await self._create(task, lease_token, provider, credentials, memo)
             except AuthRevoked as error:
                 if not refreshed and connection.refresh_token:
                     refreshed = True
                     try:
                         connection = await self._refresh(connection, provider)
+                        memo.forget(connection_key)
                         continue
                     except (AuthRevoked, ConnectionGone):
                         pass
@@ -292,9 +326,15 @@ class DispatchWorker:
         return None
 
     async def _create(
-        self, task: Task, lease_token: str, provider: Provider, credentials: Credentials
+        self,
+        task: Task,
+        lease_token: str,
+        provider: Provider,
+        credentials: Credentials,
+        memo: _PassMemo,
     ) -> _Outcome:
-        destination = await self._destination(task, provider, credentials)
+        catalog = await self._catalog(task, provider, credentials, memo)
+        destination = catalog.destination(task.destination_id or "")
         if destination is None:
             kind = "list" if provider.name is ProviderName.CLICKUP else "database"
             return await self._finish(
@@ -316,34 +356,40 @@ class DispatchWorker:
                 first_sent_at=task.first_sent_at,
             ):  # fmt: skip
                 return _Outcome()  # lease lost: another worker owns the task now
-        catalog = await self._catalogs.cached(
-            team_id=task.team_id, user_id=task.owner_user_id, provider=provider.name
-        )
-        members = catalog.members if catalog is not None else ()
-        draft = await self._draft(task)
-        created = await provider.create_task(credentials, destination, draft, members)
+        draft = await self._draft(task, memo)
+        created = await provider.create_task(credentials, destination, draft, catalog.members)
         return await self._created(task, lease_token, created, adopted=False)
 
-    async def _destination(
-        self, task: Task, provider: Provider, credentials: Credentials
-    ) -> Destination | None:
+    async def _catalog(
+        self, task: Task, provider: Provider, credentials: Credentials, memo: _PassMemo
+    ) -> Catalog:
+        """The owner's catalog, re-read once when it lacks the task's destination."""
+        key = ("catalog", task.team_id, task.owner_user_id, provider.name.value)
         for refresh in (False, True):
-            catalog = await self._catalogs.get(
-                provider, credentials, team_id=task.team_id, user_id=task.owner_user_id,
-                refresh=refresh,
-            )  # fmt: skip
-            destination = catalog.destination(task.destination_id or "")
-            if destination is not None:
-                return destination
-        return None
 
-    async def _draft(self, task: Task) -> TaskDraft:
-        meeting_title = None
-        if task.meeting_id is not None:
+            async def load(refresh: bool = refresh) -> Catalog:
+                return await self._catalogs.get(
+                    provider, credentials, team_id=task.team_id, user_id=task.owner_user_id,
+                    refresh=refresh,
+                )  # fmt: skip
+
+            if refresh:
+                memo.forget(key)
+            catalog = await memo.get(key, load)
+            if catalog.destination(task.destination_id or "") is not None:
+                return catalog
+        return catalog
+
+    async def _draft(self, task: Task, memo: _PassMemo) -> TaskDraft:
+        meeting_id = task.meeting_id
+
+        async def title() -> str | None:
+            if meeting_id is None:
+                return None
             async with self._sessions() as session:
-                meeting_title = await session.scalar(
-                    select(Meeting.title).where(Meeting.id == task.meeting_id)
-                )
+                return await session.scalar(select(Meeting.title).where(Meeting.id == meeting_id))
+
+        meeting_title = await memo.get(("meeting", meeting_id or ""), title)
         return TaskDraft(
             title=task.title,
             marker=task.marker,

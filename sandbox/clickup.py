@@ -215,9 +215,13 @@ def create_clickup_emulator(
             world.revoke_token(grant["token"])
             return _error(401, "Oauth token not found", "OAUTH_019")
         if limited or FaultKind.RATE_LIMIT in kinds:
-            return _error(
-                429, "Rate limit reached", "APP_002", {**headers, "X-RateLimit-Remaining": "0"}
-            )
+            throttled = {**headers, "X-RateLimit-Remaining": "0"}
+            injected = next((f for f in fired if f.kind is FaultKind.RATE_LIMIT), None)
+            if injected is not None and injected.seconds:
+                # An injected 429 may say how long: its window resets `seconds` from now.
+                reset = time.now().timestamp() + injected.seconds
+                throttled["X-RateLimit-Reset"] = str(int(reset))
+            return _error(429, "Rate limit reached", "APP_002", throttled)
         if FaultKind.SERVER_ERROR in kinds:
             return _error(500, "Internal server error", "SERVER_500")
         if FaultKind.BAD_GATEWAY_HTML in kinds:

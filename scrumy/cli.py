@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
 
+from routing.worker import WorkerConfig
 from scrumy.checks import run_checks
 from scrumy.clock import SystemClock
 from scrumy.logs import configure_logging, redact
+from scrumy.services import running_services
 from scrumy.settings import Settings, SettingsError, load_settings
 from scrumy.startup import StartupError, Storage, open_storage
 from storage.api_keys import create_api_key, list_api_keys, revoke_api_key
@@ -234,6 +238,37 @@ def api_key_revoke(key_id: str) -> None:
     if not _run(_with_storage(settings, run)):
         raise click.ClickException(f"no active API key with id {key_id}")
     click.echo(f"revoked {key_id}")
+
+
+# --- worker ---------------------------------------------------------------------------------
+
+
+@cli.command("worker")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1))
+@click.option("--poll-seconds", default=5.0, show_default=True, type=click.FloatRange(0.05))
+@click.option("--base-backoff", default=2.0, show_default=True, type=click.FloatRange(0.01))
+def worker(
+    concurrency: int, lease_seconds: float, poll_seconds: float, base_backoff: float
+) -> None:
+    """Run the dispatch worker alone (beside `scrumy serve --no-worker`) until stopped."""
+    settings = _settings()
+
+    async def run() -> None:
+        async with running_services(settings) as services:
+            config = WorkerConfig(
+                concurrency=concurrency, lease=timedelta(seconds=lease_seconds),
+                poll_seconds=poll_seconds, base_backoff=base_backoff,
+            )  # fmt: skip
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            log.info("worker started on %s", settings.database_display)
+            await services.worker(config).run(services.signal, stop)
+            log.info("worker stopped")
+
+    _run(run())
 
 
 # --- check ------------------------------------------------------------------------------------

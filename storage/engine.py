@@ -19,7 +19,7 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or used; `str(error)` is one line for a person."""
 
 
-def create_engine(url: str | URL, *, pool_size: int = 5) -> AsyncEngine:
+def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":

@@ -1,0 +1,92 @@
+"""Everything a running process needs, built once from the settings and passed down."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+
+from providers.base import Provider, ProviderName
+from providers.catalog import CatalogCache
+from providers.clickup import ClickUpProvider
+from providers.ratelimit import ConnectionRateLimiter
+from routing.notify import LogNotifier, Notifier
+from routing.wake import LocalWakeSignal, PostgresWakeSignal, WakeSignal
+from routing.worker import DispatchWorker, WorkerConfig
+from scrumy.clock import Clock, SystemClock
+from scrumy.settings import Settings
+from scrumy.startup import Storage, open_storage
+
+# ClickUp's limit depends on the workspace's plan (100 to 10,000 requests a minute per token),
+# so we do not guess it: the bucket only smooths bursts and the X-RateLimit headers hold us.
+CLICKUP_RATE = 50.0
+CLICKUP_BURST = 100.0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    storage: Storage
+    clock: Clock
+    http: httpx.AsyncClient
+    providers: dict[ProviderName, Provider]
+    catalogs: CatalogCache
+    notifier: Notifier
+    signal: WakeSignal
+
+    def worker(self, config: WorkerConfig | None = None) -> DispatchWorker:
+        return DispatchWorker(
+            sessions=self.storage.sessions, vault=self.storage.vault, clock=self.clock,
+            providers=self.providers, catalogs=self.catalogs, notifier=self.notifier,
+            config=config,
+        )  # fmt: skip
+
+
+def build_providers(
+    settings: Settings, http: httpx.AsyncClient, clock: Clock
+) -> dict[ProviderName, Provider]:
+    """A client per tool whose OAuth app is configured."""
+    providers: dict[ProviderName, Provider] = {}
+    if settings.clickup_client_id and settings.clickup_client_secret:
+        providers[ProviderName.CLICKUP] = ClickUpProvider(
+            http,
+            api_url=str(settings.clickup_api_url),
+            auth_url=str(settings.clickup_auth_url),
+            client_id=settings.clickup_client_id,
+            client_secret=settings.clickup_client_secret.get_secret_value(),
+            limiter=ConnectionRateLimiter(clock, rate=CLICKUP_RATE, burst=CLICKUP_BURST),
+            clock=clock,
+        )
+    return providers
+
+
+@contextlib.asynccontextmanager
+async def running_services(settings: Settings) -> AsyncIterator[Services]:
+    """Open storage, HTTP client, providers and the wake signal; close them all on exit."""
+    clock = SystemClock()
+    storage = await open_storage(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(storage.close)
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
+        )
+        signal: WakeSignal
+        if settings.is_sqlite:
+            signal = LocalWakeSignal()
+        else:
+            postgres = PostgresWakeSignal(settings.database_url)
+            await postgres.start()
+            stack.push_async_callback(postgres.close)
+            signal = postgres
+        yield Services(
+            settings=settings,
+            storage=storage,
+            clock=clock,
+            http=http,
+            providers=build_providers(settings, http, clock),
+            catalogs=CatalogCache(storage.sessions, clock),
+            notifier=LogNotifier(),
+            signal=signal,
+        )
