@@ -67,17 +67,9 @@ async def renew_lease(
     lease: timedelta,
 ) -> bool:
     """Extend a lease we still hold; False when it was lost (expired and taken over)."""
-    async with sessions() as session, session.begin():
-        result = await session.execute(
-            update(Task)
-            .where(
-                Task.id == task_id,
-                Task.lease_owner == lease_token,
-                Task.state == TaskState.IN_FLIGHT.value,
-            )
-            .values(lease_expires_at=now + lease)
-        )
-        return getattr(result, "rowcount", 0) == 1
+    return await update_leased(
+        sessions, task_id, lease_token=lease_token, now=now, lease_expires_at=now + lease
+    )
 
 
 async def rescue_expired(sessions: async_sessionmaker[AsyncSession], *, now: datetime) -> int:
