@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: test check demo bench clean
+.PHONY: test check demo clean
 
 # (Re)install whenever pyproject.toml changes.
 $(STAMP): pyproject.toml

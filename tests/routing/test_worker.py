@@ -259,3 +259,26 @@ async def test_a_failed_task_can_be_retried_by_its_owner(env: Env) -> None:
     await env.drain()
     (row,) = await env.tasks()
     assert row.state == "created" and len(env.world.tasks_with_marker(row.marker)) == 1
+
+
+async def test_preferences_pick_the_default_list(env: Env) -> None:
+    await env.connect()
+    prefs = await env.utility.set_preferences(
+        "U1", team_id="T1", default_clickup_list=("l3", "Marketing / Launch")
+    )
+    assert prefs.default_destinations == {CLICKUP: "l3"}
+    await env.utility.process_meeting(meeting(item(1)))
+    await env.worker.run_once()
+    (row,) = await env.tasks()
+    assert row.destination_id == "l3" and "your default list" in (row.route_reason or "")
+
+
+async def test_disconnecting_sends_unsent_tasks_back_to_wait(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1), item(2)))
+    assert await env.utility.disconnect(team_id="T1", user_id="U1", provider=CLICKUP)
+    assert {r.state for r in await env.tasks()} == {"pending_auth"}
+    status = await env.utility.get_auth_status("U1", team_id="T1")
+    assert not status.clickup.connected and status.pending_tasks_count == 2
+    assert await env.worker.run_once() == 0
+    assert not await env.utility.disconnect(team_id="T1", user_id="U1", provider=CLICKUP)
