@@ -55,7 +55,11 @@ class ConnectionRateLimiter:
         self._refill(bucket)
         now = self._clock.monotonic()
         wait_hold = max(0.0, bucket.hold_until - now)
-        wait_tokens = 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / self._rate
+        # The epsilon absorbs float rounding: after sleeping exactly the computed wait, the
+        # refill may land a hair under one token, and a wait smaller than the clock's
+        # resolution would never move it.
+        missing = 1 - bucket.tokens
+        wait_tokens = 0.0 if missing <= 1e-6 else missing / self._rate
         return max(wait_hold, wait_tokens)
 
     async def acquire(self, key: str) -> None:

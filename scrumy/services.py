@@ -11,6 +11,7 @@ import httpx
 from providers.base import Provider, ProviderName
 from providers.catalog import CatalogCache
 from providers.clickup import ClickUpProvider
+from providers.notion import NotionProvider
 from providers.ratelimit import ConnectionRateLimiter
 from routing.notify import LogNotifier, Notifier
 from routing.wake import LocalWakeSignal, PostgresWakeSignal, WakeSignal
@@ -23,6 +24,9 @@ from scrumy.startup import Storage, open_storage
 # so we do not guess it: the bucket only smooths bursts and the X-RateLimit headers hold us.
 CLICKUP_RATE = 50.0
 CLICKUP_BURST = 100.0
+# Notion: an average of three requests a second per connection, small bursts allowed.
+NOTION_RATE = 3.0
+NOTION_BURST = 10.0
 
 
 @dataclass
@@ -57,6 +61,15 @@ def build_providers(
             client_id=settings.clickup_client_id,
             client_secret=settings.clickup_client_secret.get_secret_value(),
             limiter=ConnectionRateLimiter(clock, rate=CLICKUP_RATE, burst=CLICKUP_BURST),
+            clock=clock,
+        )
+    if settings.notion_client_id and settings.notion_client_secret:
+        providers[ProviderName.NOTION] = NotionProvider(
+            http,
+            api_url=str(settings.notion_api_url),
+            client_id=settings.notion_client_id,
+            client_secret=settings.notion_client_secret.get_secret_value(),
+            limiter=ConnectionRateLimiter(clock, rate=NOTION_RATE, burst=NOTION_BURST),
             clock=clock,
         )
     return providers

@@ -1,0 +1,333 @@
+"""`NotionProvider`: the `Provider` protocol over the Notion API with httpx.
+
+We pin `Notion-Version: 2025-09-03`, the first version with data sources: a database may hold
+several data sources, pages are created with `parent: {data_source_id}`, search filters on
+`data_source`, and a schema is read with `GET /v1/data_sources/{id}`. Older versions would
+create pages in "the database" and break on multi-source databases.
+
+We speak HTTP directly rather than through notion-client's AsyncClient: its built-in retries
+sleep on the real clock and hide the per-connection Retry-After we must share with the worker,
+and the surface we need is small. Reads are retried (a few times, honouring Retry-After); the
+page create never is — the worker reconciles by marker instead.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from providers.base import (
+    AuthRevoked,
+    Catalog,
+    CreatedTask,
+    Credentials,
+    Destination,
+    DestinationField,
+    Member,
+    OAuthTokens,
+    Permanent,
+    ProviderAccount,
+    ProviderName,
+    RateLimited,
+    TaskDraft,
+    Transient,
+    Workspace,
+)
+from providers.notion.errors import NOTION, error_from_response
+from providers.notion.mapping import BLOCKS_PER_REQUEST, page_body
+from providers.ratelimit import ConnectionRateLimiter
+from scrumy.clock import Clock
+
+NOTION_VERSION = "2025-09-03"
+READ_ATTEMPTS = 3
+
+
+class NotionProvider:
+    """Notion for one Scrumy Tasks installation (one public integration)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_url: str,
+        client_id: str,
+        client_secret: str,
+        limiter: ConnectionRateLimiter,
+        clock: Clock,
+    ) -> None:
+        self._http = http
+        self._api = api_url.rstrip("/") + "/v1"
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._limiter = limiter
+        self._clock = clock
+
+    @property
+    def name(self) -> ProviderName:
+        return ProviderName.NOTION
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        credentials: Credentials | None = None,
+        basic: bool = False,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        headers = {"Notion-Version": NOTION_VERSION, "Accept": "application/json"}
+        if basic:
+            pair = f"{self._client_id}:{self._client_secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        elif credentials is not None:
+            headers["Authorization"] = f"Bearer {credentials.access_token}"
+            await self._limiter.acquire(credentials.connection_id)
+        try:
+            response = await self._http.request(
+                method, self._api + path, params=params, json=json, headers=headers
+            )
+        except httpx.ConnectError:
+            raise Transient(
+                NOTION, "Notion cannot be reached; retrying", request_sent=False
+            ) from None
+        except httpx.TimeoutException:
+            raise Transient(NOTION, "Notion did not answer in time; retrying") from None
+        except httpx.HTTPError as error:
+            raise Transient(
+                NOTION, f"network error talking to Notion ({type(error).__name__})"
+            ) from None
+        if not response.is_success:
+            failure = error_from_response(response, oauth=basic)
+            if isinstance(failure, RateLimited) and credentials is not None:
+                self._limiter.hold(credentials.connection_id, failure.retry_after)
+            raise failure
+        try:
+            body = response.json()
+        except ValueError:
+            raise Transient(NOTION, "Notion sent an unreadable answer; retrying") from None
+        if not isinstance(body, dict):
+            raise Transient(NOTION, "Notion sent an answer of an unexpected shape")
+        return body
+
+    async def _read(
+        self, method: str, path: str, credentials: Credentials, **options: Any
+    ) -> dict[str, Any]:
+        """A read (GET, or the POSTs search and query), retried when safe."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return await self._send(method, path, credentials=credentials, **options)
+            except RateLimited:
+                if attempt == READ_ATTEMPTS:
+                    raise
+            except Transient:
+                if attempt == READ_ATTEMPTS:
+                    raise
+                await self._clock.sleep(2**attempt)
+        raise AssertionError("unreachable")
+
+    # --- OAuth ------------------------------------------------------------------------------
+
+    def authorize_url(self, *, state: str, redirect_uri: str) -> str:
+        query = urlencode(
+            {
+                "client_id": self._client_id,
+                "response_type": "code",
+                "owner": "user",
+                "redirect_uri": redirect_uri,
+                "state": state,
+            }
+        )
+        return f"{self._api}/oauth/authorize?{query}"
+
+    def _tokens(self, body: dict[str, Any]) -> OAuthTokens:
+        access = body.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise Transient(NOTION, "Notion's token answer had no access token")
+        expires_in = body.get("expires_in")
+        expires_at = None
+        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+            expires_at = self._clock.now() + timedelta(seconds=float(expires_in))
+        refresh = body.get("refresh_token")
+        return OAuthTokens(
+            access, refresh if isinstance(refresh, str) and refresh else None, expires_at
+        )
+
+    async def exchange_code(self, *, code: str, redirect_uri: str) -> ProviderAccount:
+        try:
+            grant = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+            body = await self._send("POST", "/oauth/token", basic=True, json=grant)
+        except AuthRevoked as error:  # invalid_grant here means a used or expired code
+            raise Permanent(
+                NOTION,
+                "Notion did not accept this sign-in; run /tasks connect notion again",
+                code=error.code,
+            ) from None
+        tokens = self._tokens(body)
+        owner = _object(body.get("owner"))
+        user = _object(owner.get("user"))
+        person = _object(user.get("person"))
+        workspace_id = body.get("workspace_id")
+        workspaces = (
+            (Workspace(str(workspace_id), str(body.get("workspace_name") or "Notion")),)
+            if workspace_id
+            else ()
+        )
+        return ProviderAccount(
+            provider=NOTION,
+            tokens=tokens,
+            workspaces=workspaces,
+            account_id=str(user["id"]) if user.get("id") else None,
+            account_email=person.get("email"),
+            account_name=user.get("name"),
+        )
+
+    async def refresh(self, refresh_token: str) -> OAuthTokens:
+        body = await self._send(
+            "POST", "/oauth/token", basic=True,
+            json={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        )  # fmt: skip
+        return self._tokens(body)
+
+    async def revoke(self, access_token: str) -> bool:
+        await self._send("POST", "/oauth/revoke", basic=True, json={"token": access_token})
+        return True
+
+    # --- catalog ----------------------------------------------------------------------------
+
+    async def fetch_catalog(self, credentials: Credentials) -> Catalog:
+        destinations: list[Destination] = []
+        cursor: str | None = None
+        try:
+            while True:
+                query: dict[str, Any] = {
+                    "filter": {"property": "object", "value": "data_source"},
+                    "page_size": 100,
+                }
+                if cursor:
+                    query["start_cursor"] = cursor
+                page = await self._read("POST", "/search", credentials, json=query)
+                for found in page["results"]:
+                    source = await self._read("GET", f"/data_sources/{found['id']}", credentials)
+                    destinations.append(self._destination(source, credentials))
+                if not page.get("has_more"):
+                    break
+                cursor = page.get("next_cursor")
+            members = await self._members(credentials)
+        except (KeyError, TypeError):
+            raise Transient(NOTION, "Notion sent a listing of an unexpected shape") from None
+        return Catalog(NOTION, tuple(destinations), tuple(members), self._clock.now())
+
+    def _destination(self, source: dict[str, Any], credentials: Credentials) -> Destination:
+        title = "".join(t.get("plain_text", "") for t in source.get("title") or ()) or "Untitled"
+        fields = []
+        for name, schema in (source.get("properties") or {}).items():
+            kind = str(schema["type"])
+            options = tuple(
+                str(o["name"]) for o in (schema.get(kind) or {}).get("options") or ()
+            ) if kind in ("select", "status") else ()  # fmt: skip
+            fields.append(DestinationField(str(name), kind, options))
+        parent = source.get("parent") or {}
+        return Destination(
+            NOTION, str(source["id"]), title, credentials.workspace_id or "",
+            parent_id=parent.get("database_id"), fields=tuple(fields),
+        )  # fmt: skip
+
+    async def _members(self, credentials: Credentials) -> list[Member]:
+        members: list[Member] = []
+        cursor: str | None = None
+        while True:
+            params = {"page_size": 100, **({"start_cursor": cursor} if cursor else {})}
+            page = await self._read("GET", "/users", credentials, params=params)
+            for user in page["results"]:
+                if user.get("type") == "person":
+                    email = (user.get("person") or {}).get("email")
+                    members.append(
+                        Member(str(user["id"]), str(user.get("name") or email or ""), email,
+                               credentials.workspace_id or "")
+                    )  # fmt: skip
+            if not page.get("has_more"):
+                return members
+            cursor = page.get("next_cursor")
+
+    # --- tasks ------------------------------------------------------------------------------
+
+    async def create_task(
+        self,
+        credentials: Credentials,
+        destination: Destination,
+        draft: TaskDraft,
+        members: Sequence[Member] = (),
+    ) -> CreatedTask:
+        if not draft.title.strip():
+            raise Permanent(NOTION, "a Notion page needs a title")
+        body, blocks = page_body(draft, destination, members)
+        body["children"] = blocks[:BLOCKS_PER_REQUEST]
+        page = await self._send("POST", "/pages", credentials=credentials, json=body)
+        created = self._created(page, destination)
+        rest = blocks[BLOCKS_PER_REQUEST:]
+        for i in range(0, len(rest), BLOCKS_PER_REQUEST):
+            # Appending is safe to retry only as a whole page of blocks; a failure here leaves
+            # the page created with part of a very long description, which the error says.
+            try:
+                await self._send(
+                    "PATCH", f"/blocks/{created.task_id}/children", credentials=credentials,
+                    json={"children": rest[i : i + BLOCKS_PER_REQUEST]},
+                )  # fmt: skip
+            except (Transient, RateLimited):
+                break
+        return created
+
+    def _created(self, page: dict[str, Any], destination: Destination) -> CreatedTask:
+        try:
+            return CreatedTask(NOTION, str(page["id"]), str(page["url"]), destination.id)
+        except KeyError:
+            raise Transient(NOTION, "Notion's answer to the create had no page id") from None
+
+    async def find_task_by_marker(
+        self,
+        credentials: Credentials,
+        destination: Destination,
+        marker: str,
+        *,
+        created_after: datetime,
+    ) -> CreatedTask | None:
+        cursor: str | None = None
+        while True:
+            query: dict[str, Any] = {
+                "filter": {
+                    "timestamp": "created_time",
+                    "created_time": {"on_or_after": created_after.isoformat()},
+                },
+                "page_size": 100,
+            }
+            if cursor:
+                query["start_cursor"] = cursor
+            found = await self._read(
+                "POST", f"/data_sources/{destination.id}/query", credentials, json=query
+            )
+            for page in found.get("results") or ():
+                children = await self._read("GET", f"/blocks/{page['id']}/children", credentials,
+                                            params={"page_size": 100})  # fmt: skip
+                text = "".join(
+                    item.get("plain_text") or item.get("text", {}).get("content", "")
+                    for block in children.get("results") or ()
+                    for item in (block.get(block.get("type", ""), {}) or {}).get("rich_text") or ()
+                )
+                if marker in text:
+                    return self._created(page, destination)
+            if not found.get("has_more"):
+                return None
+            cursor = found.get("next_cursor")
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (Notion omits parts freely)."""
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,466 @@
+"""An emulator of the Notion API (version 2025-09-03) for tests and the demo (docs/sandbox.md).
+
+OAuth with Basic-auth token exchange and rotating refresh tokens (the old one dies on use),
+search over data sources, schemas, users, page creation with Notion's validation (unknown
+properties, wrong types, 2,000-character text, 100 items, 100 blocks), block children, the
+error shape `{"object": "error", "status", "code", "message"}`, an average of 3 requests a
+second per token with `Retry-After`, and the faults of `sandbox.faults`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html
+import secrets
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from sandbox.faults import FaultBook, FaultKind
+from scrumy.clock import Clock, SystemClock
+
+CODE_LIFETIME = timedelta(minutes=10)
+TEXT_LIMIT = 2000
+ARRAY_LIMIT = 100
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"object": "error", "status": status, "code": code, "message": message}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Invalid(Exception):
+    pass
+
+
+@dataclass
+class NotionSandbox:
+    """The emulator's world: seed it, point the client at it, inspect it."""
+
+    workspace_id: str = "ws-acme"
+    workspace_name: str = "Acme"
+    requests_per_second: float = 3.0
+    burst: float = 10.0
+    auto_approve: bool = False
+    integrations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # access -> grant
+    refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> access
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    faults: FaultBook = field(default_factory=FaultBook)
+    requests: Counter[str] = field(default_factory=Counter)
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def add_integration(self, client_id: str, client_secret: str, *redirect_uris: str) -> None:
+        self.integrations[client_id] = {"secret": client_secret, "redirects": redirect_uris}
+
+    def add_user(self, user_id: str, name: str, email: str) -> None:
+        self.users[user_id] = {"id": user_id, "name": name, "email": email}
+
+    def add_data_source(
+        self, source_id: str, title: str, properties: dict[str, dict[str, Any]]
+    ) -> None:
+        """`properties`: name -> {"type": ..., "options": [...]} (options for select/status)."""
+        self.data_sources[source_id] = {
+            "title": title,
+            "database_id": f"db-{source_id}",
+            "properties": properties,
+        }
+
+    def issue_tokens(self, user_id: str) -> tuple[str, str]:
+        access, refresh = f"ntn_{secrets.token_hex(20)}", f"nrt_{secrets.token_hex(20)}"
+        self.tokens[access] = {"user_id": user_id, "refresh": refresh, "revoked": False}
+        self.refresh_tokens[refresh] = access
+        return access, refresh
+
+    def pages_with_marker(self, marker: str) -> list[dict[str, Any]]:
+        return [p for p in self.pages.values() if marker in _text_of(p["children"])]
+
+    def count(self, method: str, path_prefix: str) -> int:
+        return sum(n for k, n in self.requests.items() if k.startswith(f"{method} {path_prefix}"))
+
+
+def _text_of(blocks: list[dict[str, Any]]) -> str:
+    return "".join(
+        item.get("text", {}).get("content", "")
+        for block in blocks
+        for item in block.get(block.get("type", ""), {}).get("rich_text", [])
+    )
+
+
+def _check_rich_text(items: Any, where: str) -> None:
+    if not isinstance(items, list):
+        raise _Invalid(f"{where} should be an array")
+    if len(items) > ARRAY_LIMIT:
+        raise _Invalid(f"{where}.length should be ≤ `{ARRAY_LIMIT}`, instead was `{len(items)}`.")
+    for n, item in enumerate(items):
+        content = (item.get("text") or {}).get("content") if isinstance(item, dict) else None
+        if not isinstance(content, str):
+            raise _Invalid(f"{where}[{n}].text.content should be defined")
+        if len(content) > TEXT_LIMIT:
+            raise _Invalid(
+                f"{where}[{n}].text.content.length should be ≤ `{TEXT_LIMIT}`, "
+                f"instead was `{len(content)}`."
+            )
+
+
+def _check_blocks(blocks: Any) -> None:
+    if not isinstance(blocks, list):
+        raise _Invalid("body.children should be an array")
+    if len(blocks) > ARRAY_LIMIT:
+        raise _Invalid(
+            f"body.children.length should be ≤ `{ARRAY_LIMIT}`, instead was `{len(blocks)}`."
+        )
+    for n, block in enumerate(blocks):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind != "paragraph":
+            raise _Invalid(f"body.children[{n}].type should be paragraph")
+        _check_rich_text(
+            block["paragraph"].get("rich_text"), f"body.children[{n}].paragraph.rich_text"
+        )
+
+
+def create_notion_emulator(
+    sandbox: NotionSandbox | None = None, *, clock: Clock | None = None
+) -> Starlette:
+    """A Starlette app emulating Notion; `app.state.sandbox` is its world."""
+    world = sandbox or NotionSandbox()
+    time = clock or SystemClock()
+
+    def over_budget(token: str) -> bool:
+        now = time.now().timestamp()
+        tokens, updated = world._buckets.get(token, (world.burst, now))
+        tokens = min(world.burst, tokens + (now - updated) * world.requests_per_second)
+        if tokens < 1:
+            world._buckets[token] = (tokens, now)
+            return True
+        world._buckets[token] = (tokens - 1, now)
+        return False
+
+    async def api(request: Request, handler: Any) -> Response:
+        world.requests[f"{request.method} {request.url.path}"] += 1
+        fired = world.faults.draw(request.method, request.url.path)
+        kinds = {f.kind for f in fired}
+        for fault in fired:
+            if fault.kind is FaultKind.LATENCY:
+                await asyncio.sleep(fault.seconds)
+        if "notion-version" not in request.headers:
+            return _error(400, "missing_version", "Notion-Version header failed validation.")
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        grant = world.tokens.get(token)
+        if grant is None or grant["revoked"] or FaultKind.REVOKED in kinds:
+            if grant is not None:
+                grant["revoked"] = True
+            return _error(401, "unauthorized", "API token is invalid.")
+        if over_budget(token) or FaultKind.RATE_LIMIT in kinds:
+            seconds = next((f.seconds for f in fired if f.kind is FaultKind.RATE_LIMIT), 0) or 1
+            return _error(429, "rate_limited", "You have been rate limited.",
+                          {"Retry-After": str(int(seconds))})  # fmt: skip
+        if FaultKind.SERVER_ERROR in kinds:
+            return _error(500, "internal_server_error", "Unexpected error occurred.")
+        if FaultKind.BAD_GATEWAY_HTML in kinds:
+            return HTMLResponse("<html><body>502 Bad Gateway</body></html>", 502)
+        try:
+            response: Response = await handler(request, grant)
+        except _Invalid as invalid:
+            return _error(400, "validation_error", f"body failed validation: {invalid}")
+        except ValueError:
+            return _error(400, "invalid_json", "Error parsing JSON body.")
+        if FaultKind.LOST_RESPONSE in kinds:
+            return HTMLResponse("<html><body>502 Bad Gateway</body></html>", 502)
+        return response
+
+    def route(path: str, handler: Any, methods: list[str]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await api(request, handler)
+
+        return Route(path, endpoint, methods=methods)
+
+    # --- OAuth ------------------------------------------------------------------------------
+
+    async def authorize(request: Request) -> Response:
+        world.requests[f"{request.method} /v1/oauth/authorize"] += 1
+        params = request.query_params if request.method == "GET" else await request.form()
+        client_id, redirect_uri = (
+            str(params.get("client_id", "")),
+            str(params.get("redirect_uri", "")),
+        )
+        state = str(params.get("state", ""))
+        integration = world.integrations.get(client_id)
+        if integration is None or redirect_uri not in integration["redirects"]:
+            return _error(400, "invalid_request", "Invalid client_id or redirect_uri.")
+        if request.method == "GET" and not world.auto_approve:
+            hidden = "".join(
+                f'<input type="hidden" name="{n}" value="{html.escape(v)}">'
+                for n, v in (
+                    ("client_id", client_id),
+                    ("redirect_uri", redirect_uri),
+                    ("state", state),
+                )
+            )
+            return HTMLResponse(
+                "<!doctype html><html><head><title>Notion — Allow access</title></head><body>"
+                f"<h1>Allow access to {html.escape(world.workspace_name)}?</h1>"
+                f'<form method="post" action="/v1/oauth/authorize">{hidden}'
+                '<button name="decision" value="approve">Allow access</button> '
+                '<button name="decision" value="deny">Cancel</button></form></body></html>'
+            )
+        if request.method == "POST" and params.get("decision") != "approve":
+            return RedirectResponse(
+                f"{redirect_uri}?{urlencode({'error': 'access_denied', 'state': state})}", 302
+            )
+        code = secrets.token_urlsafe(16)
+        world.codes[code] = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "user_id": next(iter(world.users)),
+            "expires": time.now() + CODE_LIFETIME,
+        }
+        return RedirectResponse(f"{redirect_uri}?{urlencode({'code': code, 'state': state})}", 302)
+
+    def oauth_error(code: str, description: str) -> Response:
+        return JSONResponse({"error": code, "error_description": description}, status_code=400)
+
+    def basic_client(request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        try:
+            client_id, secret = (
+                base64.b64decode(header.removeprefix("Basic ")).decode().split(":", 1)
+            )
+        except (ValueError, UnicodeDecodeError):
+            return None
+        integration = world.integrations.get(client_id)
+        return client_id if integration is not None and integration["secret"] == secret else None
+
+    def token_answer(access: str, refresh: str) -> Response:
+        user = world.users[world.tokens[access]["user_id"]]
+        return JSONResponse({
+            "access_token": access, "refresh_token": refresh, "token_type": "bearer",
+            "bot_id": "bot-1", "workspace_id": world.workspace_id,
+            "workspace_name": world.workspace_name,
+            "owner": {"type": "user", "user": {
+                "object": "user", "id": user["id"], "name": user["name"],
+                "person": {"email": user["email"]},
+            }},
+        })  # fmt: skip
+
+    async def token(request: Request) -> Response:
+        world.requests["POST /v1/oauth/token"] += 1
+        client_id = basic_client(request)
+        if client_id is None:
+            return oauth_error("invalid_client", "Client authentication failed.")
+        body = await request.json()
+        if body.get("grant_type") == "authorization_code":
+            grant = world.codes.pop(str(body.get("code")), None)
+            if (grant is None or grant["client_id"] != client_id or grant["expires"] < time.now()
+                    or body.get("redirect_uri") != grant["redirect_uri"]):  # fmt: skip
+                return oauth_error("invalid_grant", "Invalid code.")
+            return token_answer(*world.issue_tokens(grant["user_id"]))
+        if body.get("grant_type") == "refresh_token":
+            old_access = world.refresh_tokens.pop(str(body.get("refresh_token")), None)
+            if old_access is None:
+                return oauth_error("invalid_grant", "Invalid refresh token.")
+            user_id = world.tokens[old_access]["user_id"]
+            world.tokens[old_access]["revoked"] = True
+            return token_answer(*world.issue_tokens(user_id))
+        return oauth_error("unsupported_grant_type", "Unsupported grant type.")
+
+    async def revoke(request: Request) -> Response:
+        world.requests["POST /v1/oauth/revoke"] += 1
+        if basic_client(request) is None:
+            return oauth_error("invalid_client", "Client authentication failed.")
+        grant = world.tokens.get(str((await request.json()).get("token")))
+        if grant is not None:
+            grant["revoked"] = True
+        return JSONResponse({})
+
+    # --- API --------------------------------------------------------------------------------
+
+    def source_json(source_id: str) -> dict[str, Any]:
+        source = world.data_sources[source_id]
+        properties = {
+            name: {"id": name[:4], "name": name, "type": spec["type"],
+                   spec["type"]: {"options": [{"name": o} for o in spec.get("options", [])]}}
+            for name, spec in source["properties"].items()
+        }  # fmt: skip
+        return {"object": "data_source", "id": source_id,
+                "title": [{"plain_text": source["title"], "text": {"content": source["title"]}}],
+                "parent": {"type": "database_id", "database_id": source["database_id"]},
+                "properties": properties}  # fmt: skip
+
+    def paginate(items: list[Any], cursor: Any, size: Any) -> dict[str, Any]:
+        start = int(cursor or 0)
+        size = min(int(size or 100), 100)
+        chunk = items[start : start + size]
+        more = start + size < len(items)
+        return {"object": "list", "results": chunk, "has_more": more,
+                "next_cursor": str(start + size) if more else None}  # fmt: skip
+
+    async def search(request: Request, grant: dict[str, Any]) -> Response:
+        body = await request.json()
+        if (body.get("filter") or {}).get("value") == "database":
+            raise _Invalid("body.filter.value should be `page` or `data_source`")
+        items = [source_json(i) for i in world.data_sources]
+        return JSONResponse(paginate(items, body.get("start_cursor"), body.get("page_size")))
+
+    async def get_source(request: Request, grant: dict[str, Any]) -> Response:
+        source_id = request.path_params["source_id"]
+        if source_id not in world.data_sources:
+            return _error(
+                404, "object_not_found", f"Could not find data_source with ID: {source_id}."
+            )
+        return JSONResponse(source_json(source_id))
+
+    async def query(request: Request, grant: dict[str, Any]) -> Response:
+        source_id = request.path_params["source_id"]
+        if source_id not in world.data_sources:
+            return _error(
+                404, "object_not_found", f"Could not find data_source with ID: {source_id}."
+            )
+        body = await request.json()
+        after = ((body.get("filter") or {}).get("created_time") or {}).get("on_or_after")
+        since = datetime.fromisoformat(after) if after else None
+        pages = [
+            page_json(p) for p in world.pages.values()
+            if p["parent"] == source_id and (since is None or p["created"] >= since)
+        ]  # fmt: skip
+        return JSONResponse(paginate(pages, body.get("start_cursor"), body.get("page_size")))
+
+    async def users(request: Request, grant: dict[str, Any]) -> Response:
+        items = [{"object": "user", "id": u["id"], "type": "person", "name": u["name"],
+                  "person": {"email": u["email"]}} for u in world.users.values()]  # fmt: skip
+        items.append({"object": "user", "id": "bot-1", "type": "bot", "name": "Scrumy Tasks"})
+        params = request.query_params
+        return JSONResponse(paginate(items, params.get("start_cursor"), params.get("page_size")))
+
+    def page_json(page: dict[str, Any]) -> dict[str, Any]:
+        return {"object": "page", "id": page["id"], "url": page["url"],
+                "created_time": page["created"].isoformat(),
+                "parent": {"type": "data_source_id", "data_source_id": page["parent"]},
+                "properties": page["properties"]}  # fmt: skip
+
+    def check_property(name: str, value: Any, spec: dict[str, Any]) -> None:
+        kind = spec["type"]
+        where = f"body.properties.{name}"
+        if not isinstance(value, dict) or kind not in value:
+            raise _Invalid(f"{where}.{kind} should be defined, instead was `undefined`.")
+        inner = value[kind]
+        if kind in ("title", "rich_text"):
+            _check_rich_text(inner, f"{where}.{kind}")
+        elif kind == "status" and inner.get("name") not in spec.get("options", []):
+            raise _Invalid(f"{where}.status.name: no status option named {inner.get('name')!r}")
+        elif kind == "date" and not isinstance(inner.get("start"), str):
+            raise _Invalid(f"{where}.date.start should be a string")
+        elif kind == "people":
+            if not isinstance(inner, list) or len(inner) > ARRAY_LIMIT:
+                raise _Invalid(f"{where}.people should be an array of at most {ARRAY_LIMIT}")
+            for person in inner:
+                if person.get("id") not in world.users:
+                    raise _Invalid(f"{where}.people: {person.get('id')} is not a user")
+
+    async def create_page(request: Request, grant: dict[str, Any]) -> Response:
+        body = await request.json()
+        source_id = (body.get("parent") or {}).get("data_source_id")
+        if source_id not in world.data_sources:
+            return _error(
+                404, "object_not_found", f"Could not find data_source with ID: {source_id}."
+            )
+        schema = world.data_sources[source_id]["properties"]
+        properties = body.get("properties") or {}
+        for name, value in properties.items():
+            if name not in schema:
+                raise _Invalid(f"{name} is not a property that exists.")
+            check_property(name, value, schema[name])
+        if not any(schema[n]["type"] == "title" for n in properties):
+            raise _Invalid("body.properties: the title property should be defined")
+        children = body.get("children", [])
+        _check_blocks(children)
+        for name, value in properties.items():  # Notion creates unknown select options
+            if schema[name]["type"] == "select":
+                options = schema[name].setdefault("options", [])
+                if value["select"]["name"] not in options:
+                    options.append(value["select"]["name"])
+        page_id = str(uuid.uuid4())
+        page = {"id": page_id, "parent": source_id, "properties": properties,
+                "children": list(children), "created": time.now(),
+                "url": f"https://www.notion.so/{page_id.replace('-', '')}"}  # fmt: skip
+        world.pages[page_id] = page
+        return JSONResponse(page_json(page))
+
+    async def children(request: Request, grant: dict[str, Any]) -> Response:
+        page = world.pages.get(request.path_params["block_id"])
+        if page is None:
+            return _error(404, "object_not_found", "Could not find block.")
+        if request.method == "PATCH":
+            blocks = (await request.json()).get("children")
+            _check_blocks(blocks)
+            page["children"].extend(blocks)
+            return JSONResponse({"object": "list", "results": blocks, "has_more": False})
+        params = request.query_params
+        return JSONResponse(
+            paginate(page["children"], params.get("start_cursor"), params.get("page_size"))
+        )
+
+    async def control_faults(request: Request) -> Response:
+        if request.method == "DELETE":
+            world.faults.clear()
+        else:
+            body = await request.json()
+            if "seed" in body:
+                world.faults.reseed(int(body.pop("seed")))
+            world.faults.add(**body)
+        return JSONResponse({"faults": world.faults.describe()})
+
+    async def control_state(request: Request) -> Response:
+        pages = [{**page_json(p), "text": _text_of(p["children"])} for p in world.pages.values()]
+        return JSONResponse({"pages": pages, "requests": dict(world.requests)})
+
+    app = Starlette(
+        routes=[
+            Route("/v1/oauth/authorize", authorize, methods=["GET", "POST"]),
+            Route("/v1/oauth/token", token, methods=["POST"]),
+            Route("/v1/oauth/revoke", revoke, methods=["POST"]),
+            route("/v1/search", search, ["POST"]),
+            route("/v1/data_sources/{source_id}", get_source, ["GET"]),
+            route("/v1/data_sources/{source_id}/query", query, ["POST"]),
+            route("/v1/users", users, ["GET"]),
+            route("/v1/pages", create_page, ["POST"]),
+            route("/v1/blocks/{block_id}/children", children, ["GET", "PATCH"]),
+            Route("/_sandbox/state", control_state, methods=["GET"]),
+            Route("/_sandbox/faults", control_faults, methods=["POST", "DELETE"]),
+        ]
+    )
+    app.state.sandbox = world
+    return app
+
+
+def seed_demo_notion(
+    world: NotionSandbox, *, client_id: str, client_secret: str, redirect_uri: str
+) -> None:
+    """A workspace with two data sources of different schemas and three people."""
+    world.add_integration(client_id, client_secret, redirect_uri)
+    world.add_user("u-ana", "Ana Lima", "ana@acme.example")
+    world.add_user("u-bo", "Bo Chen", "bo@acme.example")
+    world.add_user("u-cy", "Cy Roy", "cy@acme.example")
+    world.add_data_source("ds-roadmap", "Product Roadmap", {
+        "Name": {"type": "title"},
+        "Priority": {"type": "select", "options": ["Urgent", "High", "Normal", "Low"]},
+        "Due": {"type": "date"},
+        "Assignee": {"type": "people"},
+        "Status": {"type": "status", "options": ["Not started", "In progress", "Done"]},
+    })  # fmt: skip
+    world.add_data_source("ds-notes", "Meeting Notes", {
+        "Task": {"type": "title"},
+        "Deadline": {"type": "date"},
+    })  # fmt: skip
