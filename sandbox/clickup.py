@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sandbox.faults import FaultBook, FaultKind
+from sandbox.faults import FaultBook, FaultKind, fault_control_route
 from scrumy.clock import Clock, SystemClock
 
 PAGE_SIZE = 100
@@ -453,16 +453,6 @@ def create_clickup_emulator(
     async def control_state(request: Request) -> Response:
         return JSONResponse(world.snapshot())
 
-    async def control_faults(request: Request) -> Response:
-        if request.method == "DELETE":
-            world.faults.clear()
-            return JSONResponse({"faults": []})
-        body = await request.json()
-        if "seed" in body:
-            world.faults.reseed(int(body.pop("seed")))
-        world.faults.add(**body)
-        return JSONResponse({"faults": world.faults.describe()})
-
     app = Starlette(
         routes=[
             Route("/api", consent, methods=["GET", "POST"]),
@@ -474,7 +464,7 @@ def create_clickup_emulator(
             route("/api/v2/space/{space_id}/list", get_folderless, ["GET"]),
             route("/api/v2/list/{list_id}/task", list_tasks, ["GET", "POST"]),
             Route("/_sandbox/state", control_state, methods=["GET"]),
-            Route("/_sandbox/faults", control_faults, methods=["POST", "DELETE"]),
+            fault_control_route(world.faults),
         ]
     )
     app.state.sandbox = world

@@ -13,6 +13,10 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 
 class FaultKind(StrEnum):
     LATENCY = "latency"  # delay the answer by `seconds`, then answer normally
@@ -75,3 +79,20 @@ class FaultBook:
 
     def describe(self) -> list[dict[str, Any]]:
         return [asdict(fault) for fault in self.faults]
+
+
+def fault_control_route(book: FaultBook) -> Route:
+    """`POST /_sandbox/faults` adds a fault (JSON: the `Fault` fields, plus `seed`),
+    `DELETE /_sandbox/faults` clears them: how another process switches faults."""
+
+    async def control(request: Request) -> Response:
+        if request.method == "DELETE":
+            book.clear()
+        else:
+            body = await request.json()
+            if "seed" in body:
+                book.reseed(int(body.pop("seed")))
+            book.add(**body)
+        return JSONResponse({"faults": book.describe()})
+
+    return Route("/_sandbox/faults", control, methods=["POST", "DELETE"])

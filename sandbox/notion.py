@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sandbox.faults import FaultBook, FaultKind
+from sandbox.faults import FaultBook, FaultKind, fault_control_route
 from scrumy.clock import Clock, SystemClock
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -412,16 +412,6 @@ def create_notion_emulator(
             paginate(page["children"], params.get("start_cursor"), params.get("page_size"))
         )
 
-    async def control_faults(request: Request) -> Response:
-        if request.method == "DELETE":
-            world.faults.clear()
-        else:
-            body = await request.json()
-            if "seed" in body:
-                world.faults.reseed(int(body.pop("seed")))
-            world.faults.add(**body)
-        return JSONResponse({"faults": world.faults.describe()})
-
     async def control_state(request: Request) -> Response:
         pages = [{**page_json(p), "text": _text_of(p["children"])} for p in world.pages.values()]
         return JSONResponse({"pages": pages, "requests": dict(world.requests)})
@@ -438,7 +428,7 @@ def create_notion_emulator(
             route("/v1/pages", create_page, ["POST"]),
             route("/v1/blocks/{block_id}/children", children, ["GET", "PATCH"]),
             Route("/_sandbox/state", control_state, methods=["GET"]),
-            Route("/_sandbox/faults", control_faults, methods=["POST", "DELETE"]),
+            fault_control_route(world.faults),
         ]
     )
     app.state.sandbox = world

@@ -295,3 +295,19 @@ async def test_garbage_from_the_network_is_always_a_provider_error(clock: FakeCl
         with pytest.raises(Transient) as raised:
             await client.create_task(creds, LIST, draft())
         assert raised.value.request_sent is True
+
+
+async def test_faults_can_be_switched_over_http(
+    clickup: ClickUpProvider, clickup_url: str, credentials: Credentials, http: httpx.AsyncClient
+) -> None:
+    answer = await http.post(
+        f"{clickup_url}/_sandbox/faults",
+        json={"kind": "server_error", "method": "POST", "path": "/task", "times": None, "seed": 1},
+    )
+    assert answer.json()["faults"][0]["kind"] == "server_error"
+    with pytest.raises(Transient):
+        await clickup.create_task(credentials, LIST, draft())
+    await http.delete(f"{clickup_url}/_sandbox/faults")
+    assert (await clickup.create_task(credentials, LIST, draft())).task_id
+    state = (await http.get(f"{clickup_url}/_sandbox/state")).json()
+    assert len(state["tasks"]) == 1
