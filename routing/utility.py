@@ -106,6 +106,22 @@ class ConnectionStatus:
 
 
 @dataclass(frozen=True)
+class DefaultDestination:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PreferenceDetails:
+    """A person's routing choices with the names of their default destinations."""
+
+    routing_mode: RoutingMode
+    default_provider: ProviderName | None
+    default_clickup_list: DefaultDestination | None
+    default_notion_database: DefaultDestination | None
+
+
+@dataclass(frozen=True)
 class AuthStatus:
     clickup: ConnectionStatus
     notion: ConnectionStatus
@@ -157,7 +173,7 @@ class IntegrationUtility:
 
     async def process_meeting(self, data: MeetingIn | Mapping[str, Any]) -> MeetingResult:
         """Store a meeting and one task per action item; the same meeting twice is one."""
-        meeting = _validate(MeetingIn, data)
+        meeting = validate_input(MeetingIn, data)
         existing = await self._existing_meeting(meeting.team_id, meeting.meeting_id)
         if existing is not None:
             return existing
@@ -230,7 +246,7 @@ class IntegrationUtility:
         """One task for one person; with `idempotency_key`, a repeat returns the same task."""
         team = self._team(team_id)
         who = OwnerRef(slack_user_id=user_id) if isinstance(user_id, str) else user_id
-        request = _validate(
+        request = validate_input(
             TaskRequest,
             {"team_id": team, "user": who, "task": task_data, "routing": routing_preference},
         )
@@ -384,6 +400,37 @@ class IntegrationUtility:
             row.updated_at = now
             await session.flush()
             return preferences_from_row(row)
+
+    async def preference_details(
+        self, user_id: str, *, team_id: str | None = None
+    ) -> PreferenceDetails:
+        team = self._team(team_id)
+        async with self._sessions() as session:
+            row = await self._preference_row(session, team, user_id)
+        return _details(row)
+
+    async def own_destination(
+        self, user_id: str, *, team_id: str | None = None, provider: ProviderName,
+        destination_id: str,
+    ) -> tuple[str, str]:  # fmt: skip
+        """`(id, display name)` of one of the person's real lists (databases), or `InvalidInput`.
+
+        For choosing a default destination: only what the person's own connection can see.
+        """
+        team = self._team(team_id)
+        field_name = (
+            "default_clickup_list_id"
+            if provider is ProviderName.CLICKUP
+            else "default_notion_database_id"
+        )
+        catalog = await self._catalogs.cached(team_id=team, user_id=user_id, provider=provider)
+        if catalog is None:
+            raise InvalidInput(field_name, f"connect {provider.label} first")
+        destination = catalog.destination(destination_id)
+        if destination is None:
+            kind = "list" if provider is ProviderName.CLICKUP else "database"
+            raise InvalidInput(field_name, f"none of your {provider.label} {kind}s has this id")
+        return destination.id, destination.display_name
 
     async def connect_completed(
         self, *, team_id: str, user_id: str, account: ProviderAccount
@@ -686,7 +733,8 @@ class IntegrationUtility:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _validate(model: type[M], data: Any) -> M:
+def validate_input(model: type[M], data: Any) -> M:
+    """`data` as `model`, or `InvalidInput` naming the first field at fault."""
     if isinstance(data, model):
         return data
     try:
@@ -695,6 +743,27 @@ def _validate(model: type[M], data: Any) -> M:
         first = error.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise InvalidInput(where, str(first["msg"]).removeprefix("Value error, ")) from None
+
+
+def _details(row: IntegrationPreference | None) -> PreferenceDetails:
+    if row is None:
+        return PreferenceDetails(RoutingMode.SMART, None, None, None)
+    clickup = (
+        DefaultDestination(row.default_clickup_list_id, row.default_clickup_list_name or "")
+        if row.default_clickup_list_id
+        else None
+    )
+    notion = (
+        DefaultDestination(row.default_notion_database_id, row.default_notion_database_name or "")
+        if row.default_notion_database_id
+        else None
+    )
+    return PreferenceDetails(
+        RoutingMode(row.routing_mode),
+        ProviderName(row.default_provider) if row.default_provider else None,
+        clickup,
+        notion,
+    )
 
 
 def _item_of(row: Task) -> ActionItem:

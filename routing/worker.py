@@ -50,6 +50,7 @@ from providers.base import (
 from providers.catalog import CatalogCache
 from routing.decide import RoutableItem, decide_route
 from routing.notify import Notifier, TaskChange
+from routing.observe import DispatchObserver, NoObserver, error_kind
 from routing.outbox import (
     claim_due,
     finish_leased,
@@ -146,6 +147,7 @@ class DispatchWorker:
         config: WorkerConfig | None = None,
         rng: random.Random | None = None,
         worker_id: str | None = None,
+        observer: DispatchObserver | None = None,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
@@ -156,6 +158,7 @@ class DispatchWorker:
         self._config = config or WorkerConfig()
         self._rng = rng or random.Random()  # jitter, not security
         self._worker_id = worker_id or f"w-{secrets.token_hex(4)}"
+        self._observer: DispatchObserver = observer or NoObserver()
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -214,17 +217,24 @@ class DispatchWorker:
 
     async def _dispatch_with_lease(self, task: Task, lease_token: str, memo: _PassMemo) -> _Outcome:
         renewer = asyncio.create_task(self._keep_lease(task.id, lease_token))
+        started = self._clock.monotonic()
         try:
-            return await self._dispatch(task, lease_token, memo)
+            outcome = await self._dispatch(task, lease_token, memo)
         except Exception as error:  # a bug must not lose the task: retry it later
             log.exception("dispatching task %s failed unexpectedly", task.id)
-            return await self._retry(
+            outcome = await self._retry(
                 task, lease_token, f"internal error ({type(error).__name__})", None
             )
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
+        if outcome.change is not None:
+            change = outcome.change
+            self._observer.dispatched(
+                change.provider, change.state.value, self._clock.monotonic() - started
+            )
+        return outcome
 
     async def _keep_lease(self, task_id: str, lease_token: str) -> None:
         # Real time on purpose: a lease protects against a process that stopped, and the
@@ -276,7 +286,11 @@ class DispatchWorker:
                 connection.id, connection.access_token, connection.workspace_id
             )
             try:
-                return await self._create(task, lease_token, provider, credentials, memo)
+                try:
+                    return await self._create(task, lease_token, provider, credentials, memo)
+                except ProviderError as error:
+                    self._observer.provider_error(provider_name, error_kind(error))
+                    raise
             except AuthRevoked as error:
                 if not refreshed and connection.refresh_token:
                     refreshed = True

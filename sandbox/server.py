@@ -11,18 +11,32 @@ import uvicorn
 from starlette.types import ASGIApp
 
 
-@contextlib.asynccontextmanager
-async def serve_app(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn in this event loop; yields its base URL (no trailing slash).
-
-    Port 0 picks a free ephemeral port. The server is stopped when the block exits.
-    """
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening-ready TCP socket; port 0 picks a free one (read it before building an app
+    that must know its own URL)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted connections inherit it: without it, small responses wait ~40 ms (Nagle).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
-    bound_port = sock.getsockname()[1]
+    return sock
+
+
+def socket_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+@contextlib.asynccontextmanager
+async def serve_app(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn in this event loop; yields its base URL (no trailing slash).
+
+    Port 0 picks a free ephemeral port; `sock` serves on a socket from `bind_socket`. The
+    server is stopped (and the socket closed) when the block exits.
+    """
+    sock = sock or bind_socket(host, port)
     config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -31,7 +45,7 @@ async def serve_app(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> 
             if task.done():
                 task.result()  # re-raises the start-up failure
             await asyncio.sleep(0.01)
-        yield f"http://{host}:{bound_port}"
+        yield socket_url(sock)
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

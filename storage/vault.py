@@ -10,6 +10,7 @@ one key once in a 0600 file beside the database; any other database must be give
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import stat
@@ -17,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 LOCAL_KEY_FILE = Path("scrumy.key")
 
@@ -39,10 +42,22 @@ class TokenVault:
             raise VaultError("an encryption key is not a valid Fernet key") from None
         self._multi = MultiFernet(self._fernets)
         self._newest = self._fernets[0]
+        self._raw_keys = [base64.urlsafe_b64decode(key) for key in keys]
 
     @property
     def key_count(self) -> int:
         return len(self._fernets)
+
+    def derived_keys(self, purpose: str) -> list[bytes]:
+        """A 32-byte key per configured key (newest first) for another use, e.g. signing.
+
+        HKDF with `purpose` as its info keeps the derived keys independent of the encryption
+        keys and of each other; rotating the encryption keys rotates these too.
+        """
+        return [
+            HKDF(algorithm=SHA256(), length=32, salt=None, info=purpose.encode("utf-8")).derive(raw)
+            for raw in self._raw_keys
+        ]
 
     def encrypt(self, plaintext: str) -> str:
         return self._multi.encrypt(plaintext.encode("utf-8")).decode("ascii")

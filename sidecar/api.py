@@ -1,0 +1,240 @@
+"""The task API the AI service calls: a thin layer over `IntegrationUtility`.
+
+Every call carries `Authorization: Bearer <api key>`; a key belongs to one Slack team and reads
+or writes nothing of another (another team's task is simply "not found"). Bad input of any kind
+is a 4xx with `{"error": {"code", "message", "field"?}}` — never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from providers.base import ProviderName
+from routing.inputs import MeetingIn, TaskRequest
+from routing.owners import UnknownOwner
+from routing.utility import IdempotencyConflict, IntegrationUtility, InvalidInput, validate_input
+from scrumy.clock import Clock
+from sidecar.schemas import (
+    ErrorBody,
+    ErrorDetail,
+    MeetingOut,
+    PreferencesIn,
+    PreferencesOut,
+    StatusOut,
+    TaskOut,
+)
+from storage.api_keys import authenticate
+
+MAX_BODY_BYTES = 1024 * 1024
+_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{1,30}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
+_TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """An answer with an error body; raised anywhere in a handler."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def error_response(
+    status: int, code: str, message: str, *, field: str | None = None
+) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="scrumy-tasks"'
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status, headers)
+
+
+def _json(model: BaseModel, status: int = 200) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status, {"Cache-Control": "no-store"})
+
+
+async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    """The request's JSON body; 413 past `limit` bytes (checked while reading, not only by
+    Content-Length), 415 when it is not JSON, 400 when it does not parse."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON (UTF-8)") from None
+
+
+def _check(pattern: re.Pattern[str], value: str, field: str, what: str) -> str:
+    if not pattern.match(value):
+        raise ApiError(422, "invalid_input", f"not a {what}", field=field)
+    return value
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return validate_input(model, data)
+    except InvalidInput as error:
+        raise ApiError(422, "invalid_input", error.message, field=error.field) from None
+
+
+Handler = Callable[[Request, str], Awaitable[Response]]
+
+
+class TaskApi:
+    """The `/api/…` routes."""
+
+    def __init__(
+        self,
+        *,
+        utility: IntegrationUtility,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+    ) -> None:
+        self._utility = utility
+        self._sessions = sessions
+        self._clock = clock
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/meetings", self._guard(self.post_meeting), methods=["POST"]),
+            Route("/api/tasks", self._guard(self.post_task), methods=["POST"]),
+            Route("/api/tasks/{task_id}", self._guard(self.get_task), methods=["GET"]),
+            Route(
+                "/api/users/{team_id}/{user_id}/status",
+                self._guard(self.get_status),
+                methods=["GET"],
+            ),
+            Route(
+                "/api/users/{team_id}/{user_id}/preferences",
+                self._guard(self.preferences),
+                methods=["GET", "PUT"],
+            ),
+        ]
+
+    def _guard(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Authenticate, run `handler` with the key's team, and turn failures into 4xx."""
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                team_id = await self._authenticate(request)
+                return await handler(request, team_id)
+            except ApiError as error:
+                return error_response(error.status, error.code, error.message, field=error.field)
+            except InvalidInput as error:
+                return error_response(422, "invalid_input", error.message, field=error.field)
+            except UnknownOwner as error:
+                return error_response(422, "unknown_user", error.message, field=error.field)
+            except IdempotencyConflict:
+                return error_response(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different request; use a new key",
+                    field="Idempotency-Key",
+                )
+
+        return endpoint
+
+    async def _authenticate(self, request: Request) -> str:
+        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer <api key>")
+        async with self._sessions() as session, session.begin():
+            key = await authenticate(session, secret.strip(), now=self._clock.now())
+            if key is None:
+                raise ApiError(401, "unauthorized", "this API key is unknown or revoked")
+            return key.team_id
+
+    @staticmethod
+    def _same_team(team_id: str, wanted: str) -> None:
+        if wanted != team_id:
+            raise ApiError(
+                403, "wrong_team", "this API key belongs to another Slack team", field="team_id"
+            )
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    async def post_meeting(self, request: Request, team_id: str) -> Response:
+        meeting = _parse(MeetingIn, await read_json(request))
+        self._same_team(team_id, meeting.team_id)
+        result = await self._utility.process_meeting(meeting)
+        return _json(MeetingOut.of(result), 202)
+
+    async def post_task(self, request: Request, team_id: str) -> Response:
+        key = request.headers.get("idempotency-key")
+        if key is not None and not _IDEMPOTENCY_KEY.match(key):
+            raise ApiError(
+                422, "invalid_input", "1 to 255 printable ASCII characters", field="Idempotency-Key"
+            )
+        task = _parse(TaskRequest, await read_json(request))
+        self._same_team(team_id, task.team_id)
+        result = await self._utility.create_task(
+            task.user, task.task, task.routing, team_id=task.team_id, idempotency_key=key
+        )
+        return _json(TaskOut.of(result), 202)
+
+    async def get_task(self, request: Request, team_id: str) -> Response:
+        task_id = _check(_TASK_ID, request.path_params["task_id"], "task_id", "task id")
+        result = await self._utility.get_task(task_id, team_id=team_id)
+        if result is None:
+            raise ApiError(404, "not_found", "no task with this id", field="task_id")
+        return _json(TaskOut.of(result))
+
+    def _person(self, request: Request, team_id: str) -> str:
+        wanted = _check(_TEAM_ID, request.path_params["team_id"], "team_id", "Slack team id")
+        self._same_team(team_id, wanted)
+        return _check(_USER_ID, request.path_params["user_id"], "user_id", "Slack user id")
+
+    async def get_status(self, request: Request, team_id: str) -> Response:
+        user_id = self._person(request, team_id)
+        status = await self._utility.get_auth_status(user_id, team_id=team_id)
+        return _json(StatusOut.of(status))
+
+    async def preferences(self, request: Request, team_id: str) -> Response:
+        user_id = self._person(request, team_id)
+        if request.method == "PUT":
+            change = _parse(PreferencesIn, await read_json(request))
+            # Check both destinations before changing anything: a refused PUT changes nothing.
+            clickup_list = notion_database = None
+            if change.default_clickup_list_id is not None:
+                clickup_list = await self._utility.own_destination(
+                    user_id, team_id=team_id, provider=ProviderName.CLICKUP,
+                    destination_id=change.default_clickup_list_id,
+                )  # fmt: skip
+            if change.default_notion_database_id is not None:
+                notion_database = await self._utility.own_destination(
+                    user_id, team_id=team_id, provider=ProviderName.NOTION,
+                    destination_id=change.default_notion_database_id,
+                )  # fmt: skip
+            await self._utility.set_preferences(
+                user_id, team_id=team_id, routing_mode=change.routing_mode,
+                default_provider=change.default_provider, default_clickup_list=clickup_list,
+                default_notion_database=notion_database,
+            )  # fmt: skip
+        details = await self._utility.preference_details(user_id, team_id=team_id)
+        return _json(PreferencesOut.of(details))

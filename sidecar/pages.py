@@ -1,0 +1,319 @@
+"""The pages a person sees in their browser while connecting a tool.
+
+Server-rendered HTML, one small stylesheet, no script. Every value that comes from outside —
+a workspace name, a provider's error text, anything from the request — goes through `escape`,
+so a page can never carry someone else's markup. Each failure page says what happened and what
+to do next, in words a person who just clicked a button in Slack understands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+from urllib.parse import quote
+
+from starlette.responses import HTMLResponse, Response
+
+STYLESHEET_PATH = "/assets/scrumy.css"
+
+STYLESHEET = """\
+:root { color-scheme: light dark; --ink: #1d1c1d; --muted: #616061; --card: #fff;
+  --page: #f4f4f6; --line: #dddddf; --accent: #4a154b; --ok: #007a5a; --bad: #c4312b;
+  --wait: #b26b00; }
+@media (prefers-color-scheme: dark) { :root { --ink: #e8e8e8; --muted: #ababad;
+  --card: #1f2124; --page: #121416; --line: #35373b; --accent: #d29fd6; --ok: #2bac76;
+  --bad: #ff6b61; --wait: #e8a33d; } }
+* { box-sizing: border-box; }
+body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center;
+  background: var(--page); color: var(--ink); padding: 16px;
+  font: 16px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, Helvetica, Arial,
+  sans-serif; }
+main { width: 100%; max-width: 480px; background: var(--card); border: 1px solid var(--line);
+  border-radius: 12px; padding: 28px 24px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+.brand { font-size: 13px; letter-spacing: .04em; text-transform: uppercase; color: var(--muted);
+  margin: 0 0 18px; }
+.badge { display: inline-flex; width: 44px; height: 44px; border-radius: 50%;
+  align-items: center; justify-content: center; font-size: 24px; font-weight: 700;
+  color: #fff; margin-bottom: 12px; }
+.ok .badge { background: var(--ok); } .bad .badge { background: var(--bad); }
+.wait .badge { background: var(--wait); }
+h1 { font-size: 22px; line-height: 1.3; margin: 0 0 12px; }
+p { margin: 0 0 12px; }
+.next { border-top: 1px solid var(--line); margin-top: 18px; padding-top: 14px; }
+.next h2 { font-size: 14px; text-transform: uppercase; letter-spacing: .04em;
+  color: var(--muted); margin: 0 0 6px; }
+code { font: 15px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+  background: var(--page); border: 1px solid var(--line); border-radius: 4px; padding: 1px 5px; }
+.actions { display: flex; flex-wrap: wrap; gap: 10px; margin-top: 20px; }
+.button { display: inline-block; text-decoration: none; border-radius: 8px; padding: 11px 18px;
+  font-weight: 600; border: 1px solid var(--accent); color: var(--accent); }
+.button.primary { background: var(--accent); color: var(--card); }
+.detail { color: var(--muted); font-size: 14px; }
+@media (max-width: 420px) { main { padding: 22px 18px; } .button { width: 100%;
+  text-align: center; } }
+"""
+
+# Pages carry no script and load only our stylesheet; they may not be framed, and the
+# callback URL (which holds the one-time code) is never sent on as a Referer.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    label: str
+    href: str
+    primary: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page: tone is "ok", "bad" or "wait"; paragraphs and steps are plain text."""
+
+    title: str
+    heading: str
+    paragraphs: Sequence[str]
+    tone: str = "bad"
+    next_steps: Sequence[str] = ()
+    actions: Sequence[Action] = field(default_factory=tuple)
+    detail: str | None = None
+
+
+_BADGES = {"ok": "✓", "bad": "!", "wait": "…"}
+
+
+def _inline_code(text: str) -> str:
+    """Escape `text`, then show `/tasks …` commands (between backticks) as code."""
+    parts = escape(text).split("`")
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+
+
+def render(page: Page) -> str:
+    paragraphs = "".join(f"<p>{_inline_code(p)}</p>" for p in page.paragraphs)
+    steps = ""
+    if page.next_steps:
+        items = "".join(f"<p>{_inline_code(step)}</p>" for step in page.next_steps)
+        steps = f'<section class="next"><h2>What to do next</h2>{items}</section>'
+    actions = ""
+    if page.actions:
+        links = "".join(
+            f'<a class="button{" primary" if a.primary else ""}" href="{escape(a.href)}">'
+            f"{escape(a.label)}</a>"
+            for a in page.actions
+        )
+        actions = f'<div class="actions">{links}</div>'
+    detail = f'<p class="detail">{escape(page.detail)}</p>' if page.detail else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(page.title)} · Scrumy Tasks</title>"
+        f'<link rel="stylesheet" href="{STYLESHEET_PATH}"></head>'
+        f'<body><main class="{escape(page.tone)}"><p class="brand">Scrumy Tasks</p>'
+        f'<div class="badge" aria-hidden="true">{_BADGES.get(page.tone, "!")}</div>'
+        f"<h1>{escape(page.heading)}</h1>{paragraphs}{steps}{detail}{actions}</main></body></html>"
+    )
+
+
+def page_response(page: Page, status_code: int = 200) -> Response:
+    return HTMLResponse(render(page), status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def stylesheet_response() -> Response:
+    headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
+    return Response(STYLESHEET, media_type="text/css", headers=headers)
+
+
+def slack_actions(team_id: str | None) -> tuple[Action, ...]:
+    """Links back to Slack: the app on a phone or desktop, and Slack in the browser."""
+    if not team_id:
+        return (Action("Open Slack", "slack://open", primary=True),)
+    team = quote(team_id, safe="")
+    return (
+        Action("Back to Slack", f"slack://open?team={team}", primary=True),
+        Action("Open Slack in the browser", f"https://app.slack.com/client/{team}"),
+    )
+
+
+# --- the pages --------------------------------------------------------------------------------
+
+
+def _connect_again(label: str, provider: str) -> str:
+    return f"In Slack, run `/tasks connect {provider}` to get a fresh link, then open it here."
+
+
+def connected(label: str, workspace: str | None, waiting: int, team_id: str) -> Page:
+    where = f"{label} is connected to {workspace}." if workspace else f"{label} is connected."
+    if waiting == 0:
+        tasks = f"New tasks of yours from meetings will be created in {label}."
+    elif waiting == 1:
+        tasks = "1 waiting task is being created."
+    else:
+        tasks = f"{waiting} waiting tasks are being created."
+    return Page(
+        title=f"{label} connected",
+        heading=where,
+        paragraphs=[tasks, "Slack will update with a link to each task. You can close this tab."],
+        tone="ok",
+        next_steps=[
+            "Choose where tasks go — smart routing, ask me, or a default list — in the "
+            "Scrumy Tasks Home tab in Slack.",
+        ],
+        actions=slack_actions(team_id),
+    )
+
+
+def consent_denied(label: str, provider: str, team_id: str | None) -> Page:
+    return Page(
+        title="Not connected",
+        heading=f"You did not connect {label}",
+        paragraphs=[
+            f"Nothing was connected and Scrumy Tasks cannot see your {label}. Your tasks from "
+            "meetings are kept and wait for a connection."
+        ],
+        tone="wait",
+        next_steps=[f"To connect later, run `/tasks connect {provider}` in Slack."],
+        actions=slack_actions(team_id),
+    )
+
+
+def link_expired(label: str, provider: str, team_id: str | None) -> Page:
+    return Page(
+        title="Link expired",
+        heading="This connect link has expired",
+        paragraphs=[
+            "Connect links work for 15 minutes after Scrumy Tasks shows them, so that an old "
+            "message cannot be used to connect someone else's account."
+        ],
+        next_steps=[_connect_again(label, provider)],
+        actions=slack_actions(team_id),
+    )
+
+
+def link_invalid(label: str, provider: str) -> Page:
+    return Page(
+        title="Link not valid",
+        heading="This connect link is not valid",
+        paragraphs=[
+            "The link may have been cut off when it was copied, or it was made for another "
+            "tool. Connect links only work as Scrumy Tasks shows them in Slack."
+        ],
+        next_steps=[_connect_again(label, provider)],
+        actions=slack_actions(None),
+    )
+
+
+def state_used(label: str, provider: str) -> Page:
+    return Page(
+        title="Already used",
+        heading="This connection attempt was already used",
+        paragraphs=[
+            f"Each attempt to connect {label} can finish only once — reloading this page or "
+            "going back to it does not connect again.",
+        ],
+        next_steps=[
+            "Run `/tasks status` in Slack to see whether you are connected.",
+            f"If you are not, run `/tasks connect {provider}` to start again.",
+        ],
+        actions=slack_actions(None),
+    )
+
+
+def state_unknown(label: str, provider: str) -> Page:
+    return Page(
+        title="Not recognised",
+        heading="We could not match this page to a connect request",
+        paragraphs=[
+            f"{label} sent you here with a request Scrumy Tasks did not start, so nothing was "
+            "connected. This protects your account from links made by someone else."
+        ],
+        next_steps=[_connect_again(label, provider)],
+        actions=slack_actions(None),
+    )
+
+
+def state_expired(label: str, provider: str, team_id: str | None) -> Page:
+    return Page(
+        title="Took too long",
+        heading=f"Connecting {label} took too long",
+        paragraphs=[
+            "A connect request is valid for 10 minutes after you leave Slack, and this one "
+            "was finished later, so nothing was connected."
+        ],
+        next_steps=[_connect_again(label, provider)],
+        actions=slack_actions(team_id),
+    )
+
+
+def other_browser(label: str, provider: str) -> Page:
+    return Page(
+        title="Different browser",
+        heading="Please finish in the browser where you started",
+        paragraphs=[
+            f"This page was opened in a different browser (or with cookies blocked) from the "
+            f"one that started connecting {label}, so nothing was connected."
+        ],
+        next_steps=[
+            f"Run `/tasks connect {provider}` in Slack and open the link in this browser, "
+            "with cookies allowed for this site.",
+        ],
+        actions=slack_actions(None),
+    )
+
+
+def provider_failed(label: str, provider: str, message: str, team_id: str | None) -> Page:
+    return Page(
+        title="Connection failed",
+        heading=f"{label} did not complete the connection",
+        paragraphs=[
+            f"Nothing was connected. {label} may be having trouble right now; your tasks are "
+            "kept and wait for a connection."
+        ],
+        next_steps=[f"Wait a minute, then run `/tasks connect {provider}` in Slack again."],
+        detail=f"{label} said: {message}",
+        actions=slack_actions(team_id),
+    )
+
+
+def not_configured(label: str) -> Page:
+    return Page(
+        title="Not available",
+        heading=f"{label} is not set up here",
+        paragraphs=[f"This Scrumy Tasks installation has no {label} app configured."],
+        next_steps=[
+            "Ask the person who runs Scrumy Tasks for your team to add it, or connect the "
+            "other tool with `/tasks connect` in Slack."
+        ],
+        actions=slack_actions(None),
+    )
+
+
+def not_found() -> Page:
+    return Page(
+        title="Not found",
+        heading="There is nothing here",
+        paragraphs=["This address is not a page of Scrumy Tasks."],
+        next_steps=["Connect links come from Slack: run `/tasks connect` there."],
+        actions=slack_actions(None),
+    )
+
+
+def server_error() -> Page:
+    return Page(
+        title="Something went wrong",
+        heading="Something went wrong on our side",
+        paragraphs=[
+            "Scrumy Tasks could not finish this request. Nothing you did caused it, and no "
+            "task was lost."
+        ],
+        next_steps=["Try again in a minute from Slack with `/tasks connect`."],
+        actions=slack_actions(None),
+    )

@@ -1,0 +1,376 @@
+"""The connect flow end to end over HTTP: link → initiate → the emulator's consent → callback.
+
+Each security test names the protection it checks; removing that protection makes it fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from providers.base import ProviderName
+from routing.states import TaskState
+from sidecar.links import LinkSigner
+from sidecar.oauth import BROWSER_COOKIE
+from storage.models import OAuthState, Task, UserAuthToken
+from tests.sidecar.harness import ANA, BO, CLICKUP_SECRET, NOTION_SECRET, TEAM, Harness
+
+CLICKUP = ProviderName.CLICKUP
+NOTION = ProviderName.NOTION
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+async def initiate(browser: httpx.AsyncClient, link: str) -> httpx.Response:
+    return await browser.get(_path(link))
+
+
+async def consent(location: str, decision: str = "approve") -> str:
+    """Press a button on the emulator's consent page; returns where it sends the browser."""
+    parts = urlsplit(location)
+    form = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    async with httpx.AsyncClient() as provider_site:
+        page = await provider_site.get(location)
+        assert page.status_code == 200 and "<form" in page.text
+        answer = await provider_site.post(
+            f"{parts.scheme}://{parts.netloc}{parts.path}", data={**form, "decision": decision}
+        )
+    assert answer.status_code == 302
+    return answer.headers["location"]
+
+
+async def connect(
+    harness: Harness, browser: httpx.AsyncClient, user: str, provider: ProviderName
+) -> tuple[str, httpx.Response]:
+    """The whole flow for `user`; (the callback URL used, the page it showed)."""
+    started = await initiate(browser, harness.link(user, provider))
+    assert started.status_code == 303
+    callback = await consent(started.headers["location"])
+    return callback, await browser.get(_path(callback))
+
+
+async def connections(harness: Harness) -> list[UserAuthToken]:
+    async with harness.sessions() as session:
+        return list((await session.scalars(select(UserAuthToken))).all())
+
+
+# --- the happy path ---------------------------------------------------------------------------
+
+
+async def test_connecting_clickup_creates_the_waiting_tasks(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    for title in ("Draft the release notes", "Book the venue", "Send the summary"):
+        waiting = await harness.utility.create_task(ANA, {"title": title}, team_id=TEAM)
+        assert waiting.status is TaskState.PENDING_AUTH
+        assert waiting.connect_urls[CLICKUP].startswith("http://127.0.0.1:8000/auth/clickup/")
+
+    _, page = await connect(harness, browser, ANA, CLICKUP)
+
+    assert page.status_code == 200
+    assert "ClickUp is connected to Acme." in page.text
+    assert "3 waiting tasks are being created." in page.text
+    assert 'href="slack://open?team=T0ACME"' in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert page.headers["referrer-policy"] == "no-referrer"
+    [row] = await connections(harness)
+    assert (row.team_id, row.user_id, row.provider, row.workspace_name) == (
+        TEAM, ANA, "clickup", "Acme",
+    )  # fmt: skip
+    [token] = harness.clickup_world.tokens
+    assert token not in row.encrypted_access_token
+    assert harness.vault.decrypt(row.encrypted_access_token) == token
+
+    assert await harness.worker.run_once() == 3
+    async with harness.sessions() as session:
+        states = {t.state for t in (await session.scalars(select(Task))).all()}
+    assert states == {TaskState.CREATED.value}
+    assert len(harness.clickup_world.tasks) == 3
+
+
+async def test_the_initiate_redirect_and_cookie(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    started = await initiate(browser, harness.link(ANA, NOTION))
+    assert started.status_code == 303
+    target = urlsplit(started.headers["location"])
+    query = parse_qs(target.query)
+    assert f"{target.scheme}://{target.netloc}" == harness.notion_url
+    assert target.path == "/v1/oauth/authorize"
+    assert query["redirect_uri"] == ["http://127.0.0.1:8000/auth/notion/callback"]
+    state = query["state"][0]
+    assert len(base64.urlsafe_b64decode(state + "==")) >= 16  # >= 128 bits
+    cookie = started.headers["set-cookie"]
+    assert f"{BROWSER_COOKIE}=" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/auth/" in cookie
+    assert "Secure" not in cookie  # http base URL; see the https test below
+    async with harness.sessions() as session:
+        [row] = (await session.scalars(select(OAuthState))).all()
+    # Only hashes are stored, with a 10-minute expiry, for the person the link names.
+    assert state not in (row.state_hash, row.browser_hash)
+    assert browser.cookies[BROWSER_COOKIE] not in (row.state_hash, row.browser_hash)
+    assert (row.user_id, row.team_id, row.provider) == (ANA, TEAM, "notion")
+    assert (row.expires_at - row.created_at).total_seconds() == 600
+
+
+async def test_notion_flow_and_two_tools_in_two_tabs(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    # Both flows started before either finishes: one browser cookie serves both.
+    clickup_start = await initiate(browser, harness.link(ANA, CLICKUP))
+    notion_start = await initiate(browser, harness.link(ANA, NOTION))
+    notion_page = await browser.get(_path(await consent(notion_start.headers["location"])))
+    clickup_page = await browser.get(_path(await consent(clickup_start.headers["location"])))
+    assert notion_page.status_code == clickup_page.status_code == 200
+    assert "Notion is connected" in notion_page.text
+    assert "New tasks of yours from meetings will be created in ClickUp." in clickup_page.text
+    status = await harness.utility.get_auth_status(ANA, team_id=TEAM)
+    assert status.clickup.connected and status.notion.connected
+
+
+# --- consent denied, provider errors ------------------------------------------------------------
+
+
+async def test_pressing_cancel_connects_nothing(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    started = await initiate(browser, harness.link(ANA, CLICKUP))
+    callback = await consent(started.headers["location"], decision="deny")
+    page = await browser.get(_path(callback))
+    assert page.status_code == 200
+    assert "You did not connect ClickUp" in page.text
+    assert "/tasks connect clickup" in page.text
+    assert await connections(harness) == []
+    # The state is spent: the same URL cannot be turned into a connection later.
+    again = await browser.get(_path(callback))
+    assert again.status_code == 409
+
+
+async def test_a_code_the_provider_refuses_shows_the_provider_error_page(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    started = await initiate(browser, harness.link(ANA, CLICKUP))
+    callback = await consent(started.headers["location"])
+    forged = callback.replace("code=", "code=x")
+    page = await browser.get(_path(forged))
+    assert page.status_code == 502
+    assert "ClickUp did not complete the connection" in page.text
+    assert "Wait a minute" in page.text
+    assert await connections(harness) == []
+
+
+# --- state: forged, replayed, expired, another person's, another browser -------------------------
+
+
+async def test_a_replayed_callback_is_refused(harness: Harness, browser: httpx.AsyncClient) -> None:
+    callback, first = await connect(harness, browser, ANA, CLICKUP)
+    assert first.status_code == 200
+    replay = await browser.get(_path(callback))
+    assert replay.status_code == 409
+    assert "already used" in replay.text
+    assert len(harness.clickup_world.tokens) == 1  # the code was not exchanged twice
+
+
+async def test_a_forged_state_is_refused(harness: Harness, browser: httpx.AsyncClient) -> None:
+    started = await initiate(browser, harness.link(ANA, CLICKUP))
+    callback = await consent(started.headers["location"])
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    forged = callback.replace(f"state={state}", "state=" + "A" * len(state))
+    page = await browser.get(_path(forged))
+    assert page.status_code == 400
+    assert "could not match this page" in page.text
+    missing = await browser.get("/auth/clickup/callback?code=abc")
+    assert missing.status_code == 400
+    assert await connections(harness) == []
+
+
+async def test_an_expired_state_is_refused(harness: Harness, browser: httpx.AsyncClient) -> None:
+    started = await initiate(browser, harness.link(ANA, CLICKUP))
+    callback = await consent(started.headers["location"])
+    harness.clock.advance(10 * 60 + 1)
+    page = await browser.get(_path(callback))
+    assert page.status_code == 410
+    assert "took too long" in page.text
+    assert await connections(harness) == []
+
+
+async def test_a_state_from_another_browser_is_refused(harness: Harness) -> None:
+    """Login CSRF: Bo starts a flow, then sends Ana the callback URL with his code."""
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=harness.app), base_url=harness.base_url
+        ) as bo_browser,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=harness.app), base_url=harness.base_url
+        ) as ana_browser,
+    ):
+        started = await initiate(bo_browser, harness.link(BO, CLICKUP))
+        bo_callback = await consent(started.headers["location"])
+        await initiate(ana_browser, harness.link(ANA, CLICKUP))  # Ana has a cookie of her own
+
+        page = await ana_browser.get(_path(bo_callback))
+        assert page.status_code == 403
+        assert "finish in the browser where you started" in page.text
+
+        no_cookie = await httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=harness.app), base_url=harness.base_url
+        ).get(_path(bo_callback))
+        assert no_cookie.status_code == 403
+        assert await connections(harness) == []
+
+        # Bo, in his own browser, still finishes: refusals do not burn his state.
+        mine = await bo_browser.get(_path(bo_callback))
+        assert mine.status_code == 200
+        [row] = await connections(harness)
+        assert row.user_id == BO
+
+
+async def test_a_state_is_for_one_tool_only(harness: Harness, browser: httpx.AsyncClient) -> None:
+    started = await initiate(browser, harness.link(ANA, CLICKUP))
+    callback = await consent(started.headers["location"])
+    crossed = _path(callback).replace("/auth/clickup/", "/auth/notion/")
+    page = await browser.get(crossed)
+    assert page.status_code == 400
+    assert await connections(harness) == []
+
+
+# --- link tokens --------------------------------------------------------------------------------
+
+
+def _tampered(link: str, **changes: str) -> str:
+    token = parse_qs(urlsplit(link).query)["t"][0]
+    body, mac = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    payload.update(changes)
+    new_body = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    return link.replace(token, f"{new_body}.{mac}")
+
+
+async def test_a_tampered_link_is_refused(harness: Harness, browser: httpx.AsyncClient) -> None:
+    link = harness.link(ANA, CLICKUP)
+    for bad in (
+        _tampered(link, u=BO),  # someone else's account
+        _tampered(link, e="4102444800"),  # a longer life
+        link[:-4],  # cut off when copied
+        link.split("?")[0] + "?t=",
+        link.split("?")[0],
+        link.split("?")[0] + "?t=" + "a" * 5000,
+    ):
+        page = await initiate(browser, bad)
+        assert page.status_code == 400, bad
+        assert "This connect link is not valid" in page.text
+    async with harness.sessions() as session:
+        assert (await session.scalars(select(OAuthState))).all() == []
+
+
+async def test_a_link_from_another_deployment_is_refused(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    stranger = LinkSigner([b"k" * 32], base_url=harness.base_url, clock=harness.clock)
+    page = await initiate(browser, stranger.url_for(team_id=TEAM, user_id=ANA, provider=CLICKUP))
+    assert page.status_code == 400
+
+
+async def test_a_link_for_the_other_tool_is_refused(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    link = harness.link(ANA, NOTION).replace("/auth/notion/", "/auth/clickup/")
+    page = await initiate(browser, link)
+    assert page.status_code == 400
+
+
+async def test_an_expired_link_says_so(harness: Harness, browser: httpx.AsyncClient) -> None:
+    link = harness.link(ANA, CLICKUP)
+    harness.clock.advance(15 * 60)
+    page = await initiate(browser, link)
+    assert page.status_code == 410
+    assert "This connect link has expired" in page.text
+    assert "/tasks connect clickup" in page.text
+    assert 'href="slack://open?team=T0ACME"' in page.text
+
+
+async def test_unknown_tools_are_not_found(harness: Harness, browser: httpx.AsyncClient) -> None:
+    for path in ("/auth/jira/initiate?t=x", "/auth/JIRA/callback?state=x", "/auth/%00/initiate"):
+        page = await browser.get(path)
+        assert page.status_code == 404
+        assert "There is nothing here" in page.text
+    api_style = await browser.get("/nothing-here")
+    assert api_style.status_code == 404
+    assert api_style.json()["error"]["code"] == "not_found"
+
+
+# --- what is reflected, what leaks ----------------------------------------------------------------
+
+
+async def test_redirects_never_come_from_the_request(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    evil = "https://evil.example/steal"
+    link = harness.link(ANA, CLICKUP) + f"&redirect_uri={evil}&next={evil}&return_to={evil}"
+    started = await initiate(browser, link)
+    location = started.headers["location"]
+    assert location.startswith(harness.clickup_url + "/api?")
+    assert parse_qs(urlsplit(location).query)["redirect_uri"] == [
+        "http://127.0.0.1:8000/auth/clickup/callback"
+    ]
+    assert "evil" not in location
+    callback = await consent(location)
+    page = await browser.get(_path(callback) + f"&next={evil}&redirect_uri={evil}")
+    assert page.status_code == 200
+    assert "evil" not in page.text and "location" not in page.headers
+
+
+SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+async def test_reflected_text_is_escaped(harness: Harness, browser: httpx.AsyncClient) -> None:
+    harness.clickup_world.teams["9001"]["name"] = f"Acme {SCRIPT}"
+    started = await initiate(browser, harness.link(ANA, CLICKUP))
+    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    failed = await browser.get(
+        "/auth/clickup/callback",
+        params={"state": state, "error": "server_error", "error_description": SCRIPT},
+    )
+    assert failed.status_code == 502
+    assert "&lt;script&gt;" in failed.text
+    assert "<script" not in failed.text and "<img" not in failed.text
+
+    _, page = await connect(harness, browser, ANA, CLICKUP)
+    assert page.status_code == 200
+    assert "Acme &lt;script&gt;" in page.text
+    assert "<script" not in page.text and "<img" not in page.text
+
+
+async def test_no_token_or_secret_in_any_page_or_log_line(
+    harness: Harness, browser: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    seen: list[str] = []
+    for provider in (CLICKUP, NOTION):
+        started = await initiate(browser, harness.link(ANA, provider))
+        callback = await consent(started.headers["location"])
+        page = await browser.get(_path(callback))
+        replay = await browser.get(_path(callback))
+        seen += [page.text, str(page.headers), replay.text, str(started.headers)]
+    secrets = [
+        *harness.clickup_world.tokens,
+        *harness.notion_world.tokens,
+        *harness.notion_world.refresh_tokens,
+        CLICKUP_SECRET,
+        NOTION_SECRET,
+    ]
+    assert len(secrets) == 5
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in secrets:
+        assert secret not in logged
+        for text in seen:
+            assert secret not in text
