@@ -174,7 +174,9 @@ class IntegrationUtility:
     async def process_meeting(self, data: MeetingIn | Mapping[str, Any]) -> MeetingResult:
         """Store a meeting and one task per action item; the same meeting twice is one."""
         meeting = validate_input(MeetingIn, data)
-        existing = await self._existing_meeting(meeting.team_id, meeting.meeting_id)
+        existing = await self._existing_meeting(
+            meeting.team_id, meeting.meeting_id, meeting.item_ids()
+        )
         if existing is not None:
             return existing
         owner_id = await resolve_person(
@@ -223,7 +225,9 @@ class IntegrationUtility:
                     rows.append(row)
         except IntegrityError:
             # The same meeting posted twice at once: the other request stored it.
-            again = await self._existing_meeting(meeting.team_id, meeting.meeting_id)
+            again = await self._existing_meeting(
+                meeting.team_id, meeting.meeting_id, meeting.item_ids()
+            )
             if again is None:
                 raise
             return again
@@ -667,7 +671,10 @@ class IntegrationUtility:
             provider=result.provider, url=result.url, reason=result.reason,
         )  # fmt: skip
 
-    async def _existing_meeting(self, team_id: str, external_id: str) -> MeetingResult | None:
+    async def _existing_meeting(
+        self, team_id: str, external_id: str, item_order: Sequence[str]
+    ) -> MeetingResult | None:
+        """The stored meeting's tasks, in the order of `item_order` (the request's items)."""
         async with self._sessions() as session:
             meeting = await session.scalar(
                 select(Meeting).where(
@@ -683,7 +690,9 @@ class IntegrationUtility:
                     .order_by(Task.created_at, Task.id)
                 )
             ).all()
-        return MeetingResult(external_id, tuple(self._result(r) for r in rows), created=False)
+        position = {item_id: index for index, item_id in enumerate(item_order)}
+        ordered = sorted(rows, key=lambda r: position.get(r.item_id or "", len(position)))
+        return MeetingResult(external_id, tuple(self._result(r) for r in ordered), created=False)
 
     async def _by_idempotency_key(
         self, team_id: str, key: str, fingerprint: str

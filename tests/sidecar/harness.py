@@ -43,6 +43,7 @@ NOTION_ID, NOTION_SECRET = "notion-app", "notion-app-secret-91c2"
 @dataclass
 class Harness:
     app: Starlette
+    deps: SidecarDeps
     base_url: str
     clock: FakeClock
     utility: IntegrationUtility
@@ -121,15 +122,14 @@ async def running_sidecar(
             sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
             notifier=notifier, observer=metrics,
         )  # fmt: skip
-        app = create_sidecar(
-            SidecarDeps(
-                utility=utility, engine=engine, sessions=sessions, providers=providers,
-                links=links, clock=clock, metrics=metrics, base_url=base_url,
-            )
+        deps = SidecarDeps(
+            utility=utility, engine=engine, sessions=sessions, providers=providers,
+            links=links, clock=clock, metrics=metrics, base_url=base_url,
         )  # fmt: skip
+        app = create_sidecar(deps)
         try:
             yield Harness(
-                app=app, base_url=base_url, clock=clock, utility=utility, worker=worker,
+                app=app, deps=deps, base_url=base_url, clock=clock, utility=utility, worker=worker,
                 links=links, metrics=metrics, vault=vault, clickup_world=clickup_world,
                 notion_world=notion_world, clickup_url=clickup_url, notion_url=notion_url,
                 notifier=notifier, sessions=sessions, database_url=database_url,

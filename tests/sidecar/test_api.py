@@ -1,0 +1,323 @@
+"""The task API: keys scoped to a team, SPEC shapes, idempotency, and 4xx for every bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from providers.base import ProviderName
+from storage.api_keys import revoke_api_key
+from storage.models import ApiKey, Task
+from tests.sidecar.harness import ANA, BO, EVE, OTHER_TEAM, TEAM, Harness
+from tests.sidecar.test_connect import connect
+
+
+@pytest.fixture
+async def api(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
+    key = await harness.api_key(TEAM)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=harness.app),
+        base_url=harness.base_url,
+        headers={"Authorization": f"Bearer {key}"},
+    ) as client:
+        yield client
+
+
+def meeting(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "meeting_id": "m-1",
+        "title": "Sprint planning",
+        "team_id": TEAM,
+        "channel_id": "C0PLAN",
+        "owner": {"email": "ana@acme.example"},
+        "action_items": [
+            {"id": "a1", "title": "Write the launch post", "assignee": {"slack_user_id": BO}},
+            {"id": "a2", "title": "Book the venue", "priority": "urgent", "due_date": "2026-02-01"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def task(title: str = "Review the budget", **overrides: Any) -> dict[str, Any]:
+    return {"team_id": TEAM, "user": {"slack_user_id": ANA}, "task": {"title": title}, **overrides}
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"}
+    assert {"code", "message"} <= set(body["error"])
+    return dict(body["error"])
+
+
+async def task_count(harness: Harness) -> int:
+    async with harness.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Task)) or 0)
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+async def test_calls_without_a_valid_key_are_refused(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    anonymous = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=harness.app), base_url=harness.base_url
+    )
+    for headers in (
+        {},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer sct_not-a-real-key"},
+        {"Authorization": "Bearer something-else"},
+    ):
+        answer = await anonymous.post("/api/meetings", json=meeting(), headers=headers)
+        assert answer.status_code == 401, headers
+        assert error_of(answer)["code"] == "unauthorized"
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert await task_count(harness) == 0
+
+
+async def test_a_revoked_key_stops_working(harness: Harness, api: httpx.AsyncClient) -> None:
+    assert (await api.get(f"/api/users/{TEAM}/{ANA}/status")).status_code == 200
+    async with harness.sessions() as session, session.begin():
+        key = await session.scalar(select(ApiKey))
+        assert key is not None and key.last_used_at is not None
+        assert await revoke_api_key(session, key.id, now=harness.clock.now())
+    answer = await api.get(f"/api/users/{TEAM}/{ANA}/status")
+    assert answer.status_code == 401
+    assert "revoked" in error_of(answer)["message"]
+
+
+async def test_a_key_reads_and_writes_only_its_own_team(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    ours = (await api.post("/api/tasks", json=task())).json()
+    other_key = await harness.api_key(OTHER_TEAM)
+    other = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=harness.app),
+        base_url=harness.base_url,
+        headers={"Authorization": f"Bearer {other_key}"},
+    )
+    assert (await other.get(f"/api/tasks/{ours['task_id']}")).status_code == 404
+    for answer in (
+        await other.post("/api/meetings", json=meeting()),
+        await other.post("/api/tasks", json=task()),
+        await other.get(f"/api/users/{TEAM}/{ANA}/status"),
+        await other.get(f"/api/users/{TEAM}/{ANA}/preferences"),
+        await other.put(f"/api/users/{TEAM}/{ANA}/preferences", json={"routing_mode": "default"}),
+    ):
+        assert answer.status_code == 403
+        assert error_of(answer)["code"] == "wrong_team"
+    assert await task_count(harness) == 1
+    # Its own team works.
+    own = await other.post(
+        "/api/tasks", json={**task(), "team_id": OTHER_TEAM, "user": {"slack_user_id": EVE}}
+    )
+    assert own.status_code == 202
+
+
+# --- meetings and tasks -------------------------------------------------------------------------
+
+
+async def test_posting_a_meeting_stores_one_task_per_item_once(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    first = await api.post("/api/meetings", json=meeting())
+    assert first.status_code == 202
+    body = first.json()
+    assert body["meeting_id"] == "m-1" and body["duplicate"] is False
+    items = {item["item_id"]: item for item in body["items"]}
+    assert items["a1"]["owner_user_id"] == BO and items["a2"]["owner_user_id"] == ANA
+    for item in items.values():
+        assert item["status"] == "pending_auth"
+        assert set(item["connect_urls"]) == {"clickup", "notion"}
+    again = await api.post("/api/meetings", json=meeting())
+    assert again.status_code == 202 and again.json()["duplicate"] is True
+    assert [i["task_id"] for i in again.json()["items"]] == [i["task_id"] for i in body["items"]]
+    assert await task_count(harness) == 2
+
+
+async def test_the_connect_url_of_a_waiting_task_starts_the_flow(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    answer = (await api.post("/api/tasks", json=task())).json()
+    assert answer["status"] == "pending_auth"
+    link = answer["connect_urls"]["notion"]
+    started = await api.get(link.removeprefix(harness.base_url))
+    assert started.status_code == 303
+    assert started.headers["location"].startswith(harness.notion_url)
+
+
+async def test_idempotency_key_same_body_same_answer_other_body_refused(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    headers = {"Idempotency-Key": "ai-run-77/item-3"}
+    first = await api.post("/api/tasks", json=task(), headers=headers)
+    second = await api.post("/api/tasks", json=task(), headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.json() == second.json()
+    other = await api.post("/api/tasks", json=task("Something else"), headers=headers)
+    assert other.status_code == 422
+    assert error_of(other)["code"] == "idempotency_key_reused"
+    assert await task_count(harness) == 1
+    for bad in (b"", b"x" * 256, b"with space", "é".encode()):
+        answer = await api.post("/api/tasks", json=task(), headers={b"Idempotency-Key": bad})
+        assert answer.status_code == 422, bad
+        assert error_of(answer)["field"] == "Idempotency-Key"
+    without = await api.post("/api/tasks", json=task())
+    assert without.json()["task_id"] != first.json()["task_id"]
+
+
+async def test_reading_a_task_and_a_status(harness: Harness, api: httpx.AsyncClient) -> None:
+    created = (await api.post("/api/tasks", json=task(priority="urgent"))).json()
+    answer = await api.get(f"/api/tasks/{created['task_id']}")
+    assert answer.status_code == 200
+    assert answer.json()["title"] == "Review the budget"
+    assert (await api.get("/api/tasks/tsk_missing")).status_code == 404
+    bad = await api.get("/api/tasks/..%2F..%2Fetc")
+    assert bad.status_code in (404, 422)
+
+    status = await api.get(f"/api/users/{TEAM}/{ANA}/status")
+    assert status.json() == {
+        "clickup": {"connected": False, "needs_reconnect": False, "workspace": None},
+        "notion": {"connected": False, "needs_reconnect": False, "workspace": None},
+        "pending_tasks_count": 1,
+        "can_create_tasks": False,
+    }
+    wrong = await api.get(f"/api/users/{TEAM}/not-a-user/status")
+    assert wrong.status_code == 422 and error_of(wrong)["field"] == "user_id"
+
+
+async def test_preferences_choose_from_the_persons_own_lists(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    url = f"/api/users/{TEAM}/{ANA}/preferences"
+    assert (await api.get(url)).json() == {
+        "routing_mode": "smart",
+        "default_provider": None,
+        "default_clickup_list": None,
+        "default_notion_database": None,
+    }
+    refused = await api.put(url, json={"routing_mode": "default", "default_clickup_list_id": "l2"})
+    assert refused.status_code == 422
+    assert error_of(refused) == {
+        "code": "invalid_input",
+        "message": "connect ClickUp first",
+        "field": "default_clickup_list_id",
+    }
+    assert (await api.get(url)).json()["routing_mode"] == "smart"  # nothing changed
+
+    browser = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=harness.app), base_url=harness.base_url
+    )
+    await connect(harness, browser, ANA, ProviderName.CLICKUP)
+    chosen = await api.put(
+        url,
+        json={
+            "routing_mode": "default",
+            "default_provider": "clickup",
+            "default_clickup_list_id": "l2",
+        },
+    )
+    assert chosen.status_code == 200
+    assert chosen.json()["default_clickup_list"] == {
+        "id": "l2",
+        "name": "Marketing / Q3 / Website Redesign",
+    }
+    assert chosen.json()["routing_mode"] == "default"
+    for body in (
+        {"default_clickup_list_id": "l-not-mine"},
+        {"routing_mode": "sometimes"},
+        {"unknown_field": 1},
+        {"default_provider": "jira"},
+    ):
+        answer = await api.put(url, json=body)
+        assert answer.status_code == 422, body
+    status = await api.get(f"/api/users/{TEAM}/{ANA}/status")
+    assert status.json()["clickup"] == {
+        "connected": True,
+        "needs_reconnect": False,
+        "workspace": "Acme",
+    }
+    [token] = harness.clickup_world.tokens
+    assert token not in status.text and token not in chosen.text
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+async def test_bad_bodies_get_a_clear_4xx(harness: Harness, api: httpx.AsyncClient) -> None:
+    cases: list[tuple[httpx.Response, int, str]] = [
+        (await api.post("/api/meetings", content=b"{not json"), 415, "unsupported_media_type"),
+        (
+            await api.post(
+                "/api/meetings", content=b"{not json", headers={"Content-Type": "application/json"}
+            ),
+            400,
+            "invalid_json",
+        ),
+        (await api.post("/api/meetings", json=[1, 2]), 422, "invalid_input"),
+        (await api.post("/api/meetings", json=meeting(team_id="acme")), 422, "invalid_input"),
+        (
+            await api.post(
+                "/api/meetings", json=meeting(action_items=[{"title": "x", "priority": "asap"}])
+            ),
+            422,
+            "invalid_input",
+        ),
+        (
+            await api.post("/api/meetings", json=meeting(owner={"email": "nobody@acme.example"})),
+            422,
+            "unknown_user",
+        ),
+        (await api.post("/api/tasks", json=task(routing="whenever")), 422, "invalid_input"),
+        (await api.get("/api/meetings"), 405, "method_not_allowed"),
+        (
+            await api.post(
+                "/api/tasks",
+                content=b"[" * 100_000 + b"]" * 100_000,
+                headers={"Content-Type": "application/json"},
+            ),
+            400,
+            "invalid_json",
+        ),
+        (
+            await api.post(
+                "/api/tasks", content=b"\xff\xfe", headers={"Content-Type": "application/json"}
+            ),
+            400,
+            "invalid_json",
+        ),
+    ]
+    for answer, status, code in cases:
+        assert answer.status_code == status, answer.text
+        assert error_of(answer)["code"] == code
+    priority = await api.post(
+        "/api/meetings", json=meeting(action_items=[{"title": "x", "priority": "asap"}])
+    )
+    assert error_of(priority)["field"] == "action_items.0.priority"
+    assert await task_count(harness) == 0
+
+
+async def test_a_body_over_one_mebibyte_is_413(harness: Harness, api: httpx.AsyncClient) -> None:
+    big = meeting(summary="x" * (1024 * 1024))
+    declared = await api.post("/api/meetings", json=big)
+    assert declared.status_code == 413
+    assert error_of(declared)["code"] == "body_too_large"
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while reading
+        payload = json.dumps(big).encode()
+        for start in range(0, len(payload), 64 * 1024):
+            yield payload[start : start + 64 * 1024]
+
+    streamed = await api.post(
+        "/api/meetings", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert await task_count(harness) == 0
