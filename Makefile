@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: test check demo clean
+.PHONY: test check demo screenshots clean
 
 # (Re)install whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 # in [sqlite] and [postgresql]. With CI set, an unreachable PostgreSQL fails the run.
 test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+# Refresh the pictures of the connect pages in docs/screenshots/ (the browser test takes them).
+screenshots: $(STAMP)
+	SCRUMY_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider \
+	  -q tests/sidecar/test_browser.py -k sqlite
 
 check: $(STAMP)
 	$(BIN)/ruff check .
