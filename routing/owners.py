@@ -25,6 +25,15 @@ class Directory(Protocol):
         ...
 
 
+class DirectoryUnavailable(Exception):
+    """Slack could not say who is in the workspace (down, rate limited, not installed)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
 class UnknownOwner(Exception):
     """The person a task must belong to is not in the Slack workspace; names the field."""
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
+from pydantic import AnyHttpUrl
 
 from routing.worker import WorkerConfig
 from scrumy.checks import run_checks
@@ -22,6 +23,7 @@ from scrumy.logs import configure_logging, redact
 from scrumy.services import running_services
 from scrumy.settings import Settings, SettingsError, load_settings
 from scrumy.startup import StartupError, Storage, open_storage
+from scrumy.web import serve as serve_http
 from storage.api_keys import create_api_key, list_api_keys, revoke_api_key
 from storage.engine import DatabaseUnavailable, check_connection, create_engine, describe
 from storage.migrate import SchemaMismatch, ensure_current, migration_state
@@ -267,6 +269,34 @@ def worker(
             log.info("worker started on %s", settings.database_display)
             await services.worker(config).run(services.signal, stop)
             log.info("worker stopped")
+
+    _run(run())
+
+
+# --- serve ------------------------------------------------------------------------------------
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: PORT, else 8000).")
+@click.option("--no-worker", is_flag=True, help="Run no dispatch worker (see `scrumy worker`).")
+def serve(host: str, port: int | None, no_worker: bool) -> None:
+    """Serve the connect pages, the task API, health and metrics, with the worker."""
+    settings = _settings()
+    port = port or settings.port or 8000
+    if "app_base_url" not in settings.model_fields_set:
+        # No public address given: links and redirect URIs point at this server itself.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        settings = settings.model_copy(
+            update={"app_base_url": AnyHttpUrl(f"http://{shown}:{port}")}
+        )
+
+    async def run() -> None:
+        async with running_services(settings) as services:
+            await serve_http(
+                settings, services, host=host, port=port,
+                worker_config=None if no_worker else WorkerConfig(),
+            )  # fmt: skip
 
     _run(run())
 

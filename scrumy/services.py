@@ -14,6 +14,7 @@ from providers.clickup import ClickUpProvider
 from providers.notion import NotionProvider
 from providers.ratelimit import ConnectionRateLimiter
 from routing.notify import LogNotifier, Notifier
+from routing.observe import DispatchObserver
 from routing.wake import LocalWakeSignal, PostgresWakeSignal, WakeSignal
 from routing.worker import DispatchWorker, WorkerConfig
 from scrumy.clock import Clock, SystemClock
@@ -40,11 +41,13 @@ class Services:
     notifier: Notifier
     signal: WakeSignal
 
-    def worker(self, config: WorkerConfig | None = None) -> DispatchWorker:
+    def worker(
+        self, config: WorkerConfig | None = None, *, observer: DispatchObserver | None = None
+    ) -> DispatchWorker:
         return DispatchWorker(
             sessions=self.storage.sessions, vault=self.storage.vault, clock=self.clock,
             providers=self.providers, catalogs=self.catalogs, notifier=self.notifier,
-            config=config,
+            config=config, observer=observer,
         )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from providers.base import ProviderName
 from routing.inputs import MeetingIn, TaskRequest
-from routing.owners import UnknownOwner
+from routing.owners import DirectoryUnavailable, UnknownOwner
 from routing.utility import IdempotencyConflict, IntegrationUtility, InvalidInput, validate_input
 from scrumy.clock import Clock
 from sidecar.schemas import (
@@ -150,6 +150,10 @@ class TaskApi:
                 return error_response(422, "invalid_input", error.message, field=error.field)
             except UnknownOwner as error:
                 return error_response(422, "unknown_user", error.message, field=error.field)
+            except DirectoryUnavailable as error:
+                response = error_response(503, "slack_unavailable", error.message)
+                response.headers["Retry-After"] = str(int(error.retry_after or 30))
+                return response
             except IdempotencyConflict:
                 return error_response(
                     422,

@@ -20,6 +20,7 @@ _ERRORS = {
     "413": "The body is larger than 1 MiB.",
     "415": "The body is not application/json.",
     "422": "The input is not valid; `error.field` names what is wrong.",
+    "503": "Slack could not tell who is in the workspace; try again after `Retry-After`.",
 }
 
 
@@ -55,6 +56,7 @@ def _path_param(name: str, pattern: str, description: str) -> dict[str, Any]:
 _TEAM = _path_param("team_id", r"^[TE][A-Z0-9]{1,30}$", "The Slack team (workspace) id.")
 _USER = _path_param("user_id", r"^[UW][A-Z0-9]{1,30}$", "The Slack user id.")
 _WRITE_ERRORS = ("400", "403", "413", "415", "422")
+_INTAKE_ERRORS = (*_WRITE_ERRORS, "503")
 
 
 def build_openapi(*, server_url: str) -> dict[str, Any]:
@@ -102,7 +104,7 @@ def build_openapi(*, server_url: str) -> dict[str, Any]:
                         "202",
                         MeetingOut,
                         "Stored; tasks are created in the background.",
-                        *_WRITE_ERRORS,
+                        *_INTAKE_ERRORS,
                     ),
                 }
             },
@@ -122,7 +124,7 @@ def build_openapi(*, server_url: str) -> dict[str, Any]:
                     ],
                     "requestBody": _body(TaskRequest),
                     "responses": _responses(
-                        "202", TaskOut, "Stored; created in the background.", *_WRITE_ERRORS
+                        "202", TaskOut, "Stored; created in the background.", *_INTAKE_ERRORS
                     ),
                 }
             },

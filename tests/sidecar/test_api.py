@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from providers.base import ProviderName
+from providers.catalog import CatalogCache
+from routing.owners import DirectoryUnavailable
+from routing.utility import IntegrationUtility
+from sidecar.app import create_sidecar
 from storage.api_keys import revoke_api_key
 from storage.models import ApiKey, Task
 from tests.sidecar.harness import ANA, BO, EVE, OTHER_TEAM, TEAM, Harness
@@ -320,4 +325,32 @@ async def test_a_body_over_one_mebibyte_is_413(harness: Harness, api: httpx.Asyn
         "/api/meetings", content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert streamed.status_code == 413
+    assert await task_count(harness) == 0
+
+
+class _SlackDown:
+    async def is_member(self, team_id: str, user_id: str) -> bool:
+        raise DirectoryUnavailable("Slack is rate limiting us", retry_after=7)
+
+    async def user_by_email(self, team_id: str, email: str) -> str | None:
+        raise DirectoryUnavailable("Slack is rate limiting us", retry_after=7)
+
+
+async def test_when_slack_cannot_say_who_is_who_the_answer_is_503(harness: Harness) -> None:
+    deps = harness.deps
+    utility = IntegrationUtility(
+        sessions=deps.sessions, vault=harness.vault, clock=harness.clock,
+        providers=deps.providers, catalogs=CatalogCache(deps.sessions, harness.clock),
+        directory=_SlackDown(), notifier=harness.notifier, connect_links=deps.links,
+    )  # fmt: skip
+    app = create_sidecar(dataclasses.replace(deps, utility=utility))
+    key = await harness.api_key(TEAM)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=harness.base_url,
+        headers={"Authorization": f"Bearer {key}"},
+    ) as api:  # fmt: skip
+        answer = await api.post("/api/meetings", json=meeting())
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "7"
+    assert error_of(answer)["code"] == "slack_unavailable"
     assert await task_count(harness) == 0

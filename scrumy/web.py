@@ -1,0 +1,134 @@
+"""`scrumy serve`: the HTTP side and (unless told otherwise) the dispatch worker, in one process.
+
+Everything is built once here from the running services and passed down: the Slack directory,
+the connect-link signer, the metrics, the utility, the Starlette app, the worker. uvicorn
+serves the app in this event loop; SIGINT/SIGTERM stop the server and then the worker, which
+finishes the tasks it holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+
+import uvicorn
+from sqlalchemy import select
+from starlette.applications import Starlette
+
+from bot.directory import SlackDirectory
+from routing.utility import IntegrationUtility
+from routing.worker import WorkerConfig
+from scrumy.services import Services
+from scrumy.settings import Settings
+from scrumy.startup import StartupError
+from sidecar.app import SidecarDeps, create_sidecar
+from sidecar.links import SIGNING_PURPOSE, LinkSigner
+from sidecar.metrics import Metrics
+from storage.models import SlackInstallation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WebApp:
+    app: Starlette
+    utility: IntegrationUtility
+    metrics: Metrics
+
+
+def slack_directory(settings: Settings, services: Services) -> SlackDirectory:
+    """The directory, reading bot tokens from SLACK_BOT_TOKEN or the stored installations."""
+    if settings.slack_bot_token is None and settings.slack_client_id is None:
+        raise StartupError(
+            "SLACK_BOT_TOKEN: not set (nor SLACK_CLIENT_ID/SLACK_CLIENT_SECRET); the app needs "
+            "Slack to know who owns a task — try `scrumy demo` to see it without an account"
+        )
+    fixed = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    storage = services.storage
+
+    async def token_for(team_id: str) -> str | None:
+        if fixed is not None:
+            return fixed
+        async with storage.sessions() as session:
+            row = await session.scalar(
+                select(SlackInstallation).where(SlackInstallation.team_id == team_id)
+            )
+        return storage.vault.decrypt(row.encrypted_bot_token) if row else None
+
+    return SlackDirectory(
+        services.http, api_url=str(settings.slack_api_url), tokens=token_for, clock=services.clock
+    )
+
+
+def build_web_app(settings: Settings, services: Services) -> WebApp:
+    storage = services.storage
+    links = LinkSigner(
+        storage.vault.derived_keys(SIGNING_PURPOSE), base_url=settings.base_url,
+        clock=services.clock,
+    )  # fmt: skip
+    metrics = Metrics()
+    utility = IntegrationUtility(
+        sessions=storage.sessions, vault=storage.vault, clock=services.clock,
+        providers=services.providers, catalogs=services.catalogs,
+        directory=slack_directory(settings, services), notifier=services.notifier,
+        wake=services.signal.notify, connect_links=links,
+    )  # fmt: skip
+    app = create_sidecar(
+        SidecarDeps(
+            utility=utility, engine=storage.engine, sessions=storage.sessions,
+            providers=services.providers, links=links, clock=services.clock, metrics=metrics,
+            base_url=settings.base_url,
+        )
+    )  # fmt: skip
+    return WebApp(app, utility, metrics)
+
+
+def _exit_quietly_on_signals(server: uvicorn.Server) -> None:
+    """Make SIGINT/SIGTERM a clean stop (exit 0) rather than death by the signal.
+
+    uvicorn captures the signals while serving and raises them again afterwards against the
+    handlers it found; these handlers only ask the server to exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: setattr(server, "should_exit", True))
+
+
+async def serve(
+    settings: Settings,
+    services: Services,
+    *,
+    host: str,
+    port: int,
+    worker_config: WorkerConfig | None,
+) -> None:
+    """Serve until stopped; `worker_config` None runs no worker (`--no-worker`)."""
+    web = build_web_app(settings, services)
+    config = uvicorn.Config(
+        web.app, host=host, port=port, lifespan="off", log_config=None, access_log=False,
+        server_header=False,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    stop = asyncio.Event()
+    worker_task: asyncio.Task[None] | None = None
+    if worker_config is not None:
+        worker = services.worker(worker_config, observer=web.metrics)
+        worker_task = asyncio.create_task(worker.run(services.signal, stop))
+    log.info(
+        "serving on http://%s:%d (public address %s)%s", host, port, settings.base_url,
+        "" if worker_task else " without a worker",
+    )  # fmt: skip
+    _exit_quietly_on_signals(server)
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        services.signal.notify()
+        if worker_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task
