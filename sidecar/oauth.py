@@ -37,6 +37,7 @@ from storage.oauth_states import (
     accept_state,
     issue_state,
     new_secret,
+    purge_states,
 )
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class ConnectFlow:
         if not _COOKIE_VALUE.match(browser):
             browser = new_secret()
         async with self._sessions() as session, session.begin():
+            await purge_states(session, now=self._clock.now())  # the table stays small
             state = await issue_state(
                 session, team_id=claims.team_id, user_id=claims.user_id, provider=name.value,
                 browser_secret=browser, now=self._clock.now(),

@@ -374,3 +374,12 @@ async def test_no_token_or_secret_in_any_page_or_log_line(
         assert secret not in logged
         for text in seen:
             assert secret not in text
+
+
+async def test_old_states_are_purged(harness: Harness, browser: httpx.AsyncClient) -> None:
+    await initiate(browser, harness.link(ANA, CLICKUP))
+    harness.clock.advance(10 * 60 + 24 * 3600 + 1)  # expired for over a day
+    await initiate(browser, harness.link(ANA, NOTION))
+    async with harness.sessions() as session:
+        [left] = (await session.scalars(select(OAuthState))).all()
+    assert left.provider == "notion"
