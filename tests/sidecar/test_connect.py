@@ -6,6 +6,7 @@ Each security test names the protection it checks; removing that protection make
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 from urllib.parse import parse_qs, urlsplit
@@ -16,10 +17,22 @@ from sqlalchemy import select
 
 from providers.base import ProviderName
 from routing.states import TaskState
+from scrumy.clock import FakeClock
+from sidecar.app import create_sidecar
 from sidecar.links import LinkSigner
 from sidecar.oauth import BROWSER_COOKIE
+from storage.engine import create_engine, session_factory
 from storage.models import OAuthState, Task, UserAuthToken
-from tests.sidecar.harness import ANA, BO, CLICKUP_SECRET, NOTION_SECRET, TEAM, Harness
+from tests.sidecar.harness import (
+    ANA,
+    BO,
+    CLICKUP_SECRET,
+    NOTION_SECRET,
+    TEAM,
+    Harness,
+    browser_client,
+    running_sidecar,
+)
 
 CLICKUP = ProviderName.CLICKUP
 NOTION = ProviderName.NOTION
@@ -383,3 +396,38 @@ async def test_old_states_are_purged(harness: Harness, browser: httpx.AsyncClien
     async with harness.sessions() as session:
         [left] = (await session.scalars(select(OAuthState))).all()
     assert left.provider == "notion"
+
+
+async def test_the_cookie_is_secure_behind_https(database_url: str, clock: FakeClock) -> None:
+    base = "https://tasks.example.com"
+    async with (
+        running_sidecar(database_url, clock, base) as harness,
+        browser_client(harness) as browser,
+    ):
+        started = await initiate(browser, harness.link(ANA, CLICKUP))
+    assert started.status_code == 303
+    assert "Secure" in started.headers["set-cookie"]
+    redirect = parse_qs(urlsplit(started.headers["location"]).query)["redirect_uri"]
+    assert redirect == ["https://tasks.example.com/auth/clickup/callback"]
+
+
+async def test_our_own_failure_shows_a_page_not_a_stack_trace(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database goes away mid-flight: a page for the person, JSON for the API, a log
+    line with the traceback for us."""
+    gone = create_engine("postgresql+asyncpg://scrumy@127.0.0.1:9/nowhere")
+    app = create_sidecar(dataclasses.replace(harness.deps, sessions=session_factory(gone)))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=harness.base_url) as client:
+        page = await client.get(_path(harness.link(ANA, CLICKUP)))
+        api = await client.get("/api/tasks/tsk_x", headers={"Authorization": "Bearer sct_x"})
+    await gone.dispose()
+    assert page.status_code == 500
+    assert "Something went wrong on our side" in page.text
+    assert "Traceback" not in page.text and "asyncpg" not in page.text
+    assert api.status_code == 500
+    assert api.json() == {
+        "error": {"code": "internal_error", "message": "something went wrong on our side"}
+    }
+    assert any(record.exc_info for record in caplog.records)
