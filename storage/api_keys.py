@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from storage.models import ApiKey
 from storage.types import new_id
 
 KEY_PREFIX = "sct_"
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ async def revoke_api_key(session: AsyncSession, key_id: str, *, now: datetime) -
 
 
 async def authenticate(session: AsyncSession, secret: str, *, now: datetime) -> ApiKey | None:
-    """The active key matching `secret`, or None. Records when it was last used."""
+    """The active key matching `secret`, or None. Records when it was last used (to the
+    minute)."""
     if not secret.startswith(KEY_PREFIX):
         return None
     digest = hash_key(secret)
@@ -78,5 +80,8 @@ async def authenticate(session: AsyncSession, secret: str, *, now: datetime) -> 
     # The lookup is by hash, so timing reveals nothing of the secret; compare anyway.
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
         return None
-    row.last_used_at = now
+    # At most one write a minute per key: concurrent calls with one key must not queue on
+    # its row lock just to record the time.
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_PRECISION:
+        row.last_used_at = now
     return row

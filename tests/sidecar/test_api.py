@@ -354,3 +354,21 @@ async def test_when_slack_cannot_say_who_is_who_the_answer_is_503(harness: Harne
     assert answer.headers["retry-after"] == "7"
     assert error_of(answer)["code"] == "slack_unavailable"
     assert await task_count(harness) == 0
+
+
+async def test_last_use_is_recorded_to_the_minute(harness: Harness, api: httpx.AsyncClient) -> None:
+    async def last_used() -> object:
+        async with harness.sessions() as session:
+            key = await session.scalar(select(ApiKey))
+            assert key is not None
+            return key.last_used_at
+
+    await api.get(f"/api/users/{TEAM}/{ANA}/status")
+    first = await last_used()
+    assert first == harness.clock.now()
+    harness.clock.advance(30)
+    await api.get(f"/api/users/{TEAM}/{ANA}/status")
+    assert await last_used() == first
+    harness.clock.advance(30)
+    await api.get(f"/api/users/{TEAM}/{ANA}/status")
+    assert await last_used() == harness.clock.now()
