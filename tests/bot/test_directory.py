@@ -1,84 +1,98 @@
-"""Who is in the workspace, asked of the Slack Web API (users.info, users.lookupByEmail)."""
+"""Who is in the workspace, asked of the Slack Web API emulator (users.info, lookupByEmail)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
-import respx
 
 from bot.directory import SlackDirectory
 from routing.owners import DirectoryUnavailable
+from sandbox.faults import FaultKind
+from sandbox.server import serve_app
+from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack
 from scrumy.clock import FakeClock
 
-API = "https://slack.test/api"
-
-
-async def _token(team_id: str) -> str | None:
-    return "xoxb-directory" if team_id == "T1" else None
-
-
-def user(user_id: str, **extra: object) -> dict[str, object]:
-    return {"ok": True, "user": {"id": user_id, "deleted": False, "is_bot": False, **extra}}
+TEAM, BOT = "T0ACME", "xoxb-acme-bot"
 
 
 @pytest.fixture
-async def directory(clock: FakeClock) -> SlackDirectory:
-    return SlackDirectory(httpx.AsyncClient(), api_url=API, tokens=_token, clock=clock)
+def world() -> SlackSandbox:
+    world = SlackSandbox()
+    seed_demo_slack(world, team_id=TEAM, bot_token=BOT)
+    world.add_workspace("T0OTHER", "xoxb-other-bot")
+    world.add_user("T0OTHER", "U0EVE", "Eve Smith", "eve@other.example")
+    return world
 
 
-@respx.mock
-async def test_members_and_emails(directory: SlackDirectory, clock: FakeClock) -> None:
-    info = respx.get(f"{API}/users.info").mock(
-        side_effect=lambda request: httpx.Response(
-            200,
-            json={
-                "U1": user("U1"),
-                "U2": user("U2", deleted=True),
-                "B1": user("B1", is_bot=True),
-            }.get(request.url.params["user"], {"ok": False, "error": "user_not_found"}),
-        )
-    )
-    lookup = respx.get(f"{API}/users.lookupByEmail").mock(
-        side_effect=lambda request: httpx.Response(
-            200,
-            json=user("U1")
-            if request.url.params["email"] == "ana@acme.example"
-            else {"ok": False, "error": "users_not_found"},
-        )
-    )
-    assert await directory.is_member("T1", "U1")
-    assert not await directory.is_member("T1", "U2")  # deactivated
-    assert not await directory.is_member("T1", "B1")  # a bot
-    assert not await directory.is_member("T1", "U404")
-    assert await directory.user_by_email("T1", "ana@acme.example") == "U1"
-    assert await directory.user_by_email("T1", "nobody@acme.example") is None
-    assert info.calls[0].request.headers["authorization"] == "Bearer xoxb-directory"
+@pytest.fixture
+async def slack_api(world: SlackSandbox, clock: FakeClock) -> AsyncIterator[str]:
+    async with serve_app(create_slack_emulator(world, clock=clock)) as url:
+        yield f"{url}/api"
+
+
+def directory(
+    http: httpx.AsyncClient, api_url: str, clock: FakeClock, tokens: dict[str, str]
+) -> SlackDirectory:
+    async def token_for(team_id: str) -> str | None:
+        return tokens.get(team_id)
+
+    return SlackDirectory(http, api_url=api_url, tokens=token_for, clock=clock)
+
+
+async def test_members_and_emails(
+    slack_api: str, world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
+) -> None:
+    people = directory(http, slack_api, clock, {TEAM: BOT})
+    assert await people.is_member(TEAM, "U0ANA")
+    assert not await people.is_member(TEAM, "U0GONE")  # deactivated
+    assert not await people.is_member(TEAM, "B0SCRUMY")  # a bot
+    assert not await people.is_member(TEAM, "U0NOBODY")
+    assert not await people.is_member(TEAM, "U0EVE")  # in another workspace
+    assert await people.user_by_email(TEAM, "bo@acme.example") == "U0BO"
+    assert await people.user_by_email(TEAM, "dee@acme.example") is None
+    assert await people.user_by_email(TEAM, "eve@other.example") is None
     # Cached for a while: asking again costs no call; after five minutes it asks again.
-    calls = len(info.calls) + len(lookup.calls)
-    assert await directory.is_member("T1", "U1")
-    assert await directory.user_by_email("T1", "ANA@acme.example") == "U1"
-    assert len(info.calls) + len(lookup.calls) == calls
+    calls = sum(world.requests.values())
+    assert await people.is_member(TEAM, "U0ANA")
+    assert await people.user_by_email(TEAM, "BO@acme.example") == "U0BO"
+    assert sum(world.requests.values()) == calls
     clock.advance(301)
-    assert await directory.is_member("T1", "U1")
-    assert len(info.calls) + len(lookup.calls) == calls + 1
+    assert await people.is_member(TEAM, "U0ANA")
+    assert sum(world.requests.values()) == calls + 1
 
 
-@respx.mock
-async def test_slack_trouble_is_directory_unavailable(directory: SlackDirectory) -> None:
-    route = respx.get(f"{API}/users.info")
-    route.mock(return_value=httpx.Response(429, headers={"Retry-After": "12"}))
+async def test_slack_trouble_is_directory_unavailable(
+    slack_api: str, world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
+) -> None:
+    people = directory(http, slack_api, clock, {TEAM: BOT, "T0BAD": "xoxb-revoked"})
+    world.faults.add(FaultKind.RATE_LIMIT, seconds=12)
     with pytest.raises(DirectoryUnavailable) as limited:
-        await directory.is_member("T1", "U1")
+        await people.is_member(TEAM, "U0ANA")
     assert limited.value.retry_after == 12
-    route.mock(return_value=httpx.Response(502, text="<html>bad gateway</html>"))
+    world.faults.add(FaultKind.BAD_GATEWAY_HTML)
     with pytest.raises(DirectoryUnavailable, match="without JSON"):
-        await directory.is_member("T1", "U2")
-    route.mock(return_value=httpx.Response(200, json={"ok": False, "error": "invalid_auth"}))
+        await people.is_member(TEAM, "U0BO")
     with pytest.raises(DirectoryUnavailable, match="invalid_auth") as refused:
-        await directory.is_member("T1", "U3")
+        await people.is_member("T0BAD", "U0ANA")
     assert "xoxb" not in str(refused.value)
-    route.mock(side_effect=httpx.ConnectError("refused"))
-    with pytest.raises(DirectoryUnavailable, match="did not answer"):
-        await directory.is_member("T1", "U4")
     with pytest.raises(DirectoryUnavailable, match="not installed"):
-        await directory.is_member("T9", "U1")
+        await people.is_member("T0NONE", "U0ANA")
+    gone = directory(http, "http://127.0.0.1:9/api", clock, {TEAM: BOT})
+    with pytest.raises(DirectoryUnavailable, match="did not answer"):
+        await gone.is_member(TEAM, "U0ANA")
+
+
+async def test_the_emulator_keeps_slacks_budget(
+    slack_api: str, world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
+) -> None:
+    world.per_minute = 3
+    people = directory(http, slack_api, clock, {TEAM: BOT})
+    for user in ("U0ANA", "U0BO", "U0CY"):
+        await people.is_member(TEAM, user)
+    with pytest.raises(DirectoryUnavailable) as limited:
+        await people.is_member(TEAM, "U0GONE")
+    assert limited.value.retry_after is not None and 0 < limited.value.retry_after <= 60
+    clock.advance(60)
+    assert not await people.is_member(TEAM, "U0GONE")
