@@ -49,25 +49,46 @@ def preferences_from_row(row: IntegrationPreference | None) -> RoutingPreference
 async def load_owner_context(
     session: AsyncSession, vault: TokenVault, *, team_id: str, user_id: str
 ) -> OwnerContext:
-    rows = (
+    contexts = await load_owner_contexts(session, vault, team_id=team_id, user_ids=[user_id])
+    return contexts[user_id]
+
+
+async def load_owner_contexts(
+    session: AsyncSession, vault: TokenVault, *, team_id: str, user_ids: Sequence[str]
+) -> dict[str, OwnerContext]:
+    """The contexts of several owners of one team, in two queries whatever their number."""
+    wanted = sorted(set(user_ids))
+    tokens = (
         await session.scalars(
             select(UserAuthToken).where(
-                UserAuthToken.team_id == team_id, UserAuthToken.user_id == user_id
+                UserAuthToken.team_id == team_id, UserAuthToken.user_id.in_(wanted)
             )
         )
     ).all()
-    working = {
-        ProviderName(row.provider): decrypt_connection(row, vault)
-        for row in rows
-        if not row.needs_reconnect
+    preferences = {
+        row.user_id: row
+        for row in (
+            await session.scalars(
+                select(IntegrationPreference).where(
+                    IntegrationPreference.team_id == team_id,
+                    IntegrationPreference.user_id.in_(wanted),
+                )
+            )
+        ).all()
     }
-    broken = frozenset(ProviderName(row.provider) for row in rows if row.needs_reconnect)
-    preference = await session.scalar(
-        select(IntegrationPreference).where(
-            IntegrationPreference.team_id == team_id, IntegrationPreference.user_id == user_id
+    contexts = {}
+    for user_id in wanted:
+        rows = [row for row in tokens if row.user_id == user_id]
+        working = {
+            ProviderName(row.provider): decrypt_connection(row, vault)
+            for row in rows
+            if not row.needs_reconnect
+        }
+        broken = frozenset(ProviderName(row.provider) for row in rows if row.needs_reconnect)
+        contexts[user_id] = OwnerContext(
+            team_id, user_id, working, broken, preferences_from_row(preferences.get(user_id))
         )
-    )
-    return OwnerContext(team_id, user_id, working, broken, preferences_from_row(preference))
+    return contexts
 
 
 async def cached_catalogs(

@@ -44,6 +44,7 @@ from routing.owner_context import (
     OwnerContext,
     cached_catalogs,
     load_owner_context,
+    load_owner_contexts,
     preferences_from_row,
 )
 from routing.owners import Directory, TaskOwner, resolve_owner, resolve_person
@@ -203,26 +204,27 @@ class IntegrationUtility:
         )
         try:
             async with self._sessions() as session, session.begin():
-                session.add(meeting_row)
-                await session.flush()
-                contexts: dict[str, OwnerContext] = {}
+                # Everything is read before anything is added, so the rows go in one flush.
+                contexts = await load_owner_contexts(
+                    session, self._vault, team_id=meeting.team_id,
+                    user_ids=[owner.user_id for owner in owners],
+                )  # fmt: skip
+                known: dict[str, Any] = {}
                 rows = []
                 for item, item_id, owner in zip(
                     meeting.action_items, item_ids, owners, strict=True
                 ):
-                    context = contexts.get(owner.user_id)
-                    if context is None:
-                        context = await load_owner_context(
-                            session, self._vault, team_id=meeting.team_id, user_id=owner.user_id
+                    context = contexts[owner.user_id]
+                    decision = await self._decide(item, context, None, known)
+                    rows.append(
+                        self._task_row(
+                            meeting.team_id, item, owner, decision, context, now,
+                            meeting_id=meeting_row.id, item_id=item_id,
                         )
-                        contexts[owner.user_id] = context
-                    decision = await self._decide(item, context, None)
-                    row = self._task_row(
-                        meeting.team_id, item, owner, decision, context, now,
-                        meeting_id=meeting_row.id, item_id=item_id,
                     )  # fmt: skip
-                    session.add(row)
-                    rows.append(row)
+                session.add(meeting_row)
+                await session.flush()
+                session.add_all(rows)
         except IntegrityError:
             # The same meeting posted twice at once: the other request stored it.
             again = await self._existing_meeting(
@@ -579,8 +581,13 @@ class IntegrationUtility:
         return team
 
     async def _decide(
-        self, item: ActionItem, context: OwnerContext, mode: RoutingMode | None
+        self,
+        item: ActionItem,
+        context: OwnerContext,
+        mode: RoutingMode | None,
+        known: dict[str, Any] | None = None,
     ) -> RoutingDecision:
+        """Route `item`; `known` memoises each owner's cached catalogs across one request."""
         preferences = context.preferences
         if mode is not None:
             preferences = RoutingPreferences(
@@ -590,7 +597,12 @@ class IntegrationUtility:
         trimmed = OwnerContext(
             context.team_id, context.user_id, usable, context.broken, preferences
         )
-        catalogs = await cached_catalogs(trimmed, self._catalogs)
+        if known is not None and context.user_id in known:
+            catalogs = known[context.user_id]
+        else:
+            catalogs = await cached_catalogs(trimmed, self._catalogs)
+            if known is not None:
+                known[context.user_id] = catalogs
         if catalogs is None:
             # A catalog was never read: the worker routes the task when it can read it.
             return RoutingDecision(TaskState.QUEUED, None, None, "routing when the tool answers")
