@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: test check demo screenshots clean
+.PHONY: test check demo bench screenshots clean
 
 # (Re)install whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 # in [sqlite] and [postgresql]. With CI set, an unreachable PostgreSQL fails the run.
 test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+# Speed and scale, written up in docs/benchmarks.md (needs PostgreSQL for its second half).
+bench: $(STAMP)
+	$(BIN)/python bench/http_api.py
 
 # Refresh the pictures of the connect pages in docs/screenshots/ (the browser test takes them).
 screenshots: $(STAMP)
