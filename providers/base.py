@@ -30,6 +30,11 @@ class ProviderName(StrEnum):
         """The tool's name as a person writes it."""
         return {"clickup": "ClickUp", "notion": "Notion"}[self.value]
 
+    @property
+    def destination_kind(self) -> str:
+        """What a task goes into there: a ClickUp "list", a Notion "database"."""
+        return {"clickup": "list", "notion": "database"}[self.value]
+
 
 class Priority(StrEnum):
     URGENT = "urgent"

@@ -57,10 +57,6 @@ def _default_provider(preferences: RoutingPreferences) -> ProviderName:
     return preferences.default_provider or ProviderName.CLICKUP
 
 
-def _kind(provider: ProviderName) -> str:
-    return "list" if provider is ProviderName.CLICKUP else "database"
-
-
 def _pick_destination(
     provider: ProviderName,
     destinations: Sequence[Destination],
@@ -68,7 +64,7 @@ def _pick_destination(
     why: str,
 ) -> RoutingDecision:
     """The owner's default destination for `provider`, else the first one, saying so."""
-    kind = _kind(provider)
+    kind = provider.destination_kind
     chosen_id = preferences.default_destinations.get(provider)
     if chosen_id is not None:
         for destination in destinations:
@@ -123,7 +119,7 @@ def decide_route(
                 TaskState.QUEUED,
                 only,
                 match.destination,
-                f"{why}; project “{item.project_name}” matches {_kind(only)} "
+                f"{why}; project “{item.project_name}” matches {only.destination_kind} "
                 f"{match.destination.display_name}",
             )
         return _pick_destination(only, catalogs[only], preferences, why)
@@ -143,7 +139,7 @@ def decide_route(
             TaskState.QUEUED,
             provider,
             match.destination,
-            f"project “{item.project_name}” matches {provider.label} {_kind(provider)} "
+            f"project “{item.project_name}” matches {provider.label} {provider.destination_kind} "
             f"{match.destination.display_name}",
         )
     if item.priority is Priority.URGENT:

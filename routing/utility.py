@@ -434,8 +434,10 @@ class IntegrationUtility:
             raise InvalidInput(field_name, f"connect {provider.label} first")
         destination = catalog.destination(destination_id)
         if destination is None:
-            kind = "list" if provider is ProviderName.CLICKUP else "database"
-            raise InvalidInput(field_name, f"none of your {provider.label} {kind}s has this id")
+            raise InvalidInput(
+                field_name,
+                f"none of your {provider.label} {provider.destination_kind}s has this id",
+            )
         return destination.id, destination.display_name
 
     async def connect_completed(

@@ -350,7 +350,7 @@ class DispatchWorker:
         catalog = await self._catalog(task, provider, credentials, memo)
         destination = catalog.destination(task.destination_id or "")
         if destination is None:
-            kind = "list" if provider.name is ProviderName.CLICKUP else "database"
+            kind = provider.name.destination_kind
             return await self._finish(
                 task, lease_token, TaskState.FAILED,
                 reason=f"the {provider.name.label} {kind} {task.destination_name or ''} no longer "
