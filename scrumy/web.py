@@ -20,6 +20,7 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from bot.directory import SlackDirectory
+from routing.owners import Directory
 from routing.utility import IntegrationUtility
 from routing.worker import WorkerConfig
 from scrumy.services import Services
@@ -36,8 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class WebApp:
     app: Starlette
-    utility: IntegrationUtility
-    metrics: Metrics
+    deps: SidecarDeps  # what the app was built from: the utility, links, metrics, …
 
 
 def slack_directory(settings: Settings, services: Services) -> SlackDirectory:
@@ -64,7 +64,10 @@ def slack_directory(settings: Settings, services: Services) -> SlackDirectory:
     )
 
 
-def build_web_app(settings: Settings, services: Services) -> WebApp:
+def build_web_app(
+    settings: Settings, services: Services, *, directory: Directory | None = None
+) -> WebApp:
+    """The HTTP app over the running services; `directory` defaults to Slack's Web API."""
     storage = services.storage
     links = LinkSigner(
         storage.vault.derived_keys(SIGNING_PURPOSE), base_url=settings.base_url,
@@ -74,17 +77,15 @@ def build_web_app(settings: Settings, services: Services) -> WebApp:
     utility = IntegrationUtility(
         sessions=storage.sessions, vault=storage.vault, clock=services.clock,
         providers=services.providers, catalogs=services.catalogs,
-        directory=slack_directory(settings, services), notifier=services.notifier,
+        directory=directory or slack_directory(settings, services), notifier=services.notifier,
         wake=services.signal.notify, connect_links=links,
     )  # fmt: skip
-    app = create_sidecar(
-        SidecarDeps(
-            utility=utility, engine=storage.engine, sessions=storage.sessions,
-            providers=services.providers, links=links, clock=services.clock, metrics=metrics,
-            base_url=settings.base_url,
-        )
+    deps = SidecarDeps(
+        utility=utility, engine=storage.engine, sessions=storage.sessions,
+        providers=services.providers, links=links, clock=services.clock, metrics=metrics,
+        base_url=settings.base_url,
     )  # fmt: skip
-    return WebApp(app, utility, metrics)
+    return WebApp(create_sidecar(deps), deps)
 
 
 def _exit_quietly_on_signals(server: uvicorn.Server) -> None:
@@ -117,7 +118,7 @@ async def serve(
     stop = asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
     if worker_config is not None:
-        worker = services.worker(worker_config, observer=web.metrics)
+        worker = services.worker(worker_config, observer=web.deps.metrics)
         worker_task = asyncio.create_task(worker.run(services.signal, stop))
     log.info(
         "serving on http://%s:%d (public address %s)%s", host, port, settings.base_url,

@@ -1,7 +1,7 @@
-"""The HTTP side wired as `scrumy serve` wires it, against the ClickUp and Notion emulators.
+"""The HTTP side wired by `scrumy serve`'s own code, against the ClickUp and Notion emulators.
 
 Only the Slack side is stood in for (a fixed workspace directory and a recording notifier):
-the database, the vault, the providers and the emulators are the real ones.
+settings, storage, the vault, the providers and the emulators are the real ones.
 """
 
 from __future__ import annotations
@@ -11,25 +11,27 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
+from pydantic import AnyHttpUrl, SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from providers.base import Provider, ProviderName
+from providers.base import ProviderName
 from providers.catalog import CatalogCache
-from providers.clickup import ClickUpProvider
-from providers.notion import NotionProvider
-from providers.ratelimit import ConnectionRateLimiter
 from routing.utility import IntegrationUtility
+from routing.wake import LocalWakeSignal
 from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
 from sandbox.server import serve_app
 from scrumy.clock import FakeClock
-from sidecar.app import SidecarDeps, create_sidecar
-from sidecar.links import SIGNING_PURPOSE, LinkSigner
+from scrumy.services import Services, build_providers
+from scrumy.settings import Settings
+from scrumy.startup import open_storage
+from scrumy.web import build_web_app
+from sidecar.app import SidecarDeps
+from sidecar.links import LinkSigner
 from sidecar.metrics import Metrics
 from storage.api_keys import create_api_key
-from storage.engine import create_engine, session_factory
 from storage.vault import TokenVault, new_key
 from tests.routing.fakes import RecordingNotifier, StaticDirectory
 
@@ -70,11 +72,27 @@ class Harness:
         return issued.secret
 
 
+def _settings(database_url: str, base_url: str, clickup_url: str, notion_url: str) -> Settings:
+    """What an operator would set to point the app at the emulators."""
+    return Settings(
+        database_url=database_url,
+        app_base_url=AnyHttpUrl(base_url),
+        scrumy_encryption_keys=(SecretStr(new_key()),),
+        clickup_client_id=CLICKUP_ID,
+        clickup_client_secret=SecretStr(CLICKUP_SECRET),
+        clickup_api_url=AnyHttpUrl(f"{clickup_url}/api"),
+        clickup_auth_url=AnyHttpUrl(f"{clickup_url}/api"),
+        notion_client_id=NOTION_ID,
+        notion_client_secret=SecretStr(NOTION_SECRET),
+        notion_api_url=AnyHttpUrl(notion_url),
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_sidecar(
     database_url: str, clock: FakeClock, base_url: str
 ) -> AsyncIterator[Harness]:
-    """Everything the HTTP side needs, with `base_url` as its public address."""
+    """Everything the HTTP side needs, built by `scrumy serve`'s own code, at `base_url`."""
     clickup_world = ClickUpSandbox()
     seed_demo_clickup(
         clickup_world, client_id=CLICKUP_ID, client_secret=CLICKUP_SECRET,
@@ -85,9 +103,6 @@ async def running_sidecar(
         notion_world, client_id=NOTION_ID, client_secret=NOTION_SECRET,
         redirect_uri=f"{base_url}/auth/notion/callback",
     )  # fmt: skip
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
-    vault = TokenVault([new_key()])
     directory = StaticDirectory(
         {
             TEAM: {ANA: "ana@acme.example", BO: "bo@acme.example"},
@@ -95,47 +110,31 @@ async def running_sidecar(
         }
     )
     notifier = RecordingNotifier()
-    metrics = Metrics()
     async with (
         httpx.AsyncClient(timeout=10) as http,
         serve_app(create_clickup_emulator(clickup_world, clock=clock)) as clickup_url,
         serve_app(create_notion_emulator(notion_world, clock=clock)) as notion_url,
     ):
-        providers: dict[ProviderName, Provider] = {
-            ProviderName.CLICKUP: ClickUpProvider(
-                http, api_url=f"{clickup_url}/api", auth_url=f"{clickup_url}/api",
-                client_id=CLICKUP_ID, client_secret=CLICKUP_SECRET,
-                limiter=ConnectionRateLimiter(clock, rate=100, burst=100), clock=clock,
-            ),
-            ProviderName.NOTION: NotionProvider(
-                http, api_url=notion_url, client_id=NOTION_ID, client_secret=NOTION_SECRET,
-                limiter=ConnectionRateLimiter(clock, rate=100, burst=100), clock=clock,
-            ),
-        }  # fmt: skip
-        catalogs = CatalogCache(sessions, clock)
-        links = LinkSigner(vault.derived_keys(SIGNING_PURPOSE), base_url=base_url, clock=clock)
-        utility = IntegrationUtility(
-            sessions=sessions, vault=vault, clock=clock, providers=providers,
-            catalogs=catalogs, directory=directory, notifier=notifier, connect_links=links,
+        settings = _settings(database_url, base_url, clickup_url, notion_url)
+        storage = await open_storage(settings)
+        services = Services(
+            settings=settings, storage=storage, clock=clock, http=http,
+            providers=build_providers(settings, http, clock),
+            catalogs=CatalogCache(storage.sessions, clock), notifier=notifier,
+            signal=LocalWakeSignal(),
         )  # fmt: skip
-        worker = DispatchWorker(
-            sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
-            notifier=notifier, observer=metrics,
-        )  # fmt: skip
-        deps = SidecarDeps(
-            utility=utility, engine=engine, sessions=sessions, providers=providers,
-            links=links, clock=clock, metrics=metrics, base_url=base_url,
-        )  # fmt: skip
-        app = create_sidecar(deps)
+        web = build_web_app(settings, services, directory=directory)
+        deps = web.deps
         try:
             yield Harness(
-                app=app, deps=deps, base_url=base_url, clock=clock, utility=utility, worker=worker,
-                links=links, metrics=metrics, vault=vault, clickup_world=clickup_world,
+                app=web.app, deps=deps, base_url=base_url, clock=clock, utility=deps.utility,
+                worker=services.worker(observer=deps.metrics), links=deps.links,
+                metrics=deps.metrics, vault=storage.vault, clickup_world=clickup_world,
                 notion_world=notion_world, clickup_url=clickup_url, notion_url=notion_url,
-                notifier=notifier, sessions=sessions, database_url=database_url,
+                notifier=notifier, sessions=storage.sessions, database_url=database_url,
             )  # fmt: skip
         finally:
-            await engine.dispose()
+            await storage.close()
 
 
 def browser_client(harness: Harness) -> httpx.AsyncClient:
