@@ -34,7 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from providers.base import ProviderName
-from sandbox.server import bind_socket, serve_app
+from sandbox.server import free_port, serve_app
 from sandbox.slack import SlackSandbox, create_slack_emulator
 from scrumy.clock import SystemClock
 from sidecar.links import SIGNING_PURPOSE, LinkSigner
@@ -141,9 +141,7 @@ async def bench_backend(backend: str, database_url: str, slack_api: str, rounds:
         scrumy("db", "upgrade", env=env, cwd=cwd)
         created = scrumy("api-key", "create", "--team", TEAM, "--name", "bench", env=env, cwd=cwd)
         api_key = next(word for word in created.split() if word.startswith("sct_"))
-        sock = bind_socket()
-        port = sock.getsockname()[1]
-        sock.close()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "scrumy", "serve", "--port", str(port), env=env, cwd=cwd,

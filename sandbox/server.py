@@ -22,6 +22,15 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free right now, for a server in another process (which binds it itself)."""
+    sock = bind_socket(host)
+    try:
+        return int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
 def socket_url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://{host}:{port}"

@@ -11,15 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from sandbox.server import bind_socket
+from sandbox.server import free_port
 from storage.vault import new_key
-
-
-def _free_port() -> int:
-    sock = bind_socket()
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
 
 
 def _wait_until_up(client: httpx.Client, process: subprocess.Popen[str]) -> httpx.Response:
@@ -37,7 +30,7 @@ def _wait_until_up(client: httpx.Client, process: subprocess.Popen[str]) -> http
 
 
 def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-serve-test",

@@ -22,7 +22,7 @@ from routing.wake import LocalWakeSignal
 from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
-from sandbox.server import serve_app
+from sandbox.server import bind_socket, serve_app, socket_url
 from scrumy.clock import FakeClock
 from scrumy.services import Services, build_providers
 from scrumy.settings import Settings
@@ -135,6 +135,17 @@ async def running_sidecar(
             )  # fmt: skip
         finally:
             await storage.close()
+
+
+@contextlib.asynccontextmanager
+async def served_sidecar(database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
+    """`running_sidecar` served by uvicorn on a free port of 127.0.0.1 (its own base URL)."""
+    sock = bind_socket()
+    async with (
+        running_sidecar(database_url, clock, socket_url(sock)) as harness,
+        serve_app(harness.app, sock=sock),
+    ):
+        yield harness
 
 
 def browser_client(harness: Harness) -> httpx.AsyncClient:

@@ -18,9 +18,8 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from providers.base import ProviderName
 from routing.states import TaskState
-from sandbox.server import bind_socket, serve_app, socket_url
 from scrumy.clock import FakeClock
-from tests.sidecar.harness import ANA, TEAM, Harness, running_sidecar
+from tests.sidecar.harness import ANA, TEAM, Harness, served_sidecar
 
 CHROMIUM = Path(os.environ.get("SCRUMY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
@@ -53,11 +52,7 @@ def shots(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def live(database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
-    sock = bind_socket()
-    async with (
-        running_sidecar(database_url, clock, socket_url(sock)) as harness,
-        serve_app(harness.app, sock=sock),
-    ):
+    async with served_sidecar(database_url, clock) as harness:
         yield harness
 
 

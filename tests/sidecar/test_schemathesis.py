@@ -21,9 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from sandbox.server import bind_socket, serve_app, socket_url
 from scrumy.clock import FakeClock
-from tests.sidecar.harness import ANA, TEAM, running_sidecar
+from tests.sidecar.harness import ANA, TEAM, served_sidecar
 
 EXAMPLES_PER_OPERATION = 40
 CHECKS = [
@@ -89,13 +88,8 @@ def run_schemathesis(base_url: str, api_key: str) -> list[str]:
 
 
 async def test_no_5xx_and_no_answer_outside_the_schema(database_url: str, clock: FakeClock) -> None:
-    sock = bind_socket()
-    base_url = socket_url(sock)
-    async with (
-        running_sidecar(database_url, clock, base_url) as harness,
-        serve_app(harness.app, sock=sock),
-    ):
+    async with served_sidecar(database_url, clock) as harness:
         key = await harness.api_key(TEAM)
         await harness.utility.create_task(ANA, {"title": "Something to read"}, team_id=TEAM)
-        failures = await asyncio.to_thread(run_schemathesis, base_url, key)
+        failures = await asyncio.to_thread(run_schemathesis, harness.base_url, key)
     assert failures == [], "\n\n".join(failures)
