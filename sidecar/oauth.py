@@ -185,7 +185,7 @@ class ConnectFlow:
         if problem is StateProblem.USED:
             return pages.page_response(pages.state_used(label, slug), 409)
         if problem is StateProblem.EXPIRED:
-            return pages.page_response(pages.state_expired(label, slug, None), 410)
+            return pages.page_response(pages.state_expired(label, slug), 410)
         if problem is StateProblem.OTHER_BROWSER:
             return pages.page_response(pages.other_browser(label, slug), 403)
         return pages.page_response(pages.state_unknown(label, slug), 400)

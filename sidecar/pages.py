@@ -146,7 +146,7 @@ def slack_actions(team_id: str | None) -> tuple[Action, ...]:
 # --- the pages --------------------------------------------------------------------------------
 
 
-def _connect_again(label: str, provider: str) -> str:
+def _connect_again(provider: str) -> str:
     return f"In Slack, run `/tasks connect {provider}` to get a fresh link, then open it here."
 
 
@@ -193,7 +193,7 @@ def link_expired(label: str, provider: str, team_id: str | None) -> Page:
             "Connect links work for 15 minutes after Scrumy Tasks shows them, so that an old "
             "message cannot be used to connect someone else's account."
         ],
-        next_steps=[_connect_again(label, provider)],
+        next_steps=[_connect_again(provider)],
         actions=slack_actions(team_id),
     )
 
@@ -206,7 +206,7 @@ def link_invalid(label: str, provider: str) -> Page:
             "The link may have been cut off when it was copied, or it was made for another "
             "tool. Connect links only work as Scrumy Tasks shows them in Slack."
         ],
-        next_steps=[_connect_again(label, provider)],
+        next_steps=[_connect_again(provider)],
         actions=slack_actions(None),
     )
 
@@ -235,12 +235,12 @@ def state_unknown(label: str, provider: str) -> Page:
             f"{label} sent you here with a request Scrumy Tasks did not start, so nothing was "
             "connected. This protects your account from links made by someone else."
         ],
-        next_steps=[_connect_again(label, provider)],
+        next_steps=[_connect_again(provider)],
         actions=slack_actions(None),
     )
 
 
-def state_expired(label: str, provider: str, team_id: str | None) -> Page:
+def state_expired(label: str, provider: str) -> Page:
     return Page(
         title="Took too long",
         heading=f"Connecting {label} took too long",
@@ -248,8 +248,8 @@ def state_expired(label: str, provider: str, team_id: str | None) -> Page:
             "A connect request is valid for 10 minutes after you leave Slack, and this one "
             "was finished later, so nothing was connected."
         ],
-        next_steps=[_connect_again(label, provider)],
-        actions=slack_actions(team_id),
+        next_steps=[_connect_again(provider)],
+        actions=slack_actions(None),
     )
 
 
