@@ -431,3 +431,17 @@ async def test_our_own_failure_shows_a_page_not_a_stack_trace(
         "error": {"code": "internal_error", "message": "something went wrong on our side"}
     }
     assert any(record.exc_info for record in caplog.records)
+
+
+async def test_a_tool_without_an_oauth_app_says_so(harness: Harness) -> None:
+    only_clickup = {CLICKUP: harness.deps.providers[CLICKUP]}
+    app = create_sidecar(dataclasses.replace(harness.deps, providers=only_clickup))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=harness.base_url
+    ) as browser:
+        page = await initiate(browser, harness.link(ANA, NOTION))
+        callback = await browser.get("/auth/notion/callback?state=x&code=y")
+    assert page.status_code == callback.status_code == 404
+    assert "Notion is not set up here" in page.text
+    async with harness.sessions() as session:
+        assert (await session.scalars(select(OAuthState))).all() == []
