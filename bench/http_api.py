@@ -33,10 +33,10 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from providers.base import ProviderName
+from primitives.clock import SystemClock
+from primitives.enums import ProviderName
 from sandbox.server import free_port, serve_app
 from sandbox.slack import SlackSandbox, create_slack_emulator
-from scrumy.clock import SystemClock
 from sidecar.links import SIGNING_PURPOSE, LinkSigner
 from storage.vault import TokenVault, new_key
 

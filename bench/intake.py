@@ -12,10 +12,10 @@ import asyncio
 import tempfile
 import time
 
-from providers.catalog import CatalogCache
+from primitives.clock import SystemClock
+from routing.catalogs import CatalogCache
 from routing.notify import LogNotifier
 from routing.utility import IntegrationUtility
-from scrumy.clock import SystemClock
 from storage.engine import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.vault import TokenVault, new_key

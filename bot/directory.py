@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
+from primitives.clock import Clock
 from routing.owners import DirectoryUnavailable
-from scrumy.clock import Clock
 
 CACHE_LIFETIME = timedelta(minutes=5)
 

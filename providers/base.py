@@ -17,31 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Protocol
 
-
-class ProviderName(StrEnum):
-    CLICKUP = "clickup"
-    NOTION = "notion"
-
-    @property
-    def label(self) -> str:
-        """The tool's name as a person writes it."""
-        return {"clickup": "ClickUp", "notion": "Notion"}[self.value]
-
-    @property
-    def destination_kind(self) -> str:
-        """What a task goes into there: a ClickUp "list", a Notion "database"."""
-        return {"clickup": "list", "notion": "database"}[self.value]
-
-
-class Priority(StrEnum):
-    URGENT = "urgent"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
+from primitives.enums import Priority, ProviderName
 
 # --- errors ---------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from scrumy.clock import Clock
+from primitives.clock import Clock
 
 
 @dataclass

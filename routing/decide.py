@@ -11,19 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from providers.base import Destination, Priority, ProviderName
+from primitives.enums import Priority, ProviderName, RoutingMode, TaskState
+from providers.base import Destination
 from routing.matching import best_match
-from routing.states import TaskState
 
 LONG_DESCRIPTION = 500  # characters; longer descriptions go to Notion under `smart`
-
-
-class RoutingMode(StrEnum):
-    SMART = "smart"
-    USER_CHOICE = "user_choice"
-    DEFAULT = "default"
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from providers.base import Priority
-from routing.decide import RoutingMode
+from primitives.enums import Priority, RoutingMode
 
 TITLE_LIMIT = 200
 DESCRIPTION_LIMIT = 50_000

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from providers.base import ProviderName
-from routing.states import TaskState
+from primitives.enums import ProviderName, TaskState
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from providers.base import (
-    AuthRevoked,
-    Permanent,
-    ProviderError,
-    ProviderName,
-    RateLimited,
-    Transient,
-)
+from primitives.enums import ProviderName
+from providers.base import AuthRevoked, Permanent, ProviderError, RateLimited, Transient
 
 
 class DispatchObserver(Protocol):

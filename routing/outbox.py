@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from routing.states import TaskState, check_transition, sources_of
+from primitives.enums import TaskState
+from routing.states import check_transition, sources_of
 from storage.models import Task
 
 DUE_STATES = (TaskState.QUEUED.value, TaskState.RETRYING.value)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from providers.base import Credentials, Destination, Provider, ProviderName
-from providers.catalog import CatalogCache
-from routing.decide import RoutingMode, RoutingPreferences
+from primitives.enums import ProviderName, RoutingMode
+from providers.base import Credentials, Destination, Provider
+from routing.catalogs import CatalogCache
+from routing.decide import RoutingPreferences
 from storage.connections import StoredConnection, decrypt_connection
 from storage.models import IntegrationPreference, UserAuthToken
 from storage.vault import TokenVault

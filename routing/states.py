@@ -12,27 +12,7 @@ Every change of state goes through `check_transition`; an illegal one raises. Te
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class TaskState(StrEnum):
-    PENDING_AUTH = "pending_auth"
-    AWAITING_CHOICE = "awaiting_choice"
-    QUEUED = "queued"
-    IN_FLIGHT = "in_flight"
-    RETRYING = "retrying"
-    CREATED = "created"
-    FAILED = "failed"
-    DISMISSED = "dismissed"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (TaskState.CREATED, TaskState.DISMISSED)
-
-    @property
-    def is_waiting_for_person(self) -> bool:
-        return self in (TaskState.PENDING_AUTH, TaskState.AWAITING_CHOICE)
-
+from primitives.enums import TaskState
 
 S = TaskState
 

@@ -20,19 +20,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from providers.base import (
-    Credentials,
-    Priority,
-    Provider,
-    ProviderAccount,
-    ProviderError,
-    ProviderName,
-)
-from providers.catalog import CatalogCache
+from primitives.clock import Clock
+from primitives.enums import Priority, ProviderName, RoutingMode, TaskState
+from primitives.ids import new_id
+from providers.base import Credentials, Provider, ProviderAccount, ProviderError
+from routing.catalogs import CatalogCache
 from routing.decide import (
     RoutableItem,
     RoutingDecision,
-    RoutingMode,
     RoutingPreferences,
     decide_for_choice,
     decide_route,
@@ -48,11 +43,8 @@ from routing.owner_context import (
     preferences_from_row,
 )
 from routing.owners import Directory, TaskOwner, resolve_owner, resolve_person
-from routing.states import TaskState
-from scrumy.clock import Clock
 from storage.connections import NewTokens, save_connection
 from storage.models import IntegrationPreference, Meeting, Task, UserAuthToken
-from storage.types import new_id
 from storage.vault import TokenVault
 
 

@@ -33,21 +33,21 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from primitives.clock import Clock
+from primitives.enums import Priority, ProviderName, TaskState
 from providers.base import (
     AuthRevoked,
     Catalog,
     CreatedTask,
     Credentials,
     Permanent,
-    Priority,
     Provider,
     ProviderError,
-    ProviderName,
     RateLimited,
     TaskDraft,
     Transient,
 )
-from providers.catalog import CatalogCache
+from routing.catalogs import CatalogCache
 from routing.decide import RoutableItem, decide_route
 from routing.notify import Notifier, TaskChange
 from routing.observe import DispatchObserver, NoObserver, error_kind
@@ -60,9 +60,7 @@ from routing.outbox import (
     update_leased,
 )
 from routing.owner_context import fetched_catalogs, load_owner_context
-from routing.states import TaskState
 from routing.wake import WakeSignal
-from scrumy.clock import Clock
 from storage.connections import (
     ConnectionGone,
     NewTokens,

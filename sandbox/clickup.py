@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, fault_control_route
-from scrumy.clock import Clock, SystemClock
 
 PAGE_SIZE = 100
 CODE_LIFETIME = timedelta(minutes=10)

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, fault_control_route
-from scrumy.clock import Clock, SystemClock
 
 TIER_4_PER_MINUTE = 100
 

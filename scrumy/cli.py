@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import click
 from pydantic import AnyHttpUrl
 
+from primitives.clock import SystemClock
 from routing.worker import WorkerConfig
 from scrumy.checks import run_checks
-from scrumy.clock import SystemClock
 from scrumy.logs import configure_logging, redact
 from scrumy.services import running_services
 from scrumy.settings import Settings, SettingsError, load_settings

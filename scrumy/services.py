@@ -8,16 +8,17 @@ from dataclasses import dataclass
 
 import httpx
 
-from providers.base import Provider, ProviderName
-from providers.catalog import CatalogCache
+from primitives.clock import Clock, SystemClock
+from primitives.enums import ProviderName
+from providers.base import Provider
 from providers.clickup import ClickUpProvider
 from providers.notion import NotionProvider
 from providers.ratelimit import ConnectionRateLimiter
+from routing.catalogs import CatalogCache
 from routing.notify import LogNotifier, Notifier
 from routing.observe import DispatchObserver
 from routing.wake import LocalWakeSignal, PostgresWakeSignal, WakeSignal
 from routing.worker import DispatchWorker, WorkerConfig
-from scrumy.clock import Clock, SystemClock
 from scrumy.settings import Settings
 from scrumy.startup import Storage, open_storage
 

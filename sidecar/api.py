@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.base import ProviderName
+from primitives.clock import Clock
+from primitives.enums import ProviderName
 from routing.inputs import MeetingIn, TaskRequest
 from routing.owners import DirectoryUnavailable, UnknownOwner
 from routing.utility import IdempotencyConflict, IntegrationUtility, InvalidInput, validate_input
-from scrumy.clock import Clock
 from sidecar.schemas import (
     ErrorBody,
     ErrorDetail,

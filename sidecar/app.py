@@ -20,9 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from providers.base import Provider, ProviderName
+from primitives.clock import Clock
+from primitives.enums import ProviderName
+from providers.base import Provider
 from routing.utility import IntegrationUtility
-from scrumy.clock import Clock
 from sidecar import pages
 from sidecar.api import TaskApi, error_response
 from sidecar.links import LinkSigner

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
 
-from providers.base import ProviderName
-from scrumy.clock import Clock
+from primitives.clock import Clock
+from primitives.enums import ProviderName
 
 LINK_LIFETIME = timedelta(minutes=15)
 SIGNING_PURPOSE = "scrumy-tasks connect-link v1"

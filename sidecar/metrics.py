@@ -17,8 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from providers.base import ProviderName
-from routing.states import TaskState
+from primitives.enums import ProviderName, TaskState
 from storage.models import Task
 
 DISPATCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

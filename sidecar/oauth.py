@@ -25,9 +25,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from providers.base import Provider, ProviderError, ProviderName
+from primitives.clock import Clock
+from primitives.enums import ProviderName
+from providers.base import Provider, ProviderError
 from routing.utility import IntegrationUtility
-from scrumy.clock import Clock
 from sidecar import pages
 from sidecar.links import LinkProblem, LinkRefused, LinkSigner
 from storage.oauth_states import (

@@ -10,9 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from providers.base import ProviderName
-from routing.decide import RoutingMode
-from routing.states import TaskState
+from primitives.enums import ProviderName, RoutingMode, TaskState
 from routing.utility import (
     AuthStatus,
     ConnectionStatus,

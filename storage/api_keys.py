@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from primitives.ids import new_id
 from storage.models import ApiKey
-from storage.types import new_id
 
 KEY_PREFIX = "sct_"
 LAST_USED_PRECISION = timedelta(minutes=1)

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from primitives.ids import new_id
 from storage.models import UserAuthToken
-from storage.types import new_id
 from storage.vault import TokenVault
 
 

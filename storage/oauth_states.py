@@ -17,8 +17,8 @@ from enum import StrEnum
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from primitives.ids import new_id
 from storage.models import OAuthState
-from storage.types import new_id
 
 STATE_LIFETIME = timedelta(minutes=10)
 STATE_BYTES = 32  # 256 random bits; the BCP asks for at least 128

@@ -1,8 +1,7 @@
-"""Column types and ids shared by every table."""
+"""Column types shared by every table."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,8 +32,3 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def new_id(prefix: str) -> str:
-    """An opaque, unguessable id such as `tsk_3q1v…`; the prefix tells a reader what it names."""
-    return f"{prefix}_{secrets.token_urlsafe(15)}"

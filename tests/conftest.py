@@ -25,10 +25,10 @@ from providers.clickup import ClickUpProvider
 from providers.ratelimit import ConnectionRateLimiter
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.server import serve_app
-from scrumy.clock import FakeClock
 from storage.engine import create_engine, session_factory
 from storage.migrate import head_revision, upgrade
 from storage.models import Base
+from tests.fakes import FakeClock
 
 # Every variable our settings read; removed before each test so the machine's environment or a
 # developer's .env can never leak into a test.

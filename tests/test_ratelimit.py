@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from providers.ratelimit import ConnectionRateLimiter
-from scrumy.clock import FakeClock
+from tests.fakes import FakeClock
 
 
 async def test_a_burst_goes_out_then_requests_are_spaced_by_the_rate(clock: FakeClock) -> None:

@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from primitives.clock import Clock
+from primitives.enums import ProviderName
 from providers.base import (
     AuthRevoked,
     Catalog,
@@ -25,7 +27,6 @@ from providers.base import (
     OAuthTokens,
     Permanent,
     ProviderAccount,
-    ProviderName,
     RateLimited,
     TaskDraft,
     Transient,
@@ -34,7 +35,6 @@ from providers.base import (
 from providers.clickup.errors import CLICKUP, error_from_response
 from providers.clickup.mapping import task_body
 from providers.ratelimit import ConnectionRateLimiter
-from scrumy.clock import Clock
 
 READ_ATTEMPTS = 3
 

@@ -11,14 +11,8 @@ import time
 
 import httpx
 
-from providers.base import (
-    AuthRevoked,
-    Permanent,
-    ProviderError,
-    ProviderName,
-    RateLimited,
-    Transient,
-)
+from primitives.enums import ProviderName
+from providers.base import AuthRevoked, Permanent, ProviderError, RateLimited, Transient
 
 CLICKUP = ProviderName.CLICKUP
 TOKEN_GONE = frozenset({"OAUTH_019", "OAUTH_021", "OAUTH_025", "OAUTH_077"})

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from providers.base import Destination, Member, Priority, TaskDraft
+from primitives.enums import Priority
+from providers.base import Destination, Member, TaskDraft
 
 PRIORITY = {Priority.URGENT: 1, Priority.HIGH: 2, Priority.MEDIUM: 3, Priority.LOW: 4}
 NAME_LIMIT = 1024  # our own bound; ClickUp documents none, and the routing layer cuts at 200

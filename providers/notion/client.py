@@ -21,6 +21,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from primitives.clock import Clock
+from primitives.enums import ProviderName
 from providers.base import (
     AuthRevoked,
     Catalog,
@@ -32,7 +34,6 @@ from providers.base import (
     OAuthTokens,
     Permanent,
     ProviderAccount,
-    ProviderName,
     RateLimited,
     TaskDraft,
     Transient,
@@ -41,7 +42,6 @@ from providers.base import (
 from providers.notion.errors import NOTION, error_from_response
 from providers.notion.mapping import BLOCKS_PER_REQUEST, page_body
 from providers.ratelimit import ConnectionRateLimiter
-from scrumy.clock import Clock
 
 NOTION_VERSION = "2025-09-03"
 READ_ATTEMPTS = 3

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import httpx
 
-from providers.base import (
-    AuthRevoked,
-    Permanent,
-    ProviderError,
-    ProviderName,
-    RateLimited,
-    Transient,
-)
+from primitives.enums import ProviderName
+from providers.base import AuthRevoked, Permanent, ProviderError, RateLimited, Transient
 
 NOTION = ProviderName.NOTION
 RETRYABLE = frozenset({"conflict_error", "internal_server_error", "service_unavailable",

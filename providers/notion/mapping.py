@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from providers.base import Destination, DestinationField, Member, Priority, TaskDraft
+from primitives.enums import Priority
+from providers.base import Destination, DestinationField, Member, TaskDraft
 
 TEXT_LIMIT = 2000
 ITEMS_PER_BLOCK = 100

@@ -12,7 +12,7 @@ from routing.owners import DirectoryUnavailable
 from sandbox.faults import FaultKind
 from sandbox.server import serve_app
 from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack
-from scrumy.clock import FakeClock
+from tests.fakes import FakeClock
 
 TEAM, BOT = "T0ACME", "xoxb-acme-bot"
 

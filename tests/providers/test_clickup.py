@@ -9,13 +9,12 @@ import httpx
 import pytest
 import respx
 
+from primitives.enums import Priority, ProviderName
 from providers.base import (
     AuthRevoked,
     Credentials,
     Destination,
     Permanent,
-    Priority,
-    ProviderName,
     RateLimited,
     TaskDraft,
     Transient,
@@ -24,8 +23,8 @@ from providers.clickup import ClickUpProvider
 from providers.ratelimit import ConnectionRateLimiter
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
-from scrumy.clock import FakeClock
 from tests.conftest import CLICKUP_CLIENT_ID, CLICKUP_REDIRECT
+from tests.fakes import FakeClock
 
 LIST = Destination(ProviderName.CLICKUP, "l2", "Website Redesign", "9001", path=("Marketing", "Q3"))
 

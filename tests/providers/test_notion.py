@@ -11,13 +11,12 @@ import httpx
 import pytest
 import respx
 
+from primitives.enums import Priority, ProviderName
 from providers.base import (
     AuthRevoked,
     Credentials,
     Destination,
     Permanent,
-    Priority,
-    ProviderName,
     RateLimited,
     TaskDraft,
     Transient,
@@ -27,7 +26,7 @@ from providers.ratelimit import ConnectionRateLimiter
 from sandbox.faults import FaultKind
 from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
 from sandbox.server import serve_app
-from scrumy.clock import FakeClock
+from tests.fakes import FakeClock
 
 REDIRECT = "http://127.0.0.1:8000/auth/notion/callback"
 

@@ -11,23 +11,21 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from providers.base import OAuthTokens, Provider, ProviderAccount, ProviderName, Workspace
-from providers.catalog import CatalogCache
+from primitives.enums import ProviderName, RoutingMode, TaskState
+from providers.base import OAuthTokens, Provider, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
 from providers.notion import NotionProvider
 from providers.ratelimit import ConnectionRateLimiter
-from routing.decide import RoutingMode
-from routing.states import TaskState
+from routing.catalogs import CatalogCache
 from routing.utility import IntegrationUtility, NotAllowed
 from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
 from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
 from sandbox.server import serve_app
-from scrumy.clock import FakeClock
 from storage.models import Task
 from storage.vault import TokenVault, new_key
-from tests.routing.fakes import RecordingNotifier, StaticDirectory
+from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 
 CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
 

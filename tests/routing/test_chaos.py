@@ -20,18 +20,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from providers.base import OAuthTokens, ProviderAccount, ProviderName, Workspace
-from providers.catalog import CatalogCache
+from primitives.clock import SystemClock
+from primitives.enums import ProviderName
+from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
 from providers.ratelimit import ConnectionRateLimiter
+from routing.catalogs import CatalogCache
 from routing.utility import IntegrationUtility
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.faults import FaultBook, FaultKind
 from sandbox.server import serve_app
-from scrumy.clock import SystemClock
 from storage.models import Task
 from storage.vault import TokenVault, new_key
-from tests.routing.fakes import RecordingNotifier, StaticDirectory
+from tests.fakes import RecordingNotifier, StaticDirectory
 
 TASKS = 1_000
 DEADLINE = float(

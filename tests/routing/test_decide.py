@@ -7,18 +7,17 @@ from collections.abc import Mapping, Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from providers.base import Destination, Priority, ProviderName
+from primitives.enums import Priority, ProviderName, RoutingMode, TaskState
+from providers.base import Destination
 from routing.decide import (
     LONG_DESCRIPTION,
     RoutableItem,
     RoutingDecision,
-    RoutingMode,
     RoutingPreferences,
     decide_for_choice,
     decide_route,
 )
 from routing.matching import is_match
-from routing.states import TaskState
 
 CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from providers.base import Priority
+from primitives.enums import Priority
 from routing.inputs import MAX_ITEMS, TITLE_LIMIT, ActionItem, MeetingIn, TaskRequest
 
 

@@ -9,14 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from providers.catalog import CatalogCache
+from primitives.enums import TaskState
+from routing.catalogs import CatalogCache
 from routing.owners import UnknownOwner
-from routing.states import TaskState
 from routing.utility import IdempotencyConflict, IntegrationUtility, InvalidInput, NotAllowed
-from scrumy.clock import FakeClock
 from storage.models import Meeting, Task
 from storage.vault import TokenVault, new_key
-from tests.routing.fakes import RecordingNotifier, StaticDirectory
+from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 
 DIRECTORY = {"T1": {"U1": "ana@acme.example", "U2": "bo@acme.example"}}
 

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from providers.base import Destination, ProviderName
+from primitives.enums import ProviderName
+from providers.base import Destination
 from routing.matching import allowed_typos, best_match, distance, is_match, normalise
 
 

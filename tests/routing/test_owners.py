@@ -6,7 +6,7 @@ import pytest
 
 from routing.inputs import OwnerRef, PersonRef
 from routing.owners import UnknownOwner, resolve_owner, resolve_person
-from tests.routing.fakes import StaticDirectory
+from tests.fakes import StaticDirectory
 
 DIRECTORY = StaticDirectory({"T1": {"U1": "ana@acme.test", "U2": "bo@acme.test"}})
 

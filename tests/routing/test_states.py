@@ -6,11 +6,11 @@ import itertools
 
 import pytest
 
+from primitives.enums import TaskState
 from routing.states import (
     INITIAL_STATES,
     TRANSITIONS,
     IllegalTransition,
-    TaskState,
     check_transition,
     sources_of,
 )

@@ -12,19 +12,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from providers.base import OAuthTokens, ProviderAccount, ProviderName, Workspace
-from providers.catalog import CatalogCache
+from primitives.enums import ProviderName, TaskState
+from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
+from routing.catalogs import CatalogCache
 from routing.outbox import claim_due
-from routing.states import TaskState
 from routing.utility import IntegrationUtility
 from routing.worker import DispatchWorker, WorkerConfig
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
-from scrumy.clock import FakeClock
 from storage.models import Task, UserAuthToken
 from storage.vault import TokenVault, new_key
-from tests.routing.fakes import RecordingNotifier, StaticDirectory
+from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 
 CLICKUP = ProviderName.CLICKUP
 DIRECTORY = {"T1": {"U1": "ana@acme.example", "U2": "bo@acme.example"}}

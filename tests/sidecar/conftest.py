@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from scrumy.clock import FakeClock
+from tests.fakes import FakeClock
 from tests.sidecar.harness import Harness, browser_client, running_sidecar
 
 BASE_URL = "http://127.0.0.1:8000"

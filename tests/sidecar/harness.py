@@ -15,15 +15,14 @@ from pydantic import AnyHttpUrl, SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from providers.base import ProviderName
-from providers.catalog import CatalogCache
+from primitives.enums import ProviderName
+from routing.catalogs import CatalogCache
 from routing.utility import IntegrationUtility
 from routing.wake import LocalWakeSignal
 from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
 from sandbox.server import bind_socket, serve_app, socket_url
-from scrumy.clock import FakeClock
 from scrumy.services import Services, build_providers
 from scrumy.settings import Settings
 from scrumy.startup import open_storage
@@ -33,7 +32,7 @@ from sidecar.links import LinkSigner
 from sidecar.metrics import Metrics
 from storage.api_keys import create_api_key
 from storage.vault import TokenVault, new_key
-from tests.routing.fakes import RecordingNotifier, StaticDirectory
+from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 
 TEAM = "T0ACME"
 OTHER_TEAM = "T0OTHER"

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from providers.base import ProviderName
-from providers.catalog import CatalogCache
+from primitives.enums import ProviderName
+from routing.catalogs import CatalogCache
 from routing.owners import DirectoryUnavailable
 from routing.utility import IntegrationUtility
 from sidecar.app import create_sidecar

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from providers.base import ProviderName
-from routing.states import TaskState
-from scrumy.clock import FakeClock
+from primitives.enums import ProviderName, TaskState
+from tests.fakes import FakeClock
 from tests.sidecar.harness import ANA, TEAM, Harness, served_sidecar
 
 CHROMIUM = Path(os.environ.get("SCRUMY_CHROMIUM", "/usr/bin/chromium"))

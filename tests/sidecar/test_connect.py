@@ -15,14 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from providers.base import ProviderName
-from routing.states import TaskState
-from scrumy.clock import FakeClock
+from primitives.enums import ProviderName, TaskState
 from sidecar.app import create_sidecar
 from sidecar.links import LinkSigner
 from sidecar.oauth import BROWSER_COOKIE
 from storage.engine import create_engine, session_factory
 from storage.models import OAuthState, Task, UserAuthToken
+from tests.fakes import FakeClock
 from tests.sidecar.harness import (
     ANA,
     BO,

@@ -7,7 +7,7 @@ import dataclasses
 import httpx
 from sqlalchemy import text
 
-from providers.base import ProviderName
+from primitives.enums import ProviderName
 from sandbox.faults import FaultKind
 from sidecar.app import create_sidecar
 from storage.engine import create_engine

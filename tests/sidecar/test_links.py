@@ -6,10 +6,10 @@ import base64
 
 import pytest
 
-from providers.base import ProviderName
-from scrumy.clock import FakeClock
+from primitives.enums import ProviderName
 from sidecar.links import SIGNING_PURPOSE, LinkProblem, LinkRefused, LinkSigner
 from storage.vault import TokenVault, new_key
+from tests.fakes import FakeClock
 
 BASE = "https://tasks.example.com"
 

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from scrumy.clock import FakeClock
+from tests.fakes import FakeClock
 from tests.sidecar.harness import ANA, TEAM, served_sidecar
 
 EXAMPLES_PER_OPERATION = 40

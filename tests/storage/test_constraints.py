@@ -9,8 +9,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from primitives.ids import new_id
 from storage.models import Meeting, ProviderCatalog, Task, UserAuthToken
-from storage.types import new_id
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

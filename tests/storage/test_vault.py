@@ -12,10 +12,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from primitives.ids import new_id
 from storage.connections import NewTokens, load_connection, save_connection
 from storage.models import SlackInstallation
 from storage.rotation import audit_encryption, rotate_keys
-from storage.types import new_id
 from storage.vault import TokenVault, VaultError, load_or_create_local_key, new_key
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

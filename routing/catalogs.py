@@ -15,18 +15,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from providers.base import (
-    Catalog,
-    Credentials,
-    Destination,
-    DestinationField,
-    Member,
-    Provider,
-    ProviderName,
-)
-from scrumy.clock import Clock
+from primitives.clock import Clock
+from primitives.enums import ProviderName
+from primitives.ids import new_id
+from providers.base import Catalog, Credentials, Destination, DestinationField, Member, Provider
 from storage.models import ProviderCatalog
-from storage.types import new_id
 
 DEFAULT_TTL = timedelta(minutes=30)
 FORMAT_VERSION = 1

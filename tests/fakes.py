@@ -1,11 +1,43 @@
-"""In-memory implementations of the routing seams (Directory, Notifier) for tests."""
+"""Stand-ins for the seams of Scrumy Tasks in tests: the clock, the Slack directory, the notifier.
+
+Only our own protocols are stood in for here; providers and Slack's Web API are faked at the
+HTTP boundary by the emulators in `sandbox/`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
-from providers.base import ProviderName
+from primitives.enums import ProviderName
 from routing.notify import TaskChange
+
+
+class FakeClock:
+    """A clock for tests: time moves only when `advance` or `sleep` is called."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+        self._monotonic = 1000.0
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._monotonic += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        self.slept.append(seconds)
+        self.advance(seconds)
+        # Let other tasks run, as a real sleep would.
+        await asyncio.sleep(0)
 
 
 class StaticDirectory:
