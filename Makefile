@@ -29,10 +29,12 @@ screenshots: $(STAMP)
 	SCRUMY_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider \
 	  -q tests/sidecar/test_browser.py -k sqlite
 
+# ruff, mypy --strict, and the import contracts of pyproject.toml (the layers of DEVELOPERS.md).
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # Until the demo lands: check a fresh SQLite database from scratch and say what was checked.
 demo: $(STAMP)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from primitives.clock import Clock
-from routing.owners import DirectoryUnavailable
+from routing.errors import DirectoryUnavailable
 
 CACHE_LIFETIME = timedelta(minutes=5)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -25,11 +25,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
 from primitives.enums import Priority, RoutingMode
+from routing.decide import RoutableItem
+from routing.errors import InvalidInput
 
 TITLE_LIMIT = 200
 DESCRIPTION_LIMIT = 50_000
@@ -162,6 +165,10 @@ class ActionItem(_Model):
             ) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
+    def routable(self) -> RoutableItem:
+        """What routing looks at in this item."""
+        return RoutableItem(self.title, self.description, self.priority, self.project_name)
+
     @property
     def clean_title(self) -> str:
         return normalise_title(self.title)[0]
@@ -235,3 +242,18 @@ class TaskRequest(_Model):
     user: OwnerRef
     task: ActionItem
     routing: RoutingMode | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_input(model: type[M], data: Any) -> M:
+    """`data` as `model`, or `InvalidInput` naming the first field at fault."""
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidInput(where, str(first["msg"]).removeprefix("Value error, ")) from None

@@ -1,17 +1,21 @@
 """What the routing layer tells the outside world (Slack) when tasks change.
 
-The worker collects the changes of one pass and hands them over grouped by meeting, so one
-Slack message update covers many tasks. The Slack app implements `Notifier`; tests record.
+Changes are handed over grouped by meeting (`announce`), so one Slack message update covers
+many tasks. The Slack app implements `Notifier`; tests record. Slack being down never undoes
+or repeats work already stored: a failed notification is logged, not raised.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from primitives.enums import ProviderName, TaskState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,18 @@ class Notifier(Protocol):
     async def reconnect_needed(self, team_id: str, user_id: str, provider: ProviderName) -> None:
         """A person's connection stopped working; their tasks wait until they reconnect."""
         ...
+
+
+async def announce(notifier: Notifier, changes: Sequence[TaskChange]) -> None:
+    """Tell `notifier` about `changes`, one call per meeting (standalone tasks together)."""
+    by_meeting: dict[tuple[str, str | None], list[TaskChange]] = defaultdict(list)
+    for change in changes:
+        by_meeting[(change.team_id, change.meeting_id)].append(change)
+    for (team_id, meeting_id), grouped in by_meeting.items():
+        try:
+            await notifier.tasks_changed(team_id, meeting_id, grouped)
+        except Exception:
+            log.exception("could not tell Slack about %d task change(s)", len(grouped))
 
 
 class LogNotifier:

@@ -1,4 +1,4 @@
-"""The task outbox: the `tasks` table as the worker's queue.
+"""The task outbox: the `tasks` table as the worker's queue, and every query on tasks.
 
 A task is claimed with a lease: one atomic UPDATE moves due `queued`/`retrying` rows to
 `in_flight`, stamping them with the claimer's lease token. On PostgreSQL the rows are picked
@@ -7,22 +7,116 @@ on SQLite the database's single writer makes the same statement atomic. Every la
 the worker is guarded by its lease token, so a worker whose lease was taken over can no longer
 change the task. Expired leases are rescued to `retrying` (and, since `first_sent_at` may be
 set, the next attempt first looks the task up at the provider by its marker).
+
+Tasks not held by a worker change state with `move`, guarded by state in the UPDATE itself.
+What a change writes besides the state is a `TaskUpdate`; which column holds a task's reason
+is decided once, by `reason_column`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.attributes import set_committed_value
 
-from primitives.enums import TaskState
+from primitives.enums import ProviderName, TaskState
+from providers.base import CreatedTask
+from routing.decide import RoutingDecision
 from routing.states import check_transition, sources_of
-from storage.models import Task
+from storage.models import Meeting, Task
 
-DUE_STATES = (TaskState.QUEUED.value, TaskState.RETRYING.value)
+S = TaskState
+DUE_STATES = (S.QUEUED, S.RETRYING)
+# A task in one of these states is explained by what went wrong (`last_error`: "waiting for
+# you to connect ClickUp", "ClickUp had a problem; retrying"); in every other state by where
+# it goes and why (`route_reason`).
+ERROR_STATES = frozenset({S.PENDING_AUTH, S.IN_FLIGHT, S.RETRYING, S.FAILED})
+ENDINGS = frozenset({S.CREATED, S.FAILED, S.DISMISSED})
+UNSENT_STATES = (S.QUEUED, S.RETRYING)  # waiting for the worker, not yet created
+
+
+def reason_column(state: TaskState) -> InstrumentedAttribute[str | None]:
+    """The column that holds the reason of a task in `state`."""
+    return Task.last_error if state in ERROR_STATES else Task.route_reason
+
+
+def shown_reason(task: Task) -> str | None:
+    """The reason a person sees for a task as it is now."""
+    if task.state in ERROR_STATES:
+        return task.last_error or task.route_reason
+    return task.route_reason
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a task goes: the tool, and the list or database once known."""
+
+    provider: ProviderName | None
+    destination_id: str | None = None
+    destination_name: str | None = None
+
+    @classmethod
+    def of(cls, decision: RoutingDecision) -> Route:
+        destination = decision.destination
+        return cls(
+            decision.provider,
+            destination.id if destination else None,
+            destination.display_name if destination else None,
+        )
+
+
+@dataclass(frozen=True)
+class TaskUpdate:
+    """What a change of state writes besides the state; a field left None changes nothing.
+
+    `reason` goes to the column the new state keeps its reason in (`reason_column`); a state
+    explained by its route also clears the last error. `unsent` says nothing reached the
+    provider, so the next attempt need not look the task up first.
+    """
+
+    reason: str | None = None
+    route: Route | None = None
+    created: CreatedTask | None = None
+    attempts: int | None = None
+    next_attempt_at: datetime | None = None
+    unsent: bool = False
+
+    @classmethod
+    def of(cls, decision: RoutingDecision) -> TaskUpdate:
+        return cls(reason=decision.reason, route=Route.of(decision))
+
+    def values(self, target: TaskState, now: datetime) -> dict[str, Any]:
+        """The columns to write when a task moves to `target` at `now`."""
+        values: dict[str, Any] = {"state": target, "updated_at": now}
+        column = reason_column(target)
+        if self.reason is not None:
+            values[column.key] = self.reason
+        if column is Task.route_reason:
+            values[Task.last_error.key] = None
+        if self.route is not None:
+            values["provider"] = self.route.provider
+            values["destination_id"] = self.route.destination_id
+            values["destination_name"] = self.route.destination_name
+        if self.created is not None:
+            values["provider_task_id"] = self.created.task_id
+            values["provider_task_url"] = self.created.url
+        if self.attempts is not None:
+            values["attempts"] = self.attempts
+        if target in DUE_STATES:
+            values["next_attempt_at"] = self.next_attempt_at or now
+        values["finished_at"] = now if target in ENDINGS else None
+        if self.unsent:
+            values["first_sent_at"] = None
+        return values
+
+
+# --- the worker's side: claim, lease, finish ------------------------------------------------
 
 
 async def claim_due(
@@ -47,7 +141,7 @@ async def claim_due(
             update(Task)
             .where(Task.id.in_(due), Task.state.in_(DUE_STATES))
             .values(
-                state=TaskState.IN_FLIGHT.value,
+                state=S.IN_FLIGHT,
                 lease_owner=lease_token,
                 lease_expires_at=now + lease,
                 attempts=Task.attempts + 1,
@@ -59,6 +153,39 @@ async def claim_due(
         return list(result.scalars().all())
 
 
+async def rescue_expired(sessions: async_sessionmaker[AsyncSession], *, now: datetime) -> int:
+    """Put tasks whose worker vanished (lease expired) back in line as `retrying`."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(Task)
+            .where(Task.state == S.IN_FLIGHT, Task.lease_expires_at < now)
+            .values(
+                lease_owner=None,
+                lease_expires_at=None,
+                **TaskUpdate(reason="the worker handling it stopped; trying again").values(
+                    S.RETRYING, now
+                ),
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
+
+
+async def _write_leased(
+    sessions: async_sessionmaker[AsyncSession],
+    task_id: str,
+    lease_token: str,
+    values: dict[str, Any],
+) -> bool:
+    """Write to a task we hold (still `in_flight`, same lease); False if we lost it."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(Task)
+            .where(Task.id == task_id, Task.lease_owner == lease_token, Task.state == S.IN_FLIGHT)
+            .values(**values)
+        )
+        return getattr(result, "rowcount", 0) == 1
+
+
 async def renew_lease(
     sessions: async_sessionmaker[AsyncSession],
     task_id: str,
@@ -68,84 +195,64 @@ async def renew_lease(
     lease: timedelta,
 ) -> bool:
     """Extend a lease we still hold; False when it was lost (expired and taken over)."""
-    return await update_leased(
-        sessions, task_id, lease_token=lease_token, now=now, lease_expires_at=now + lease
-    )
+    values = {"lease_expires_at": now + lease, "updated_at": now}
+    return await _write_leased(sessions, task_id, lease_token, values)
 
 
-async def rescue_expired(sessions: async_sessionmaker[AsyncSession], *, now: datetime) -> int:
-    """Put tasks whose worker vanished (lease expired) back in line as `retrying`."""
-    async with sessions() as session, session.begin():
-        result = await session.execute(
-            update(Task)
-            .where(Task.state == TaskState.IN_FLIGHT.value, Task.lease_expires_at < now)
-            .values(
-                state=TaskState.RETRYING.value,
-                lease_owner=None,
-                lease_expires_at=None,
-                next_attempt_at=now,
-                last_error="the worker handling it stopped; trying again",
-                updated_at=now,
-            )
-        )
-        return int(getattr(result, "rowcount", 0))
-
-
-async def update_leased(
+async def record_route(
     sessions: async_sessionmaker[AsyncSession],
     task_id: str,
+    route: Route,
+    reason: str,
     *,
     lease_token: str,
     now: datetime,
-    **values: Any,
 ) -> bool:
-    """Write fields of a task we hold (still `in_flight`, same lease); False if we lost it."""
-    async with sessions() as session, session.begin():
-        result = await session.execute(
-            update(Task)
-            .where(
-                Task.id == task_id,
-                Task.lease_owner == lease_token,
-                Task.state == TaskState.IN_FLIGHT.value,
-            )
-            .values(updated_at=now, **values)
-        )
-        return getattr(result, "rowcount", 0) == 1
+    """Store the route the worker decided for a task intake could not route."""
+    values = {
+        "provider": route.provider,
+        "destination_id": route.destination_id,
+        "destination_name": route.destination_name,
+        "route_reason": reason,
+        "updated_at": now,
+    }
+    return await _write_leased(sessions, task_id, lease_token, values)
+
+
+async def mark_sent(
+    sessions: async_sessionmaker[AsyncSession], task_id: str, *, lease_token: str, now: datetime
+) -> bool:
+    """Record, before the create call, that the task may reach the provider from now on."""
+    values = {"first_sent_at": now, "updated_at": now}
+    return await _write_leased(sessions, task_id, lease_token, values)
 
 
 async def finish_leased(
     sessions: async_sessionmaker[AsyncSession],
     task_id: str,
     target: TaskState,
+    change: TaskUpdate,
     *,
     lease_token: str,
     now: datetime,
-    **values: Any,
 ) -> bool:
     """Move a task we hold out of `in_flight` and release the lease."""
-    check_transition(TaskState.IN_FLIGHT, target)
-    if target in (TaskState.CREATED, TaskState.FAILED):
-        values.setdefault("finished_at", now)
-    return await update_leased(
-        sessions,
-        task_id,
-        lease_token=lease_token,
-        now=now,
-        state=target.value,
-        lease_owner=None,
-        lease_expires_at=None,
-        **values,
-    )
+    check_transition(S.IN_FLIGHT, target)
+    values = {"lease_owner": None, "lease_expires_at": None, **change.values(target, now)}
+    return await _write_leased(sessions, task_id, lease_token, values)
+
+
+# --- everyone else: guarded moves and queries -----------------------------------------------
 
 
 async def move(
     session: AsyncSession,
     task_ids: Iterable[str],
     target: TaskState,
+    change: TaskUpdate | None = None,
     *,
     now: datetime,
     only_from: Iterable[TaskState] | None = None,
-    **values: Any,
 ) -> list[str]:
     """Move tasks not held by a worker to `target`, from whichever states may reach it.
 
@@ -155,18 +262,111 @@ async def move(
     ids = list(task_ids)
     if not ids:
         return []
-    sources = set(sources_of(target)) - {TaskState.IN_FLIGHT}
+    sources = set(sources_of(target)) - {S.IN_FLIGHT}
     if only_from is not None:
         sources &= set(only_from)
-    if target in (TaskState.QUEUED, TaskState.RETRYING):
-        values.setdefault("next_attempt_at", now)
-    if target in (TaskState.FAILED, TaskState.DISMISSED):
-        values.setdefault("finished_at", now)
     result = await session.execute(
         update(Task)
-        .where(Task.id.in_(ids), Task.state.in_([s.value for s in sources]))
-        .values(state=target.value, updated_at=now, **values)
+        .where(Task.id.in_(ids), Task.state.in_(sources))
+        .values(**(change or TaskUpdate()).values(target, now))
         .returning(Task.id)
         .execution_options(synchronize_session=False)
     )
     return list(result.scalars().all())
+
+
+async def move_task(
+    session: AsyncSession,
+    row: Task,
+    target: TaskState,
+    change: TaskUpdate | None = None,
+    *,
+    now: datetime,
+    only_from: Iterable[TaskState] | None = None,
+) -> bool:
+    """`move` for one loaded task, which shows its new values when it moved."""
+    change = change or TaskUpdate()
+    if not await move(session, [row.id], target, change, now=now, only_from=only_from):
+        return False
+    for key, value in change.values(target, now).items():
+        set_committed_value(row, key, value)  # written already: nothing left to flush
+    return True
+
+
+async def send_back_to_waiting(
+    session: AsyncSession,
+    *,
+    team_id: str,
+    user_id: str,
+    provider: ProviderName,
+    reason: str,
+    now: datetime,
+) -> list[str]:
+    """An owner's unsent tasks for `provider` wait for a (re)connection again: their
+    connection was removed or stopped working. Returns the ids that moved."""
+    unsent = await session.scalars(
+        select(Task.id).where(
+            Task.team_id == team_id,
+            Task.owner_user_id == user_id,
+            Task.provider == provider,
+            Task.state.in_(UNSENT_STATES),
+        )
+    )
+    return await move(
+        session, unsent.all(), S.PENDING_AUTH, TaskUpdate(reason=reason), now=now
+    )  # fmt: skip
+
+
+async def owner_tasks(
+    session: AsyncSession, *, team_id: str, user_id: str, state: TaskState
+) -> list[Task]:
+    """An owner's tasks in one state, oldest first."""
+    rows = await session.scalars(
+        select(Task)
+        .where(Task.team_id == team_id, Task.owner_user_id == user_id, Task.state == state)
+        .order_by(Task.created_at, Task.id)
+    )
+    return list(rows.all())
+
+
+async def count_owner_tasks(
+    session: AsyncSession, *, team_id: str, user_id: str, state: TaskState
+) -> int:
+    count = await session.scalar(
+        select(func.count()).where(
+            Task.team_id == team_id, Task.owner_user_id == user_id, Task.state == state
+        )
+    )
+    return int(count or 0)
+
+
+async def count_by_state(session: AsyncSession) -> dict[TaskState, int]:
+    """How many tasks are in each state (every state present, zero when none)."""
+    rows = (await session.execute(select(Task.state, func.count()).group_by(Task.state))).all()
+    counts = dict.fromkeys(TaskState, 0)
+    for state, count in rows:
+        counts[TaskState(state)] = int(count)
+    return counts
+
+
+async def find_meeting(session: AsyncSession, *, team_id: str, external_id: str) -> Meeting | None:
+    return await session.scalar(
+        select(Meeting).where(Meeting.team_id == team_id, Meeting.external_id == external_id)
+    )
+
+
+async def meeting_tasks(session: AsyncSession, meeting_id: str) -> Sequence[Task]:
+    rows = await session.scalars(
+        select(Task).where(Task.meeting_id == meeting_id).order_by(Task.created_at, Task.id)
+    )
+    return rows.all()
+
+
+async def meeting_title(session: AsyncSession, meeting_id: str) -> str | None:
+    return await session.scalar(select(Meeting.title).where(Meeting.id == meeting_id))
+
+
+async def task_by_idempotency_key(session: AsyncSession, *, team_id: str, key: str) -> Task | None:
+    return await session.scalar(
+        select(Task).where(Task.team_id == team_id, Task.idempotency_key == key)
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from routing.errors import UnknownOwner
 from routing.inputs import OwnerRef, PersonRef
 
 
@@ -23,24 +24,6 @@ class Directory(Protocol):
     async def user_by_email(self, team_id: str, email: str) -> str | None:
         """The Slack user id of the active member with this e-mail, if any."""
         ...
-
-
-class DirectoryUnavailable(Exception):
-    """Slack could not say who is in the workspace (down, rate limited, not installed)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
-class UnknownOwner(Exception):
-    """The person a task must belong to is not in the Slack workspace; names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ from scrumy.startup import StartupError
 from sidecar.app import SidecarDeps, create_sidecar
 from sidecar.links import SIGNING_PURPOSE, LinkSigner
 from sidecar.metrics import Metrics
+from storage.api_keys import ApiKeyStore
 from storage.models import SlackInstallation
+from storage.oauth_states import OAuthStateStore
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,8 @@ def build_web_app(
         wake=services.signal.notify, connect_links=links,
     )  # fmt: skip
     deps = SidecarDeps(
-        utility=utility, engine=storage.engine, sessions=storage.sessions,
+        utility=utility, engine=storage.engine, oauth_states=OAuthStateStore(storage.sessions),
+        api_keys=ApiKeyStore(storage.sessions),
         providers=services.providers, links=links, clock=services.clock, metrics=metrics,
         base_url=settings.base_url,
     )  # fmt: skip

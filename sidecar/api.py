@@ -2,7 +2,8 @@
 
 Every call carries `Authorization: Bearer <api key>`; a key belongs to one Slack team and reads
 or writes nothing of another (another team's task is simply "not found"). Bad input of any kind
-is a 4xx with `{"error": {"code", "message", "field"?}}` — never a 500.
+is a 4xx with `{"error": {"code", "message", "field"?}}` — never a 500; the refusals of the
+domain (`routing.errors`) are answered by the app's one handler for them (`sidecar/errors.py`).
 """
 
 from __future__ import annotations
@@ -10,58 +11,32 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from primitives.clock import Clock
 from primitives.enums import ProviderName
-from routing.inputs import MeetingIn, TaskRequest
-from routing.owners import DirectoryUnavailable, UnknownOwner
-from routing.utility import IdempotencyConflict, IntegrationUtility, InvalidInput, validate_input
+from routing.inputs import MeetingIn, TaskRequest, validate_input
+from routing.utility import IntegrationUtility
+from sidecar.errors import ApiError
 from sidecar.schemas import (
-    ErrorBody,
-    ErrorDetail,
     MeetingOut,
     PreferencesIn,
     PreferencesOut,
     StatusOut,
     TaskOut,
 )
-from storage.api_keys import authenticate
+from storage.api_keys import ApiKeyStore
 
 MAX_BODY_BYTES = 1024 * 1024
 _TEAM_ID = re.compile(r"^[TE][A-Z0-9]{1,30}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-
-M = TypeVar("M", bound=BaseModel)
-
-
-class ApiError(Exception):
-    """An answer with an error body; raised anywhere in a handler."""
-
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-
-
-def error_response(
-    status: int, code: str, message: str, *, field: str | None = None
-) -> JSONResponse:
-    body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
-    headers = {"Cache-Control": "no-store"}
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="scrumy-tasks"'
-    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status, headers)
 
 
 def _json(model: BaseModel, status: int = 200) -> JSONResponse:
@@ -96,13 +71,6 @@ def _check(pattern: re.Pattern[str], value: str, field: str, what: str) -> str:
     return value
 
 
-def _parse(model: type[M], data: Any) -> M:
-    try:
-        return validate_input(model, data)
-    except InvalidInput as error:
-        raise ApiError(422, "invalid_input", error.message, field=error.field) from None
-
-
 Handler = Callable[[Request, str], Awaitable[Response]]
 
 
@@ -113,11 +81,11 @@ class TaskApi:
         self,
         *,
         utility: IntegrationUtility,
-        sessions: async_sessionmaker[AsyncSession],
+        keys: ApiKeyStore,
         clock: Clock,
     ) -> None:
         self._utility = utility
-        self._sessions = sessions
+        self._keys = keys
         self._clock = clock
 
     def routes(self) -> list[Route]:
@@ -138,29 +106,11 @@ class TaskApi:
         ]
 
     def _guard(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """Authenticate, run `handler` with the key's team, and turn failures into 4xx."""
+        """Authenticate, then run `handler` with the key's team. Failures of any kind are
+        answered by the app's exception handlers (`sidecar/errors.py`)."""
 
         async def endpoint(request: Request) -> Response:
-            try:
-                team_id = await self._authenticate(request)
-                return await handler(request, team_id)
-            except ApiError as error:
-                return error_response(error.status, error.code, error.message, field=error.field)
-            except InvalidInput as error:
-                return error_response(422, "invalid_input", error.message, field=error.field)
-            except UnknownOwner as error:
-                return error_response(422, "unknown_user", error.message, field=error.field)
-            except DirectoryUnavailable as error:
-                response = error_response(503, "slack_unavailable", error.message)
-                response.headers["Retry-After"] = str(int(error.retry_after or 30))
-                return response
-            except IdempotencyConflict:
-                return error_response(
-                    422,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different request; use a new key",
-                    field="Idempotency-Key",
-                )
+            return await handler(request, await self._authenticate(request))
 
         return endpoint
 
@@ -168,11 +118,10 @@ class TaskApi:
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise ApiError(401, "unauthorized", "send Authorization: Bearer <api key>")
-        async with self._sessions() as session, session.begin():
-            key = await authenticate(session, secret.strip(), now=self._clock.now())
-            if key is None:
-                raise ApiError(401, "unauthorized", "this API key is unknown or revoked")
-            return key.team_id
+        team_id = await self._keys.team_of(secret.strip(), now=self._clock.now())
+        if team_id is None:
+            raise ApiError(401, "unauthorized", "this API key is unknown or revoked")
+        return team_id
 
     @staticmethod
     def _same_team(team_id: str, wanted: str) -> None:
@@ -184,7 +133,7 @@ class TaskApi:
     # --- handlers -------------------------------------------------------------------------------
 
     async def post_meeting(self, request: Request, team_id: str) -> Response:
-        meeting = _parse(MeetingIn, await read_json(request))
+        meeting = validate_input(MeetingIn, await read_json(request))
         self._same_team(team_id, meeting.team_id)
         result = await self._utility.process_meeting(meeting)
         return _json(MeetingOut.of(result), 202)
@@ -195,7 +144,7 @@ class TaskApi:
             raise ApiError(
                 422, "invalid_input", "1 to 255 printable ASCII characters", field="Idempotency-Key"
             )
-        task = _parse(TaskRequest, await read_json(request))
+        task = validate_input(TaskRequest, await read_json(request))
         self._same_team(team_id, task.team_id)
         result = await self._utility.create_task(
             task.user, task.task, task.routing, team_id=task.team_id, idempotency_key=key
@@ -222,7 +171,7 @@ class TaskApi:
     async def preferences(self, request: Request, team_id: str) -> Response:
         user_id = self._person(request, team_id)
         if request.method == "PUT":
-            change = _parse(PreferencesIn, await read_json(request))
+            change = validate_input(PreferencesIn, await read_json(request))
             # Check both destinations before changing anything: a refused PUT changes nothing.
             clickup_list = notion_database = None
             if change.default_clickup_list_id is not None:

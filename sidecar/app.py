@@ -1,21 +1,20 @@
 """The HTTP side of Scrumy Tasks, built from objects made once at start-up.
 
 `create_sidecar` assembles the routes — connect pages (`/auth/…`), the task API (`/api/…`),
-health, metrics and the OpenAPI document — and the error handling: an API caller always gets
-the JSON error shape, a person in a browser always gets a page, nobody gets a stack trace.
+health, metrics and the OpenAPI document — and the error handling of `sidecar/errors.py`: an
+API caller always gets the JSON error shape, a person in a browser always gets a page, nobody
+gets a stack trace. The HTTP side reaches storage only through the stores it is given.
 The Slack request handler is mounted through `extra_routes` in HTTP mode.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -25,15 +24,16 @@ from primitives.enums import ProviderName
 from providers.base import Provider
 from routing.utility import IntegrationUtility
 from sidecar import pages
-from sidecar.api import TaskApi, error_response
+from sidecar.api import TaskApi
+from sidecar.errors import EXCEPTION_HANDLERS
 from sidecar.links import LinkSigner
 from sidecar.metrics import CONTENT_TYPE, Metrics
 from sidecar.oauth import ConnectFlow
 from sidecar.openapi import build_openapi
+from storage.api_keys import ApiKeyStore
 from storage.engine import DatabaseUnavailable, check_connection
 from storage.migrate import migration_state
-
-log = logging.getLogger(__name__)
+from storage.oauth_states import OAuthStateStore
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class SidecarDeps:
 
     utility: IntegrationUtility
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    oauth_states: OAuthStateStore
+    api_keys: ApiKeyStore
     providers: Mapping[ProviderName, Provider]
     links: LinkSigner
     clock: Clock
@@ -53,10 +54,10 @@ class SidecarDeps:
 
 def create_sidecar(deps: SidecarDeps) -> Starlette:
     connect = ConnectFlow(
-        providers=deps.providers, links=deps.links, sessions=deps.sessions,
+        providers=deps.providers, links=deps.links, states=deps.oauth_states,
         utility=deps.utility, clock=deps.clock, base_url=deps.base_url,
     )  # fmt: skip
-    api = TaskApi(utility=deps.utility, sessions=deps.sessions, clock=deps.clock)
+    api = TaskApi(utility=deps.utility, keys=deps.api_keys, clock=deps.clock)
     openapi = build_openapi(server_url=deps.base_url)
 
     async def healthz(request: Request) -> Response:
@@ -81,7 +82,8 @@ def create_sidecar(deps: SidecarDeps) -> Starlette:
         return JSONResponse(body, 503 if problems else 200, {"Cache-Control": "no-store"})
 
     async def metrics(request: Request) -> Response:
-        return Response(await deps.metrics.render(deps.sessions), media_type=CONTENT_TYPE)
+        counts = await deps.utility.task_counts()
+        return Response(deps.metrics.render(counts), media_type=CONTENT_TYPE)
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(openapi)
@@ -99,31 +101,4 @@ def create_sidecar(deps: SidecarDeps) -> Starlette:
         *api.routes(),
         *deps.extra_routes,
     ]
-    return Starlette(
-        routes=routes,
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
-    )
-
-
-def _wants_json(request: Request) -> bool:
-    path = request.url.path
-    return not (path.startswith("/auth/") or path == "/")
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if _wants_json(request):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
-        response = error_response(exc.status_code, code, str(exc.detail))
-        if exc.headers:
-            response.headers.update(exc.headers)
-        return response
-    return pages.page_response(pages.not_found(), exc.status_code)
-
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    # Logged with its traceback for us; the caller sees a short, fixed message.
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    if _wants_json(request):
-        return error_response(500, "internal_error", "something went wrong on our side")
-    return pages.page_response(pages.server_error(), 500)
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)

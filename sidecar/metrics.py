@@ -12,13 +12,12 @@ The dispatch figures are those of the worker running in this process (`scrumy se
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.enums import ProviderName, TaskState
-from storage.models import Task
 
 DISPATCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 ACK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
@@ -70,15 +69,8 @@ class Metrics:
 
     # --- exposition ---------------------------------------------------------------------------
 
-    async def render(self, sessions: async_sessionmaker[AsyncSession]) -> bytes:
-        """The Prometheus text, with the task counts read now."""
-        async with sessions() as session:
-            rows = (
-                await session.execute(select(Task.state, func.count()).group_by(Task.state))
-            ).all()
-        counts = {state: 0 for state in TaskState}
-        for state, count in rows:
-            counts[TaskState(state)] = int(count)
-        for state, count in counts.items():
+    def render(self, task_counts: Mapping[TaskState, int]) -> bytes:
+        """The Prometheus text, with the task counts the caller read just now."""
+        for state, count in task_counts.items():
             self._tasks.labels(state=state.value).set(count)
         return generate_latest(self.registry)

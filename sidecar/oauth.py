@@ -20,7 +20,6 @@ import logging
 import re
 from collections.abc import Mapping
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -33,12 +32,10 @@ from sidecar import pages
 from sidecar.links import LinkProblem, LinkRefused, LinkSigner
 from storage.oauth_states import (
     STATE_LIFETIME,
+    OAuthStateStore,
     StateProblem,
     StateRefused,
-    accept_state,
-    issue_state,
     new_secret,
-    purge_states,
 )
 
 log = logging.getLogger(__name__)
@@ -56,14 +53,14 @@ class ConnectFlow:
         *,
         providers: Mapping[ProviderName, Provider],
         links: LinkSigner,
-        sessions: async_sessionmaker[AsyncSession],
+        states: OAuthStateStore,
         utility: IntegrationUtility,
         clock: Clock,
         base_url: str,
     ) -> None:
         self._providers = providers
         self._links = links
-        self._sessions = sessions
+        self._states = states
         self._utility = utility
         self._clock = clock
         self._base_url = base_url.rstrip("/")
@@ -109,12 +106,10 @@ class ConnectFlow:
         browser = request.cookies.get(BROWSER_COOKIE, "")
         if not _COOKIE_VALUE.match(browser):
             browser = new_secret()
-        async with self._sessions() as session, session.begin():
-            await purge_states(session, now=self._clock.now())  # the table stays small
-            state = await issue_state(
-                session, team_id=claims.team_id, user_id=claims.user_id, provider=name.value,
-                browser_secret=browser, now=self._clock.now(),
-            )  # fmt: skip
+        state = await self._states.issue(
+            team_id=claims.team_id, user_id=claims.user_id, provider=name,
+            browser_secret=browser, now=self._clock.now(),
+        )  # fmt: skip
         response = RedirectResponse(
             provider.authorize_url(state=state, redirect_uri=self.redirect_uri(name)),
             status_code=303,
@@ -143,11 +138,12 @@ class ConnectFlow:
         if not state or len(state) > _MAX_PARAM:
             return pages.page_response(pages.state_unknown(name.label, name.value), 400)
         try:
-            async with self._sessions() as session, session.begin():
-                accepted = await accept_state(
-                    session, state=state, provider=name.value,
-                    browser_secret=request.cookies.get(BROWSER_COOKIE), now=self._clock.now(),
-                )  # fmt: skip
+            accepted = await self._states.accept(
+                state=state,
+                provider=name,
+                browser_secret=request.cookies.get(BROWSER_COOKIE),
+                now=self._clock.now(),
+            )
         except StateRefused as refused:
             return self._refused(name, refused.problem)
         if params.get("error"):

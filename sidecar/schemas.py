@@ -11,14 +11,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from primitives.enums import ProviderName, RoutingMode, TaskState
-from routing.utility import (
-    AuthStatus,
-    ConnectionStatus,
-    DefaultDestination,
-    MeetingResult,
-    PreferenceDetails,
-    TaskResult,
-)
+from routing.connections import AuthStatus, ConnectionStatus
+from routing.preferences import DefaultDestination, PreferenceDetails
+from routing.results import MeetingResult, TaskResult
 
 
 class _Out(BaseModel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.ids import new_id
 from storage.models import ApiKey
@@ -85,3 +85,16 @@ async def authenticate(session: AsyncSession, secret: str, *, now: datetime) -> 
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_PRECISION:
         row.last_used_at = now
     return row
+
+
+class ApiKeyStore:
+    """API keys as the HTTP side checks them, each check in its own transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def team_of(self, secret: str, *, now: datetime) -> str | None:
+        """The team of the active key `secret`, or None; records the key's use."""
+        async with self._sessions() as session, session.begin():
+            key = await authenticate(session, secret, now=now)
+            return None if key is None else key.team_id

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from primitives.enums import ProviderName
 from primitives.ids import new_id
 from storage.models import UserAuthToken
 from storage.vault import TokenVault
@@ -21,7 +22,7 @@ class StoredConnection:
     id: str
     team_id: str
     user_id: str
-    provider: str
+    provider: ProviderName
     access_token: str = field(repr=False)
     refresh_token: str | None = field(repr=False)
     expires_at: datetime | None
@@ -47,7 +48,7 @@ async def save_connection(
     *,
     team_id: str,
     user_id: str,
-    provider: str,
+    provider: ProviderName,
     tokens: NewTokens,
     now: datetime,
     workspace_id: str | None = None,
@@ -109,7 +110,12 @@ def decrypt_connection(row: UserAuthToken, vault: TokenVault) -> StoredConnectio
 
 
 async def load_connection(
-    session: AsyncSession, vault: TokenVault, *, team_id: str, user_id: str, provider: str
+    session: AsyncSession,
+    vault: TokenVault,
+    *,
+    team_id: str,
+    user_id: str,
+    provider: ProviderName,
 ) -> StoredConnection | None:
     row = await session.scalar(
         select(UserAuthToken).where(

@@ -28,7 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.types import UTCDateTime
+from primitives.enums import Priority, ProviderName, RoutingMode, TaskState
+from storage.types import StrEnumColumn, UTCDateTime
 
 # Stable constraint names, so migrations can name what they alter on both databases.
 NAMING_CONVENTION = {
@@ -39,19 +40,11 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-PROVIDERS = ("clickup", "notion")
-ROUTING_MODES = ("smart", "user_choice", "default")
-TASK_STATES = (
-    "pending_auth",
-    "awaiting_choice",
-    "queued",
-    "in_flight",
-    "retrying",
-    "created",
-    "failed",
-    "dismissed",
-)
-PRIORITIES = ("urgent", "high", "medium", "low")
+# The values each enum column may hold, for the CHECK constraints the migrations create.
+PROVIDERS = tuple(p.value for p in ProviderName)
+ROUTING_MODES = tuple(m.value for m in RoutingMode)
+TASK_STATES = tuple(s.value for s in TaskState)
+PRIORITIES = tuple(p.value for p in Priority)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -62,6 +55,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
+        # Enums are stored as their values; the lengths are those of the first migration.
+        ProviderName: StrEnumColumn(ProviderName, 16),
+        RoutingMode: StrEnumColumn(RoutingMode, 16),
+        TaskState: StrEnumColumn(TaskState, 20),
+        Priority: StrEnumColumn(Priority, 16),
         dict[str, Any]: JSON(),
     }
 
@@ -83,7 +81,7 @@ class UserAuthToken(Timestamps, Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(32))
-    provider: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[ProviderName]
     encrypted_access_token: Mapped[str] = mapped_column(Text)
     encrypted_refresh_token: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None]
@@ -111,8 +109,10 @@ class IntegrationPreference(Timestamps, Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(32))
-    routing_mode: Mapped[str] = mapped_column(String(16), default="smart", server_default="smart")
-    default_provider: Mapped[str | None] = mapped_column(String(16))
+    routing_mode: Mapped[RoutingMode] = mapped_column(
+        default=RoutingMode.SMART, server_default=RoutingMode.SMART.value
+    )
+    default_provider: Mapped[ProviderName | None]
     default_clickup_list_id: Mapped[str | None] = mapped_column(String(64))
     default_clickup_list_name: Mapped[str | None] = mapped_column(String(255))
     default_notion_database_id: Mapped[str | None] = mapped_column(String(64))
@@ -179,18 +179,20 @@ class Task(Timestamps, Base):
 
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
-    priority: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[Priority | None]
     due_date: Mapped[date | None] = mapped_column(Date)
     due_at: Mapped[datetime | None]
     project_name: Mapped[str | None] = mapped_column(String(255))
 
-    routing_mode: Mapped[str] = mapped_column(String(16), default="smart", server_default="smart")
-    provider: Mapped[str | None] = mapped_column(String(16))
+    routing_mode: Mapped[RoutingMode] = mapped_column(
+        default=RoutingMode.SMART, server_default=RoutingMode.SMART.value
+    )
+    provider: Mapped[ProviderName | None]
     destination_id: Mapped[str | None] = mapped_column(String(64))
     destination_name: Mapped[str | None] = mapped_column(String(255))
     route_reason: Mapped[str | None] = mapped_column(Text)
 
-    state: Mapped[str] = mapped_column(String(20))
+    state: Mapped[TaskState]
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
@@ -244,7 +246,7 @@ class OAuthState(Base):
     browser_hash: Mapped[str] = mapped_column(String(64))
     team_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(32))
-    provider: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[ProviderName]
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
     consumed_at: Mapped[datetime | None]
@@ -278,7 +280,7 @@ class ProviderCatalog(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(32))
-    provider: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[ProviderName]
     data: Mapped[dict[str, Any]]
     fetched_at: Mapped[datetime]
 

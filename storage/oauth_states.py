@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from primitives.enums import ProviderName
 from primitives.ids import new_id
 from storage.models import OAuthState
 
@@ -46,7 +47,7 @@ class AcceptedState:
 
     team_id: str
     user_id: str
-    provider: str
+    provider: ProviderName
 
 
 def digest(secret: str) -> str:
@@ -62,7 +63,7 @@ async def issue_state(
     *,
     team_id: str,
     user_id: str,
-    provider: str,
+    provider: ProviderName,
     browser_secret: str,
     now: datetime,
 ) -> str:
@@ -88,7 +89,7 @@ async def accept_state(
     session: AsyncSession,
     *,
     state: str,
-    provider: str,
+    provider: ProviderName,
     browser_secret: str | None,
     now: datetime,
 ) -> AcceptedState:
@@ -130,3 +131,31 @@ async def purge_states(session: AsyncSession, *, now: datetime) -> int:
         delete(OAuthState).where(OAuthState.expires_at < now - timedelta(days=1))
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+class OAuthStateStore:
+    """The connect flow's states, each operation in its own transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def issue(
+        self, *, team_id: str, user_id: str, provider: ProviderName, browser_secret: str,
+        now: datetime,
+    ) -> str:  # fmt: skip
+        """A new state for this person, tool and browser (old expired states are purged)."""
+        async with self._sessions() as session, session.begin():
+            await purge_states(session, now=now)  # the table stays small
+            return await issue_state(
+                session, team_id=team_id, user_id=user_id, provider=provider,
+                browser_secret=browser_secret, now=now,
+            )  # fmt: skip
+
+    async def accept(
+        self, *, state: str, provider: ProviderName, browser_secret: str | None, now: datetime
+    ) -> AcceptedState:
+        """Consume `state`, or `StateRefused` saying why."""
+        async with self._sessions() as session, session.begin():
+            return await accept_state(
+                session, state=state, provider=provider, browser_secret=browser_secret, now=now
+            )

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
+from primitives.enums import ProviderName
 from scrumy.cli import cli
 from storage.api_keys import authenticate
 from storage.connections import NewTokens, save_connection
@@ -114,7 +115,7 @@ def test_keys_rotate_then_the_old_key_can_go(empty_database_url: str) -> None:
             async with session_factory(engine)() as session, session.begin():
                 for user in ("U1", "U2", "U3"):
                     await save_connection(
-                        session, vault, team_id="T1", user_id=user, provider="notion",
+                        session, vault, team_id="T1", user_id=user, provider=ProviderName.NOTION,
                         tokens=NewTokens(f"ntn_token_for_{user}_abcdef", "nrt_refresh"), now=NOW,
                     )  # fmt: skip
         finally:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from bot.directory import SlackDirectory
-from routing.owners import DirectoryUnavailable
+from routing.errors import DirectoryUnavailable
 from sandbox.faults import FaultKind
 from sandbox.server import serve_app
 from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack

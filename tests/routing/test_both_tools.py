@@ -17,7 +17,8 @@ from providers.clickup import ClickUpProvider
 from providers.notion import NotionProvider
 from providers.ratelimit import ConnectionRateLimiter
 from routing.catalogs import CatalogCache
-from routing.utility import IntegrationUtility, NotAllowed
+from routing.errors import NotAllowed
+from routing.utility import IntegrationUtility
 from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import SystemClock
-from primitives.enums import ProviderName
+from primitives.enums import ProviderName, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
 from providers.ratelimit import ConnectionRateLimiter
@@ -144,11 +144,13 @@ async def test_two_workers_a_kill_and_faults_lose_and_duplicate_nothing(
     assert all(n == 1 for n in by_marker.values()), "a task was created twice"
     ended = Counter(row.state for row in rows)
     said = worker_log.read_text(errors="replace")[-3000:]
-    assert ended["created"] + ended["failed"] == TASKS, f"tasks did not end: {ended}; {said}"
+    assert ended[TaskState.CREATED] + ended[TaskState.FAILED] == TASKS, (
+        f"tasks did not end: {ended}; {said}"
+    )
     for row in rows:
         if row.state == "created":
             assert by_marker[row.marker] == 1
         else:
             assert row.last_error, "failed without a reason"
             assert by_marker[row.marker] == 0, "failed but exists at the provider"
-    assert len(by_marker) == ended["created"]
+    assert len(by_marker) == ended[TaskState.CREATED]

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.enums import TaskState
 from routing.catalogs import CatalogCache
-from routing.owners import UnknownOwner
-from routing.utility import IdempotencyConflict, IntegrationUtility, InvalidInput, NotAllowed
+from routing.errors import IdempotencyConflict, InvalidInput, NotAllowed, UnknownOwner
+from routing.utility import IntegrationUtility
 from storage.models import Meeting, Task
 from storage.vault import TokenVault, new_key
 from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory

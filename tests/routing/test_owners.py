@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from routing.errors import UnknownOwner
 from routing.inputs import OwnerRef, PersonRef
-from routing.owners import UnknownOwner, resolve_owner, resolve_person
+from routing.owners import resolve_owner, resolve_person
 from tests.fakes import StaticDirectory
 
 DIRECTORY = StaticDirectory({"T1": {"U1": "ana@acme.test", "U2": "bo@acme.test"}})

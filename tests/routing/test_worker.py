@@ -38,6 +38,7 @@ class Env:
     notifier: RecordingNotifier
     clock: FakeClock
     make_worker: Any
+    catalogs: CatalogCache
 
     async def connect(self, user_id: str = "U1", clickup_user: int = 101) -> str:
         token = self.world.issue_token(clickup_user, ["9001"])
@@ -81,7 +82,9 @@ def env(
         sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
         directory=StaticDirectory(DIRECTORY), notifier=notifier,
     )  # fmt: skip
-    return Env(utility, make_worker(), sessions, clickup_world, notifier, clock, make_worker)
+    return Env(
+        utility, make_worker(), sessions, clickup_world, notifier, clock, make_worker, catalogs
+    )
 
 
 def meeting(*items: dict[str, Any], meeting_id: str = "m-1") -> dict[str, Any]:
@@ -238,7 +241,7 @@ async def test_rate_limits_wait_without_using_up_attempts(env: Env) -> None:
 
 async def test_a_task_is_routed_at_dispatch_when_no_catalog_was_cached(env: Env) -> None:
     await env.connect()
-    await env.utility._catalogs.forget(team_id="T1", user_id="U1", provider=CLICKUP)
+    await env.catalogs.forget(team_id="T1", user_id="U1", provider=CLICKUP)
     result = await env.utility.process_meeting(meeting(item(1, project_name="backlog")))
     assert result.items[0].status is TaskState.QUEUED and result.items[0].provider is None
     await env.worker.run_once()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from primitives.enums import ProviderName
 from routing.catalogs import CatalogCache
-from routing.owners import DirectoryUnavailable
+from routing.errors import DirectoryUnavailable
 from routing.utility import IntegrationUtility
 from sidecar.app import create_sidecar
 from storage.api_keys import revoke_api_key
@@ -339,8 +339,8 @@ class _SlackDown:
 async def test_when_slack_cannot_say_who_is_who_the_answer_is_503(harness: Harness) -> None:
     deps = harness.deps
     utility = IntegrationUtility(
-        sessions=deps.sessions, vault=harness.vault, clock=harness.clock,
-        providers=deps.providers, catalogs=CatalogCache(deps.sessions, harness.clock),
+        sessions=harness.sessions, vault=harness.vault, clock=harness.clock,
+        providers=deps.providers, catalogs=CatalogCache(harness.sessions, harness.clock),
         directory=_SlackDown(), notifier=harness.notifier, connect_links=deps.links,
     )  # fmt: skip
     app = create_sidecar(dataclasses.replace(deps, utility=utility))

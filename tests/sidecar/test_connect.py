@@ -19,8 +19,10 @@ from primitives.enums import ProviderName, TaskState
 from sidecar.app import create_sidecar
 from sidecar.links import LinkSigner
 from sidecar.oauth import BROWSER_COOKIE
+from storage.api_keys import ApiKeyStore
 from storage.engine import create_engine, session_factory
 from storage.models import OAuthState, Task, UserAuthToken
+from storage.oauth_states import OAuthStateStore
 from tests.fakes import FakeClock
 from tests.sidecar.harness import (
     ANA,
@@ -416,7 +418,12 @@ async def test_our_own_failure_shows_a_page_not_a_stack_trace(
     """The database goes away mid-flight: a page for the person, JSON for the API, a log
     line with the traceback for us."""
     gone = create_engine("postgresql+asyncpg://scrumy@127.0.0.1:9/nowhere")
-    app = create_sidecar(dataclasses.replace(harness.deps, sessions=session_factory(gone)))
+    sessions = session_factory(gone)
+    app = create_sidecar(
+        dataclasses.replace(
+            harness.deps, oauth_states=OAuthStateStore(sessions), api_keys=ApiKeyStore(sessions)
+        )
+    )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url=harness.base_url) as client:
         page = await client.get(_path(harness.link(ANA, CLICKUP)))

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from primitives.enums import Priority, ProviderName, RoutingMode, TaskState
 from primitives.ids import new_id
 from storage.models import Meeting, ProviderCatalog, Task, UserAuthToken
 
@@ -124,12 +125,63 @@ async def test_one_catalog_per_connection(sessions: async_sessionmaker[AsyncSess
 async def test_unknown_state_and_provider_are_refused(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    with pytest.raises(IntegrityError):
+    # By the typed column, before the database sees it …
+    with pytest.raises(StatementError, match="'lost' is not a valid TaskState"):
         async with sessions() as session, session.begin():
             session.add(task(state="lost"))
-    with pytest.raises(IntegrityError):
+    with pytest.raises(StatementError, match="'trello' is not a valid ProviderName"):
         async with sessions() as session, session.begin():
             session.add(token(provider="trello"))
+    # … and by the database's own CHECK constraints, for whatever writes around the models.
+    row = task()
+    async with sessions() as session, session.begin():
+        session.add(row)
+    for statement in (
+        "UPDATE tasks SET state = 'lost'",
+        "UPDATE tasks SET provider = 'trello'",
+        "UPDATE tasks SET priority = 'someday'",
+        "UPDATE tasks SET routing_mode = 'random'",
+    ):
+        with pytest.raises(IntegrityError):
+            async with sessions() as session, session.begin():
+                await session.execute(text(statement))
+
+
+async def test_enum_columns_read_back_as_the_shared_enums(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    row = task(state=TaskState.RETRYING, provider=ProviderName.NOTION, priority=Priority.URGENT)
+    async with sessions() as session, session.begin():
+        session.add(row)
+    async with sessions() as session:
+        stored = await session.get(Task, row.id)
+        raw = (await session.execute(text("SELECT state, provider, priority FROM tasks"))).one()
+    assert stored is not None
+    assert type(stored.state) is TaskState and stored.state is TaskState.RETRYING
+    assert stored.provider is ProviderName.NOTION and stored.priority is Priority.URGENT
+    assert stored.routing_mode is RoutingMode.SMART  # the column's default
+    assert tuple(raw) == ("retrying", "notion", "urgent")  # stored as the enums' values
+
+
+async def test_the_migrated_check_constraints_allow_every_enum_value(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """With the refusals above, the database's allowed values are exactly the shared enums': a
+    state or tool cannot be added to the code without a migration (nor the other way round)."""
+    row = task()
+    async with sessions() as session, session.begin():
+        session.add(row)
+    for column, enum in (
+        ("state", TaskState),
+        ("provider", ProviderName),
+        ("priority", Priority),
+        ("routing_mode", RoutingMode),
+    ):
+        for member in enum:
+            async with sessions() as session, session.begin():
+                await session.execute(
+                    text(f"UPDATE tasks SET {column} = :value"), {"value": member.value}
+                )
 
 
 async def test_timestamps_are_timezone_aware_utc(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from primitives.enums import ProviderName
 from storage.connections import (
     ConnectionGone,
     NewTokens,
@@ -41,7 +42,7 @@ class RotatingProvider:
 async def seed(sessions: async_sessionmaker[AsyncSession], vault: TokenVault) -> str:
     async with sessions() as session, session.begin():
         row = await save_connection(
-            session, vault, team_id="T1", user_id="U1", provider="notion",
+            session, vault, team_id="T1", user_id="U1", provider=ProviderName.NOTION,
             tokens=NewTokens("ntn_0", "nrt_0", NOW), now=NOW,
         )  # fmt: skip
     return row.id
@@ -76,7 +77,7 @@ async def test_two_processes_refreshing_at_once_refresh_once(
     assert {r.access_token for r in results} == {"ntn_1"}
     async with sessions() as session:
         stored = await load_connection(
-            session, vault, team_id="T1", user_id="U1", provider="notion"
+            session, vault, team_id="T1", user_id="U1", provider=ProviderName.NOTION
         )
     assert stored is not None
     assert (stored.access_token, stored.refresh_token) == ("ntn_1", "nrt_1")
@@ -97,7 +98,7 @@ async def test_a_refused_refresh_leaves_the_stored_pair_alone(
         )  # fmt: skip
     async with sessions() as session:
         stored = await load_connection(
-            session, vault, team_id="T1", user_id="U1", provider="notion"
+            session, vault, team_id="T1", user_id="U1", provider=ProviderName.NOTION
         )
     assert stored is not None
     assert (stored.access_token, stored.refresh_token) == ("ntn_0", "nrt_0")

@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from primitives.enums import ProviderName
 from primitives.ids import new_id
 from storage.connections import NewTokens, load_connection, save_connection
 from storage.models import SlackInstallation
@@ -55,7 +56,7 @@ async def test_tokens_are_stored_encrypted(sessions: async_sessionmaker[AsyncSes
             vault,
             team_id="T1",
             user_id="U1",
-            provider="notion",
+            provider=ProviderName.NOTION,
             tokens=NewTokens(NOTION_TOKEN, NOTION_REFRESH),
             now=NOW,
             workspace_name="Acme",
@@ -70,7 +71,7 @@ async def test_tokens_are_stored_encrypted(sessions: async_sessionmaker[AsyncSes
             assert NOTION_TOKEN not in value and NOTION_REFRESH not in value
             assert value.startswith("gAAAAA")  # a Fernet token
         loaded = await load_connection(
-            session, vault, team_id="T1", user_id="U1", provider="notion"
+            session, vault, team_id="T1", user_id="U1", provider=ProviderName.NOTION
         )
     assert loaded is not None
     assert (loaded.access_token, loaded.refresh_token) == (NOTION_TOKEN, NOTION_REFRESH)
@@ -84,13 +85,13 @@ async def test_reconnecting_replaces_the_one_row(
     for access in ("pk_first_AAAAAAAAAAAA", "pk_second_BBBBBBBBBBB"):
         async with sessions() as session, session.begin():
             await save_connection(
-                session, vault, team_id="T1", user_id="U1", provider="clickup",
+                session, vault, team_id="T1", user_id="U1", provider=ProviderName.CLICKUP,
                 tokens=NewTokens(access), now=NOW,
             )  # fmt: skip
     async with sessions() as session:
         count = await session.scalar(text("SELECT count(*) FROM user_auth_tokens"))
         loaded = await load_connection(
-            session, vault, team_id="T1", user_id="U1", provider="clickup"
+            session, vault, team_id="T1", user_id="U1", provider=ProviderName.CLICKUP
         )
     assert count == 1
     assert loaded is not None and loaded.access_token == "pk_second_BBBBBBBBBBB"
@@ -104,7 +105,7 @@ async def seed_tokens(
         for n in range(count):
             access = f"{CLICKUP_TOKEN}{n}"
             await save_connection(
-                session, vault, team_id="T1", user_id=f"U{n}", provider="clickup",
+                session, vault, team_id="T1", user_id=f"U{n}", provider=ProviderName.CLICKUP,
                 tokens=NewTokens(access, f"refresh-{n}"), now=NOW,
             )  # fmt: skip
             expected[f"U{n}"] = access
@@ -139,7 +140,7 @@ async def test_rotation_leaves_no_row_on_the_old_key(
     async with sessions() as session:
         for user_id, access in expected.items():
             loaded = await load_connection(
-                session, newest_only, team_id="T1", user_id=user_id, provider="clickup"
+                session, newest_only, team_id="T1", user_id=user_id, provider=ProviderName.CLICKUP
             )
             assert loaded is not None and loaded.access_token == access
         bot = await session.execute(text("SELECT encrypted_bot_token FROM slack_installations"))

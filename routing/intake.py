@@ -1,0 +1,228 @@
+"""Intake: a meeting's action items, or one task, stored before anything is sent anywhere.
+
+Every item is decided and stored in one transaction; the worker sends. Intake never waits on
+a provider: routing uses the cached catalogs, and a task whose catalog is not cached yet is
+queued unrouted for the worker to route. The same meeting posted twice, or the same
+`Idempotency-Key` used twice, stores nothing new and answers with the stored tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from primitives.clock import Clock
+from primitives.enums import RoutingMode
+from primitives.ids import new_id
+from routing.decide import RoutingDecision
+from routing.errors import IdempotencyConflict
+from routing.inputs import ActionItem, MeetingIn, OwnerRef, TaskRequest, validate_input
+from routing.outbox import TaskUpdate, find_meeting, meeting_tasks, task_by_idempotency_key
+from routing.owner_context import Destinations, OwnerContext, OwnerRouter
+from routing.owners import Directory, TaskOwner, resolve_owner, resolve_person
+from routing.results import MeetingResult, Results, TaskResult
+from storage.models import Meeting, Task
+
+
+def _fingerprint(payload: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()
+
+
+def _due_columns(due: date | datetime | None) -> dict[str, Any]:
+    if isinstance(due, datetime):
+        return {"due_at": due, "due_date": None}
+    return {"due_at": None, "due_date": due}
+
+
+class Intake:
+    """Storing meetings and tasks as the AI service, the HTTP API and Slack hand them over."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        router: OwnerRouter,
+        directory: Directory,
+        results: Results,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._router = router
+        self._directory = directory
+        self._results = results
+
+    async def process_meeting(self, data: MeetingIn | Mapping[str, Any]) -> MeetingResult:
+        """Store a meeting and one task per action item; the same meeting twice is one."""
+        meeting = validate_input(MeetingIn, data)
+        item_ids = meeting.item_ids()
+        existing = await self._existing_meeting(meeting.team_id, meeting.meeting_id, item_ids)
+        if existing is not None:
+            return existing
+        owner_id = await resolve_person(
+            self._directory, meeting.team_id, meeting.owner, field="owner"
+        )
+        owners = [
+            await resolve_owner(self._directory, meeting.team_id, item.assignee, owner_id)
+            for item in meeting.action_items
+        ]
+        now = self._clock.now()
+        meeting_row = Meeting(
+            id=new_id("mtg"),
+            team_id=meeting.team_id,
+            external_id=meeting.meeting_id,
+            title=meeting.title,
+            summary=meeting.summary,
+            channel_id=meeting.channel_id,
+            owner_user_id=owner_id,
+            owner_email=str(meeting.owner.email) if meeting.owner.email else None,
+            participants=[p.model_dump(mode="json") for p in meeting.participants],
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                # Everything is read before anything is added, so the rows go in one flush.
+                contexts = await self._router.contexts(
+                    session, team_id=meeting.team_id, user_ids=[o.user_id for o in owners]
+                )
+                known: dict[str, Destinations | None] = {}
+                rows = []
+                for item, item_id, owner in zip(
+                    meeting.action_items, item_ids, owners, strict=True
+                ):
+                    context = contexts[owner.user_id]
+                    decision = await self._router.decide_cached(item.routable(), context, known)
+                    rows.append(
+                        _task_row(
+                            meeting.team_id, item, owner, decision, context, now,
+                            meeting_id=meeting_row.id, item_id=item_id,
+                        )
+                    )  # fmt: skip
+                session.add(meeting_row)
+                await session.flush()
+                session.add_all(rows)
+        except IntegrityError:
+            # The same meeting posted twice at once: the other request stored it.
+            again = await self._existing_meeting(meeting.team_id, meeting.meeting_id, item_ids)
+            if again is None:
+                raise
+            return again
+        await self._results.publish(rows)
+        return MeetingResult(
+            meeting.meeting_id, tuple(self._results.of(row) for row in rows), created=True
+        )
+
+    async def create_task(
+        self,
+        team_id: str,
+        who: OwnerRef | Mapping[str, Any],
+        task_data: ActionItem | Mapping[str, Any],
+        routing_preference: str | RoutingMode | None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TaskResult:
+        """One task for one person; with `idempotency_key`, a repeat returns the same task."""
+        request = validate_input(
+            TaskRequest,
+            {"team_id": team_id, "user": who, "task": task_data, "routing": routing_preference},
+        )
+        fingerprint = _fingerprint(request.model_dump(mode="json"))
+        if idempotency_key is not None:
+            found = await self._by_idempotency_key(team_id, idempotency_key, fingerprint)
+            if found is not None:
+                return found
+        owner_id = await resolve_person(self._directory, team_id, request.user, field="user")
+        owner = TaskOwner(
+            owner_id, None, str(request.user.email) if request.user.email else None, ""
+        )
+        now = self._clock.now()
+        try:
+            async with self._sessions() as session, session.begin():
+                context = await self._router.context(session, team_id=team_id, user_id=owner_id)
+                context = context.with_mode(request.routing)
+                decision = await self._router.decide_cached(request.task.routable(), context)
+                row = _task_row(
+                    team_id, request.task, owner, decision, context, now,
+                    idempotency_key=idempotency_key, fingerprint=fingerprint,
+                )  # fmt: skip
+                session.add(row)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            found = await self._by_idempotency_key(team_id, idempotency_key, fingerprint)
+            if found is None:
+                raise
+            return found
+        await self._results.publish([row])
+        return self._results.of(row)
+
+    async def _existing_meeting(
+        self, team_id: str, external_id: str, item_order: Sequence[str]
+    ) -> MeetingResult | None:
+        """The stored meeting's tasks, in the order of `item_order` (the request's items)."""
+        async with self._sessions() as session:
+            meeting = await find_meeting(session, team_id=team_id, external_id=external_id)
+            if meeting is None:
+                return None
+            rows = await meeting_tasks(session, meeting.id)
+        position = {item_id: index for index, item_id in enumerate(item_order)}
+        ordered = sorted(rows, key=lambda r: position.get(r.item_id or "", len(position)))
+        return MeetingResult(
+            external_id, tuple(self._results.of(r) for r in ordered), created=False
+        )
+
+    async def _by_idempotency_key(
+        self, team_id: str, key: str, fingerprint: str
+    ) -> TaskResult | None:
+        async with self._sessions() as session:
+            row = await task_by_idempotency_key(session, team_id=team_id, key=key)
+        if row is None:
+            return None
+        if row.request_fingerprint != fingerprint:
+            raise IdempotencyConflict(key)
+        return self._results.of(row)
+
+
+def _task_row(
+    team_id: str,
+    item: ActionItem,
+    owner: TaskOwner,
+    decision: RoutingDecision,
+    context: OwnerContext,
+    now: datetime,
+    *,
+    meeting_id: str | None = None,
+    item_id: str | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
+) -> Task:
+    return Task(
+        id=new_id("tsk"),
+        team_id=team_id,
+        meeting_id=meeting_id,
+        item_id=item_id,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        marker=new_id("mk"),
+        owner_user_id=owner.user_id,
+        assignee_name=owner.assignee_name,
+        assignee_email=owner.assignee_email,
+        title=item.clean_title,
+        description=item.full_description,
+        priority=item.priority,
+        project_name=item.project_name,
+        routing_mode=context.preferences.mode,
+        attempts=0,
+        created_at=now,
+        **_due_columns(item.due_date),
+        **TaskUpdate.of(decision).values(decision.state, now),
+    )

@@ -1,0 +1,95 @@
+"""How a task's outcome is shown: to a caller (`TaskResult`), to Slack (`TaskChange`), and the
+wake-up of the worker when something became due.
+
+Every entry point ends the same way once its transaction committed: `Results.publish(rows)`
+wakes the worker if a task is queued and tells the notifier what changed, grouped by meeting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from primitives.enums import ProviderName, TaskState
+from routing.notify import Notifier, TaskChange, announce
+from routing.outbox import shown_reason
+from storage.models import Task
+
+
+class ConnectLinks(Protocol):
+    """Builds the personal connect link put in Slack messages and API answers."""
+
+    def url_for(self, *, team_id: str, user_id: str, provider: ProviderName) -> str: ...
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    item_id: str | None
+    task_id: str
+    status: TaskState
+    provider: ProviderName | None
+    url: str | None
+    reason: str | None
+    owner_user_id: str
+    title: str
+    connect_urls: Mapping[ProviderName, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeetingResult:
+    meeting_id: str
+    items: tuple[TaskResult, ...]
+    created: bool  # False when the meeting had been posted before
+
+
+class Results:
+    """Turns stored tasks into what callers and Slack see."""
+
+    def __init__(
+        self,
+        *,
+        tools: Collection[ProviderName],
+        notifier: Notifier,
+        links: ConnectLinks | None = None,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self._tools = tools
+        self._notifier = notifier
+        self._links = links
+        self._wake = wake
+
+    def of(self, row: Task) -> TaskResult:
+        links: dict[ProviderName, str] = {}
+        if row.state is TaskState.PENDING_AUTH and self._links is not None:
+            links = {
+                tool: self._links.url_for(
+                    team_id=row.team_id, user_id=row.owner_user_id, provider=tool
+                )
+                for tool in self._tools
+            }
+        return TaskResult(
+            item_id=row.item_id,
+            task_id=row.id,
+            status=row.state,
+            provider=row.provider,
+            url=row.provider_task_url,
+            reason=shown_reason(row),
+            owner_user_id=row.owner_user_id,
+            title=row.title,
+            connect_urls=links,
+        )
+
+    @staticmethod
+    def change(row: Task) -> TaskChange:
+        return TaskChange(
+            task_id=row.id, team_id=row.team_id, meeting_id=row.meeting_id,
+            owner_user_id=row.owner_user_id, title=row.title, state=row.state,
+            provider=row.provider, url=row.provider_task_url, reason=shown_reason(row),
+        )  # fmt: skip
+
+    async def publish(self, rows: Sequence[Task]) -> None:
+        """After a commit: wake the worker if a task is queued, and tell Slack what changed."""
+        if self._wake is not None and any(row.state is TaskState.QUEUED for row in rows):
+            self._wake()
+        await announce(self._notifier, [self.change(row) for row in rows])
