@@ -10,6 +10,7 @@ import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -335,3 +336,28 @@ async def test_a_notion_code_it_never_issued_reads_as_a_refused_sign_in(
     )  # fmt: skip
     with pytest.raises(Permanent, match="ask whoever runs Scrumy Tasks"):
         await wrong_app.exchange_code(code="never-issued", redirect_uri=NOTION_REDIRECT)
+
+
+async def test_the_emulators_refuse_an_expired_code_as_the_real_services_do(
+    clickup: ClickUpProvider, clickup_world: ClickUpSandbox, notion_url: str,
+    notion_world: NotionSandbox, http: httpx.AsyncClient, clock: FakeClock,
+    limiter: ConnectionRateLimiter,
+) -> None:  # fmt: skip
+    notion = NotionProvider(
+        http, api_url=notion_url, client_id="notion-id", client_secret="notion-secret",
+        limiter=limiter, clock=clock,
+    )  # fmt: skip
+    clickup_world.auto_approve = notion_world.auto_approve = True
+    codes = []
+    for provider, redirect in ((clickup, CLICKUP_REDIRECT), (notion, NOTION_REDIRECT)):
+        consent = await http.get(provider.authorize_url(state="s", redirect_uri=redirect))
+        codes.append(parse_qs(urlsplit(consent.headers["location"]).query)["code"][0])
+    clock.advance(10 * 60 + 1)
+    # ClickUp: a 4xx with an OAUTH_0xx code; Notion: 400 {"error": "invalid_grant"}.
+    with pytest.raises(Permanent, match="ClickUp refused the sign-in code") as refused:
+        await clickup.exchange_code(code=codes[0], redirect_uri=CLICKUP_REDIRECT)
+    assert (refused.value.code or "").startswith("OAUTH_")
+    with pytest.raises(Permanent, match="Notion did not accept this sign-in") as refused:
+        await notion.exchange_code(code=codes[1], redirect_uri=NOTION_REDIRECT)
+    assert refused.value.code == "invalid_grant"
+    assert clickup_world.tokens == {} and notion_world.tokens == {}
