@@ -1,13 +1,20 @@
 """`ClickUpProvider`: the `Provider` protocol over ClickUp API v2 with httpx.
 
 ClickUp publishes no maintained async SDK, and the surface we need is small, so this speaks
-HTTP directly. OAuth tokens never expire and come without a refresh token; `GET /team` tells
-which workspaces the person authorized. Reads are retried (a few times, honouring the rate
-limit headers); the create call never is — the worker reconciles by marker instead.
+HTTP directly, through the shared layer of `providers.http`: the connection's budget, the
+`X-RateLimit-*` holds, transport errors, and reads retried with jittered backoff that honours
+the rate-limit reset. The create call is sent once, never repeated — the worker reconciles by
+marker instead. Failures are read by `providers.clickup.errors`, told whether they came from
+the token endpoint (a refused sign-in code: connect again) or the API (a token gone, a list
+outside the authorized workspaces).
+
+OAuth tokens never expire and come without a refresh token; `GET /team` tells which
+workspaces the person authorized.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -27,16 +34,14 @@ from providers.base import (
     OAuthTokens,
     Permanent,
     ProviderAccount,
-    RateLimited,
     TaskDraft,
     Transient,
     Workspace,
 )
 from providers.clickup.errors import CLICKUP, error_from_response
 from providers.clickup.mapping import task_body
+from providers.http import Endpoint, ProviderHttp
 from providers.ratelimit import ConnectionRateLimiter
-
-READ_ATTEMPTS = 3
 
 
 def _authorization(token: str) -> str:
@@ -45,7 +50,10 @@ def _authorization(token: str) -> str:
 
 
 class ClickUpProvider:
-    """ClickUp for one Scrumy Tasks installation (one OAuth app)."""
+    """ClickUp for one Scrumy Tasks installation (one OAuth app).
+
+    `rng` draws the jitter of read retries (seed it for a repeatable run).
+    """
 
     def __init__(
         self,
@@ -57,13 +65,15 @@ class ClickUpProvider:
         client_secret: str,
         limiter: ConnectionRateLimiter,
         clock: Clock,
+        rng: random.Random | None = None,
     ) -> None:
-        self._http = http
-        self._api = api_url.rstrip("/") + "/v2"
+        self._http = ProviderHttp(
+            http, provider=CLICKUP, base_url=api_url.rstrip("/") + "/v2",
+            errors=error_from_response, limiter=limiter, clock=clock, rng=rng,
+        )  # fmt: skip
         self._auth_url = auth_url.rstrip("/")
         self._client_id = client_id
         self._client_secret = client_secret
-        self._limiter = limiter
         self._clock = clock
 
     @property
@@ -72,74 +82,12 @@ class ClickUpProvider:
 
     # --- HTTP -------------------------------------------------------------------------------
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        credentials: Credentials | None = None,
-        token: str | None = None,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-    ) -> Any:
-        headers = {"Accept": "application/json"}
-        access = credentials.access_token if credentials else token
-        if access:
-            headers["Authorization"] = _authorization(access)
-        if credentials is not None:
-            await self._limiter.acquire(credentials.connection_id)
-        try:
-            response = await self._http.request(
-                method, self._api + path, params=params, json=json, headers=headers
-            )
-        except httpx.ConnectError:
-            raise Transient(
-                CLICKUP, "ClickUp cannot be reached; retrying", request_sent=False
-            ) from None
-        except httpx.TimeoutException:
-            raise Transient(CLICKUP, "ClickUp did not answer in time; retrying") from None
-        except httpx.HTTPError as error:
-            raise Transient(
-                CLICKUP, f"network error talking to ClickUp ({type(error).__name__})"
-            ) from None
-        now = self._clock.now().timestamp()
-        if credentials is not None:
-            self._note_budget(credentials.connection_id, response, now)
-        if response.is_success:
-            try:
-                return response.json()
-            except ValueError:
-                raise Transient(CLICKUP, "ClickUp sent an unreadable answer; retrying") from None
-        raise error_from_response(response, now=now)
-
-    def _note_budget(self, connection_id: str, response: httpx.Response, now: float) -> None:
-        remaining = response.headers.get("x-ratelimit-remaining")
-        reset = response.headers.get("x-ratelimit-reset")
-        try:
-            if remaining is not None and reset is not None and int(remaining) <= 0:
-                self._limiter.hold(connection_id, float(reset) - now)
-        except ValueError:
-            pass  # garbled headers only cost us the early hold; a 429 still tells us
-
-    async def _read(self, path: str, credentials: Credentials, **params: Any) -> dict[str, Any]:
-        """A GET, retried on rate limits and transient errors (safe to repeat)."""
-        for attempt in range(1, READ_ATTEMPTS + 1):
-            try:
-                body = await self._send("GET", path, credentials=credentials, params=params or None)
-            except RateLimited as error:
-                self._limiter.hold(credentials.connection_id, error.retry_after)
-                if attempt == READ_ATTEMPTS:
-                    raise
-                continue  # acquire() waits out the hold
-            except Transient:
-                if attempt == READ_ATTEMPTS:
-                    raise
-                await self._clock.sleep(2**attempt)
-                continue
-            if not isinstance(body, dict):
-                raise Transient(CLICKUP, "ClickUp sent an answer of an unexpected shape")
-            return body
-        raise AssertionError("unreachable")
+    async def _get(self, path: str, credentials: Credentials, **params: Any) -> dict[str, Any]:
+        """A GET for a connection: safe to repeat, so retried by the shared layer."""
+        return await self._http.read(
+            "GET", path, authorization=_authorization(credentials.access_token),
+            connection_id=credentials.connection_id, params=params or None,
+        )  # fmt: skip
 
     # --- OAuth ------------------------------------------------------------------------------
 
@@ -150,15 +98,20 @@ class ClickUpProvider:
         return f"{self._auth_url}?{query}"
 
     async def exchange_code(self, *, code: str, redirect_uri: str) -> ProviderAccount:
-        body = await self._send(
-            "POST", "/oauth/token",
+        # Sent once: a code is single use, so repeating the exchange could only be refused.
+        body = await self._http.send(
+            "POST", "/oauth/token", endpoint=Endpoint.OAUTH,
             json={"client_id": self._client_id, "client_secret": self._client_secret, "code": code},
         )  # fmt: skip
-        token = body.get("access_token") if isinstance(body, dict) else None
+        token = body.get("access_token")
         if not isinstance(token, str) or not token:
-            raise Permanent(CLICKUP, "ClickUp did not return an access token; try connecting again")
-        user = await self._send("GET", "/user", token=token)
-        teams = await self._send("GET", "/team", token=token)
+            raise Permanent(
+                CLICKUP, "ClickUp did not return an access token; connect ClickUp again"
+            )
+        # The code is spent now, so a blip on these reads must not lose the connection: they
+        # are retried. No connection id yet, so no budget to draw from.
+        user = await self._http.read("GET", "/user", authorization=_authorization(token))
+        teams = await self._http.read("GET", "/team", authorization=_authorization(token))
         try:
             person = user["user"]
             workspaces = tuple(Workspace(str(t["id"]), str(t["name"])) for t in teams["teams"])
@@ -182,7 +135,7 @@ class ClickUpProvider:
     # --- catalog ----------------------------------------------------------------------------
 
     async def fetch_catalog(self, credentials: Credentials) -> Catalog:
-        teams = await self._read("/team", credentials)
+        teams = await self._get("/team", credentials)
         destinations: list[Destination] = []
         members: list[Member] = []
         try:
@@ -192,10 +145,10 @@ class ClickUpProvider:
                     user = entry["user"]
                     label = str(user.get("username") or user.get("email") or "")
                     members.append(Member(str(user["id"]), label, user.get("email"), team_id))
-                spaces = await self._read(f"/team/{team_id}/space", credentials, archived="false")
+                spaces = await self._get(f"/team/{team_id}/space", credentials, archived="false")
                 for space in spaces["spaces"]:
                     space_id, space_name = str(space["id"]), str(space["name"])
-                    folders = await self._read(
+                    folders = await self._get(
                         f"/space/{space_id}/folder", credentials, archived="false"
                     )
                     for folder in folders["folders"]:
@@ -204,7 +157,7 @@ class ClickUpProvider:
                                 Destination(CLICKUP, str(lst["id"]), str(lst["name"]), team_id,
                                             path=(space_name, str(folder["name"])))
                             )  # fmt: skip
-                    loose = await self._read(
+                    loose = await self._get(
                         f"/space/{space_id}/list", credentials, archived="false"
                     )
                     for lst in loose["lists"]:
@@ -229,13 +182,14 @@ class ClickUpProvider:
     ) -> CreatedTask:
         if not draft.title.strip():
             raise Permanent(CLICKUP, "a ClickUp task needs a name")
-        body = await self._send(
-            "POST", f"/list/{destination.id}/task", credentials=credentials,
-            json=task_body(draft, destination, members),
+        body = await self._http.send(
+            "POST", f"/list/{destination.id}/task",
+            authorization=_authorization(credentials.access_token),
+            connection_id=credentials.connection_id, json=task_body(draft, destination, members),
         )  # fmt: skip
         return self._created(body, destination)
 
-    def _created(self, body: Any, destination: Destination) -> CreatedTask:
+    def _created(self, body: dict[str, Any], destination: Destination) -> CreatedTask:
         try:
             task_id = str(body["id"])
             url = str(body.get("url") or f"https://app.clickup.com/t/{task_id}")
@@ -255,7 +209,7 @@ class ClickUpProvider:
         after_ms = int(created_after.timestamp() * 1000)
         page = 0
         while True:
-            body = await self._read(
+            body = await self._get(
                 f"/list/{destination.id}/task", credentials, page=page,
                 date_created_gt=after_ms, include_markdown_description="true",
                 subtasks="true", include_closed="true",

@@ -1,42 +1,38 @@
 """Turning a ClickUp response into our error tree (providers.base).
 
-ClickUp answers errors as `{"err": "...", "ECODE": "..."}`. Only OAUTH_019/021/025/077 mean
-the token is gone (reconnect); the other OAUTH_0xx codes — also returned for an unknown or
-foreign list id — mean "not in a workspace you authorized" and must not disconnect anyone.
+ClickUp answers errors as `{"err": "...", "ECODE": "..."}`, and what an OAUTH_0xx code means
+depends on where it came from:
+
+- from the token endpoint (`Endpoint.OAUTH`) it is about the sign-in: the code was refused
+  (used, expired, never issued) and the person connects again — unless ClickUp does not
+  accept our app itself (`APP_NOT_ACCEPTED`), which only whoever runs Scrumy Tasks can fix;
+- from the API, only OAUTH_019/021/025/077 mean the token is gone (reconnect); the other
+  OAUTH_0xx codes — also returned for an unknown or foreign list id — mean "not in a workspace
+  you authorized" and must not disconnect anyone.
 """
 
 from __future__ import annotations
-
-import time
 
 import httpx
 
 from primitives.enums import ProviderName
 from providers.base import AuthRevoked, Permanent, ProviderError, RateLimited, Transient
+from providers.http import Endpoint, retry_hint
 
 CLICKUP = ProviderName.CLICKUP
 TOKEN_GONE = frozenset({"OAUTH_019", "OAUTH_021", "OAUTH_025", "OAUTH_077"})
+# Our app, not the person's code: redirect URI not registered (OAUTH_007), client not found
+# (OAUTH_010) — both in ClickUp's common errors — and "Client secret does not match"
+# (OAUTH_011, which ClickUp does not document but answers).
+APP_NOT_ACCEPTED = frozenset({"OAUTH_007", "OAUTH_010", "OAUTH_011"})
+# ClickUp's window is a minute; a 429 that names no reset is waited out as a whole window.
+DEFAULT_RETRY_AFTER = 60.0
 
 
-def retry_after(response: httpx.Response, now: float | None = None) -> float:
-    """Seconds to wait after a 429: Retry-After, else until X-RateLimit-Reset (unix seconds)."""
-    header = response.headers.get("retry-after")
-    if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-    reset = response.headers.get("x-ratelimit-reset")
-    if reset:
-        try:
-            return max(1.0, float(reset) - (now if now is not None else time.time()))
-        except ValueError:
-            pass
-    return 60.0
-
-
-def error_from_response(response: httpx.Response, *, now: float) -> ProviderError:
-    """The error a non-2xx ClickUp response stands for, with a message a person can read."""
+def error_from_response(
+    response: httpx.Response, *, endpoint: Endpoint, retry_after: float | None
+) -> ProviderError:
+    """The error a non-2xx ClickUp answer stands for, with a message a person can read."""
     status = response.status_code
     code: str | None = None
     detail = ""
@@ -48,8 +44,12 @@ def error_from_response(response: httpx.Response, *, now: float) -> ProviderErro
     except ValueError:
         pass  # an HTML page from a proxy, or nothing at all
     if status == 429:
+        # At least a second: a reset already past (clock skew) must not make us hammer.
+        wait = DEFAULT_RETRY_AFTER if retry_after is None else max(1.0, retry_after)
         return RateLimited(CLICKUP, "ClickUp is rate limiting us; retrying shortly",
-                           retry_after=retry_after(response, now), code=code)  # fmt: skip
+                           retry_after=wait, code=code)  # fmt: skip
+    if endpoint is Endpoint.OAUTH:
+        return _sign_in_error(status, code, endpoint)
     if code in TOKEN_GONE or (status == 401 and code is None):
         return AuthRevoked(CLICKUP, "ClickUp no longer accepts your connection; reconnect "
                            "ClickUp with /tasks connect clickup", code=code)  # fmt: skip
@@ -57,8 +57,30 @@ def error_from_response(response: httpx.Response, *, now: float) -> ProviderErro
         return Permanent(CLICKUP, "This ClickUp list is not in a workspace you authorized, or it "
                          "was deleted; choose another list", code=code)  # fmt: skip
     if status >= 500 or status in (408, 425):
-        return Transient(CLICKUP, f"ClickUp had a problem (HTTP {status}); retrying", code=code)
+        return Transient(
+            CLICKUP, f"ClickUp had a problem (HTTP {status}); {retry_hint(endpoint)}", code=code
+        )
     if 400 <= status < 500:
         reason = detail or f"HTTP {status}"
         return Permanent(CLICKUP, f"ClickUp refused the task: {reason}", code=code)
+    return Transient(CLICKUP, f"ClickUp answered with an unexpected HTTP {status}", code=code)
+
+
+def _sign_in_error(status: int, code: str | None, endpoint: Endpoint) -> ProviderError:
+    """A failure at the token endpoint: there is no connection yet, so nothing is revoked."""
+    if status >= 500 or status in (408, 425):
+        return Transient(
+            CLICKUP, f"ClickUp had a problem (HTTP {status}); {retry_hint(endpoint)}", code=code
+        )
+    if code in APP_NOT_ACCEPTED:
+        return Permanent(
+            CLICKUP,
+            f"ClickUp does not accept this Scrumy Tasks app ({code}); ask whoever runs Scrumy "
+            "Tasks to check its ClickUp settings",
+            code=code,
+        )
+    if 400 <= status < 500:
+        return Permanent(
+            CLICKUP, "ClickUp refused the sign-in code; connect ClickUp again", code=code
+        )
     return Transient(CLICKUP, f"ClickUp answered with an unexpected HTTP {status}", code=code)

@@ -7,13 +7,18 @@ create pages in "the database" and break on multi-source databases.
 
 We speak HTTP directly rather than through notion-client's AsyncClient: its built-in retries
 sleep on the real clock and hide the per-connection Retry-After we must share with the worker,
-and the surface we need is small. Reads are retried (a few times, honouring Retry-After); the
-page create never is — the worker reconciles by marker instead.
+and the surface we need is small. Requests go through the shared layer of `providers.http`:
+the connection's budget and its 429 holds, transport errors, and reads (GETs, search, query)
+retried with jittered backoff that never waits less than Retry-After. The page create and the
+block appends are sent once, never repeated — the worker reconciles by marker instead.
+Failures are read by `providers.notion.errors`, told whether they came from the token endpoint
+(a refused sign-in: connect Notion again) or the API.
 """
 
 from __future__ import annotations
 
 import base64
+import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,16 +44,19 @@ from providers.base import (
     Transient,
     Workspace,
 )
+from providers.http import Endpoint, ProviderHttp
 from providers.notion.errors import NOTION, error_from_response
 from providers.notion.mapping import BLOCKS_PER_REQUEST, page_body
 from providers.ratelimit import ConnectionRateLimiter
 
 NOTION_VERSION = "2025-09-03"
-READ_ATTEMPTS = 3
 
 
 class NotionProvider:
-    """Notion for one Scrumy Tasks installation (one public integration)."""
+    """Notion for one Scrumy Tasks installation (one public integration).
+
+    `rng` draws the jitter of read retries (seed it for a repeatable run).
+    """
 
     def __init__(
         self,
@@ -59,12 +67,15 @@ class NotionProvider:
         client_secret: str,
         limiter: ConnectionRateLimiter,
         clock: Clock,
+        rng: random.Random | None = None,
     ) -> None:
-        self._http = http
         self._api = api_url.rstrip("/") + "/v1"
+        self._http = ProviderHttp(
+            http, provider=NOTION, base_url=self._api, errors=error_from_response,
+            limiter=limiter, clock=clock, rng=rng, headers={"Notion-Version": NOTION_VERSION},
+        )  # fmt: skip
         self._client_id = client_id
         self._client_secret = client_secret
-        self._limiter = limiter
         self._clock = clock
 
     @property
@@ -73,65 +84,41 @@ class NotionProvider:
 
     # --- HTTP -------------------------------------------------------------------------------
 
-    async def _send(
+    def _basic(self) -> str:
+        """The token endpoint authenticates our integration, not a person."""
+        pair = f"{self._client_id}:{self._client_secret}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
+
+    async def _sign_in(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A call to the token endpoint, sent once: a code is single use and a refresh token
+        dies on use, so a repeat could only be refused."""
+        return await self._http.send(
+            "POST", path, endpoint=Endpoint.OAUTH, authorization=self._basic(), json=body
+        )
+
+    async def _write(
+        self, method: str, path: str, credentials: Credentials, body: Any
+    ) -> dict[str, Any]:
+        """A request that changes something: sent once, never repeated."""
+        return await self._http.send(
+            method, path, authorization=f"Bearer {credentials.access_token}",
+            connection_id=credentials.connection_id, json=body,
+        )  # fmt: skip
+
+    async def _read(
         self,
         method: str,
         path: str,
+        credentials: Credentials,
         *,
-        credentials: Credentials | None = None,
-        basic: bool = False,
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> dict[str, Any]:
-        headers = {"Notion-Version": NOTION_VERSION, "Accept": "application/json"}
-        if basic:
-            pair = f"{self._client_id}:{self._client_secret}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        elif credentials is not None:
-            headers["Authorization"] = f"Bearer {credentials.access_token}"
-            await self._limiter.acquire(credentials.connection_id)
-        try:
-            response = await self._http.request(
-                method, self._api + path, params=params, json=json, headers=headers
-            )
-        except httpx.ConnectError:
-            raise Transient(
-                NOTION, "Notion cannot be reached; retrying", request_sent=False
-            ) from None
-        except httpx.TimeoutException:
-            raise Transient(NOTION, "Notion did not answer in time; retrying") from None
-        except httpx.HTTPError as error:
-            raise Transient(
-                NOTION, f"network error talking to Notion ({type(error).__name__})"
-            ) from None
-        if not response.is_success:
-            failure = error_from_response(response, oauth=basic)
-            if isinstance(failure, RateLimited) and credentials is not None:
-                self._limiter.hold(credentials.connection_id, failure.retry_after)
-            raise failure
-        try:
-            body = response.json()
-        except ValueError:
-            raise Transient(NOTION, "Notion sent an unreadable answer; retrying") from None
-        if not isinstance(body, dict):
-            raise Transient(NOTION, "Notion sent an answer of an unexpected shape")
-        return body
-
-    async def _read(
-        self, method: str, path: str, credentials: Credentials, **options: Any
-    ) -> dict[str, Any]:
-        """A read (GET, or the POSTs search and query), retried when safe."""
-        for attempt in range(1, READ_ATTEMPTS + 1):
-            try:
-                return await self._send(method, path, credentials=credentials, **options)
-            except RateLimited:
-                if attempt == READ_ATTEMPTS:
-                    raise
-            except Transient:
-                if attempt == READ_ATTEMPTS:
-                    raise
-                await self._clock.sleep(2**attempt)
-        raise AssertionError("unreachable")
+        """A read (GET, or the POSTs search and query), retried by the shared layer."""
+        return await self._http.read(
+            method, path, authorization=f"Bearer {credentials.access_token}",
+            connection_id=credentials.connection_id, params=params, json=json,
+        )  # fmt: skip
 
     # --- OAuth ------------------------------------------------------------------------------
 
@@ -161,15 +148,13 @@ class NotionProvider:
         )
 
     async def exchange_code(self, *, code: str, redirect_uri: str) -> ProviderAccount:
+        grant = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
         try:
-            grant = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-            body = await self._send("POST", "/oauth/token", basic=True, json=grant)
-        except AuthRevoked as error:  # invalid_grant here means a used or expired code
-            raise Permanent(
-                NOTION,
-                "Notion did not accept this sign-in; run /tasks connect notion again",
-                code=error.code,
-            ) from None
+            body = await self._sign_in("/oauth/token", grant)
+        except AuthRevoked as error:
+            # A refused code (used, expired, never issued): the error's words fit, but there
+            # is no connection yet that could be revoked.
+            raise Permanent(NOTION, error.message, code=error.code) from None
         tokens = self._tokens(body)
         owner = _object(body.get("owner"))
         user = _object(owner.get("user"))
@@ -190,14 +175,13 @@ class NotionProvider:
         )
 
     async def refresh(self, refresh_token: str) -> OAuthTokens:
-        body = await self._send(
-            "POST", "/oauth/token", basic=True,
-            json={"grant_type": "refresh_token", "refresh_token": refresh_token},
-        )  # fmt: skip
+        body = await self._sign_in(
+            "/oauth/token", {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        )
         return self._tokens(body)
 
     async def revoke(self, access_token: str) -> bool:
-        await self._send("POST", "/oauth/revoke", basic=True, json={"token": access_token})
+        await self._sign_in("/oauth/revoke", {"token": access_token})
         return True
 
     # --- catalog ----------------------------------------------------------------------------
@@ -270,16 +254,16 @@ class NotionProvider:
             raise Permanent(NOTION, "a Notion page needs a title")
         body, blocks = page_body(draft, destination, members)
         body["children"] = blocks[:BLOCKS_PER_REQUEST]
-        page = await self._send("POST", "/pages", credentials=credentials, json=body)
+        page = await self._write("POST", "/pages", credentials, body)
         created = self._created(page, destination)
         rest = blocks[BLOCKS_PER_REQUEST:]
         for i in range(0, len(rest), BLOCKS_PER_REQUEST):
             # Appending is safe to retry only as a whole page of blocks; a failure here leaves
             # the page created with part of a very long description, which the error says.
             try:
-                await self._send(
-                    "PATCH", f"/blocks/{created.task_id}/children", credentials=credentials,
-                    json={"children": rest[i : i + BLOCKS_PER_REQUEST]},
+                await self._write(
+                    "PATCH", f"/blocks/{created.task_id}/children", credentials,
+                    {"children": rest[i : i + BLOCKS_PER_REQUEST]},
                 )  # fmt: skip
             except (Transient, RateLimited):
                 break

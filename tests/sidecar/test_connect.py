@@ -182,6 +182,20 @@ async def test_a_code_the_provider_refuses_shows_the_provider_error_page(
     assert await connections(harness) == []
 
 
+async def test_a_refused_sign_in_code_says_connect_again_and_blames_no_list(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    started = await initiate(browser, harness.link(ANA, CLICKUP))
+    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    page = await browser.get(
+        "/auth/clickup/callback", params={"state": state, "code": "a-code-clickup-never-issued"}
+    )
+    assert page.status_code == 502
+    assert "ClickUp refused the sign-in code; connect ClickUp again" in page.text
+    assert "list" not in page.text.lower()
+    assert await connections(harness) == []
+
+
 # --- state: forged, replayed, expired, another person's, another browser -------------------------
 
 
