@@ -31,7 +31,9 @@ from providers.base import (
     Credentials,
     Provider,
     ProviderError,
+    RateLimited,
     TaskDraft,
+    Transient,
 )
 from routing.catalogs import CatalogCache
 from routing.decide import decide_route
@@ -178,8 +180,13 @@ class TaskDispatcher:
                     refreshed = True
                     try:
                         connection = await self._refresh(connection, provider)
-                    except (AuthRevoked, ConnectionGone):
-                        pass
+                    except ConnectionGone:
+                        pass  # disconnected meanwhile: the task waits for a new connection
+                    except (Transient, RateLimited) as passing:
+                        # The refresh itself may work later: retry, keep the connection.
+                        return await self.fail(task, lease_token, passing, sent_before=sent_before)
+                    except ProviderError:
+                        pass  # refresh refused (revoked, or our app's credentials): reconnect
                     else:
                         cache.connections.forget(key)
                         continue

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from primitives.clock import Clock
 from primitives.enums import ProviderName
-from providers.base import Provider, ProviderError
+from providers.base import Provider, ProviderError, RateLimited, Transient
 from routing.utility import IntegrationUtility
 from sidecar import pages
 from sidecar.links import LinkProblem, LinkRefused, LinkSigner
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 BROWSER_COOKIE = "scrumy_connect"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # what `new_secret` makes
 _MAX_PARAM = 2048
+# OAuth 2.0 error codes (RFC 6749 §4.1.2.1) that mean the provider is busy, not that we or
+# the person did something wrong.
+_PASSING_OAUTH_ERRORS = frozenset({"server_error", "temporarily_unavailable"})
 
 
 class ConnectFlow:
@@ -152,14 +155,18 @@ class ConnectFlow:
             if params.get("error") == "access_denied":
                 page = pages.consent_denied(name.label, name.value, accepted.team_id)
                 return pages.page_response(page, 200)
-            detail = _printable(params.get("error_description") or params.get("error", ""))
-            page = pages.provider_failed(name.label, name.value, detail, accepted.team_id)
+            said = _printable(params.get("error_description") or params.get("error", ""))
+            page = pages.provider_failed(
+                name.label, name.value, f"{name.label} said: {said}", accepted.team_id,
+                passing=params.get("error") in _PASSING_OAUTH_ERRORS,
+            )  # fmt: skip
             return pages.page_response(page, 502)
         code = params.get("code", "")
         if not code or len(code) > _MAX_PARAM:
             page = pages.provider_failed(
-                name.label, name.value, "no authorization code came back", accepted.team_id
-            )
+                name.label, name.value, f"No sign-in code came back from {name.label}.",
+                accepted.team_id, passing=False,
+            )  # fmt: skip
             return pages.page_response(page, 400)
         try:
             account = await provider.exchange_code(code=code, redirect_uri=self.redirect_uri(name))
@@ -168,7 +175,10 @@ class ConnectFlow:
             )
         except ProviderError as error:
             log.warning("connecting %s for %s failed: %s", name.label, accepted.user_id, error)
-            page = pages.provider_failed(name.label, name.value, error.message, accepted.team_id)
+            page = pages.provider_failed(
+                name.label, name.value, error.message, accepted.team_id,
+                passing=isinstance(error, Transient | RateLimited),
+            )  # fmt: skip
             return pages.page_response(page, 502)
         log.info("%s connected %s (%d waiting tasks queued)", accepted.user_id, name.label, waiting)
         workspace = account.workspace.name if account.workspace else None

@@ -269,16 +269,26 @@ def other_browser(label: str, provider: str) -> Page:
     )
 
 
-def provider_failed(label: str, provider: str, message: str, team_id: str | None) -> Page:
+def provider_failed(
+    label: str, provider: str, detail: str, team_id: str | None, *, passing: bool
+) -> Page:
+    """The connection did not happen; `passing` when the tool's trouble may go away by
+    itself (a timeout, a 5xx), else the person has to start again."""
+    if passing:
+        why = (
+            f"{label} may be having trouble right now; your tasks are kept and wait for a "
+            "connection."
+        )
+        step = f"Wait a minute, then run `/tasks connect {provider}` in Slack again."
+    else:
+        why = "Your tasks are kept and wait for a connection."
+        step = f"Run `/tasks connect {provider}` in Slack to start again with a fresh link."
     return Page(
         title="Connection failed",
         heading=f"{label} did not complete the connection",
-        paragraphs=[
-            f"Nothing was connected. {label} may be having trouble right now; your tasks are "
-            "kept and wait for a connection."
-        ],
-        next_steps=[f"Wait a minute, then run `/tasks connect {provider}` in Slack again."],
-        detail=f"{label} said: {message}",
+        paragraphs=[f"Nothing was connected. {why}"],
+        next_steps=[step],
+        detail=detail,
         actions=slack_actions(team_id),
     )
 

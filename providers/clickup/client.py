@@ -109,9 +109,15 @@ class ClickUpProvider:
                 CLICKUP, "ClickUp did not return an access token; connect ClickUp again"
             )
         # The code is spent now, so a blip on these reads must not lose the connection: they
-        # are retried. No connection id yet, so no budget to draw from.
-        user = await self._http.read("GET", "/user", authorization=_authorization(token))
-        teams = await self._http.read("GET", "/team", authorization=_authorization(token))
+        # are retried. No connection id yet, so no budget to draw from. They are part of the
+        # sign-in, and a failure is worded as one (the person, not the worker, tries again).
+        signed_in = _authorization(token)
+        user = await self._http.read(
+            "GET", "/user", endpoint=Endpoint.OAUTH, authorization=signed_in
+        )
+        teams = await self._http.read(
+            "GET", "/team", endpoint=Endpoint.OAUTH, authorization=signed_in
+        )
         try:
             person = user["user"]
             workspaces = tuple(Workspace(str(t["id"]), str(t["name"])) for t in teams["teams"])
@@ -218,8 +224,10 @@ class ClickUpProvider:
             if not isinstance(tasks, list):
                 raise Transient(CLICKUP, "ClickUp sent a task listing of an unexpected shape")
             for task in tasks:
+                if not isinstance(task, dict):
+                    continue  # not a task: nothing of ours to find in it
                 text = f"{task.get('markdown_description') or ''}{task.get('description') or ''}"
-                if isinstance(task, dict) and marker in text:
+                if marker in text:
                     return self._created(task, destination)
             if body.get("last_page", True) or len(tasks) < 100:
                 return None

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from primitives.enums import ProviderName, TaskState
+from sandbox.faults import FaultKind
 from sidecar.app import create_sidecar
 from sidecar.links import LinkSigner
 from sidecar.oauth import BROWSER_COOKIE
@@ -178,7 +179,25 @@ async def test_a_code_the_provider_refuses_shows_the_provider_error_page(
     page = await browser.get(_path(forged))
     assert page.status_code == 502
     assert "ClickUp did not complete the connection" in page.text
+    # A refused code does not go away by waiting: the person starts again.
+    assert "start again with a fresh link" in page.text and "Wait a minute" not in page.text
+    assert await connections(harness) == []
+
+
+async def test_a_tool_in_trouble_during_the_exchange_asks_to_wait_a_minute(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    started = await initiate(browser, harness.link(ANA, CLICKUP))
+    callback = await consent(started.headers["location"])
+    # After the code exchange ClickUp keeps failing to say who signed in.
+    harness.clickup_world.faults.add(
+        FaultKind.SERVER_ERROR, method="GET", path="/v2/user", times=None
+    )
+    page = await browser.get(_path(callback))
+    assert page.status_code == 502
+    assert "ClickUp may be having trouble right now" in page.text
     assert "Wait a minute" in page.text
+    assert "ClickUp had a problem (HTTP 500); try again in a minute" in page.text
     assert await connections(harness) == []
 
 
