@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -67,9 +69,10 @@ def clock() -> FakeClock:
 
 
 # --- databases ------------------------------------------------------------------------------
-# Every storage test runs twice: on a fresh SQLite file and on PostgreSQL. PostgreSQL gets one
-# database per test run (scrumy_test_<random>), migrated once and emptied after each test, so
-# two runs on one server never see each other's rows.
+# Every storage test runs twice: on a fresh SQLite file and on PostgreSQL. SQLite is migrated
+# once per run into a template file that each test gets a copy of. PostgreSQL gets one database
+# per test run (scrumy_test_<random>), migrated once and emptied after each test, so two runs
+# on one server never see each other's rows.
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -143,6 +146,26 @@ def migrated_postgres_url(postgres_databases: PostgresDatabases) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at head, made once per run; tests get copies (`shutil.copyfile`)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "scrumy.db"
+
+    async def migrate() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    # Fold the write-ahead log into the file, so the file alone is the whole database; every
+    # connection of the app turns WAL on again.
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=DELETE")
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -158,29 +181,31 @@ def empty_database_url(backend: str, tmp_path: Path, postgres_databases: Postgre
 
 @pytest.fixture
 def database_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    # Sync on purpose: creating the PostgreSQL database runs its own event loop.
+    # Sync on purpose: creating either template runs its own event loop.
     if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'scrumy.db'}"
+        copy = tmp_path / "scrumy.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_template"), copy)
+        return f"sqlite+aiosqlite:///{copy}"
     return str(request.getfixturevalue("migrated_postgres_url"))
 
 
 @pytest.fixture
 async def database_url(backend: str, database_target: str) -> AsyncIterator[str]:
     """A migrated database with no rows in it."""
+    if backend == "sqlite":
+        yield database_target  # a copy of the template: nothing to empty afterwards
+        return
     engine = create_engine(database_target)
     try:
-        if backend == "sqlite":
-            await upgrade(engine)
         yield database_target
-        if backend == "postgresql":
-            async with engine.begin() as connection:
-                tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-                await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
-                # A test may have moved the schema version; the next one needs it at head.
-                await connection.execute(
-                    text("UPDATE alembic_version SET version_num = :head"),
-                    {"head": head_revision()},
-                )
+        async with engine.begin() as connection:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+            # A test may have moved the schema version; the next one needs it at head.
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = :head"),
+                {"head": head_revision()},
+            )
     finally:
         await engine.dispose()
 
