@@ -1,4 +1,4 @@
-"""Shared fixtures: a clean environment per test, the clock, and databases."""
+"""Shared fixtures: a clean environment per test, the clock, databases and the emulators."""
 
 from __future__ import annotations
 
@@ -24,12 +24,27 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from providers.clickup import ClickUpProvider
+from providers.notion import NotionProvider
 from providers.ratelimit import ConnectionRateLimiter
-from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
-from sandbox.server import serve_app
+from sandbox.clickup import ClickUpSandbox, create_clickup_emulator
+from sandbox.notion import NotionSandbox, create_notion_emulator
+from sandbox.slack import SlackSandbox, create_slack_emulator
 from storage.engine import create_engine, session_factory
 from storage.migrate import head_revision, upgrade
 from storage.models import Base
+from tests.emulators import (
+    CLICKUP_CLIENT_ID,
+    CLICKUP_CLIENT_SECRET,
+    CLICKUP_URL,
+    NOTION_CLIENT_ID,
+    NOTION_CLIENT_SECRET,
+    NOTION_URL,
+    SLACK_URL,
+    demo_clickup,
+    demo_notion,
+    demo_slack,
+    in_process_client,
+)
 from tests.fakes import FakeClock
 
 # Every variable our settings read; removed before each test so the machine's environment or a
@@ -251,45 +266,64 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line("storage tests by database — " + "; ".join(parts))
 
 
-# --- the ClickUp emulator -------------------------------------------------------------------
-
-CLICKUP_CLIENT_ID = "clickup-client"
-CLICKUP_CLIENT_SECRET = "clickup-secret-value"
-CLICKUP_REDIRECT = "http://127.0.0.1:8000/auth/clickup/callback"
+# --- the emulators, in process ---------------------------------------------------------------
+# Each test gets fresh worlds and one client (`http`) that reaches them all in process; a test
+# module changes a world by overriding its fixture (e.g. `notion_world` with a bigger burst).
 
 
 @pytest.fixture
 def clickup_world() -> ClickUpSandbox:
-    world = ClickUpSandbox()
-    seed_demo_clickup(
-        world,
-        client_id=CLICKUP_CLIENT_ID,
-        client_secret=CLICKUP_CLIENT_SECRET,
-        redirect_uri=CLICKUP_REDIRECT,
-    )
-    return world
+    return demo_clickup()
 
 
 @pytest.fixture
-async def clickup_url(clickup_world: ClickUpSandbox, clock: FakeClock) -> AsyncIterator[str]:
-    async with serve_app(create_clickup_emulator(clickup_world, clock=clock)) as url:
-        yield url
+def notion_world() -> NotionSandbox:
+    return demo_notion()
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
+def slack_world() -> SlackSandbox:
+    return demo_slack()
+
+
+@pytest.fixture
+async def http(
+    clickup_world: ClickUpSandbox,
+    notion_world: NotionSandbox,
+    slack_world: SlackSandbox,
+    clock: FakeClock,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """ClickUp at CLICKUP_URL, Notion at NOTION_URL, Slack at SLACK_URL, all on `clock`."""
+    async with in_process_client(
+        {
+            CLICKUP_URL: create_clickup_emulator(clickup_world, clock=clock),
+            NOTION_URL: create_notion_emulator(notion_world, clock=clock),
+            SLACK_URL: create_slack_emulator(slack_world, clock=clock),
+        }
+    ) as client:
         yield client
 
 
 @pytest.fixture
-def clickup(clickup_url: str, http: httpx.AsyncClient, clock: FakeClock) -> ClickUpProvider:
+def clickup(http: httpx.AsyncClient, clock: FakeClock) -> ClickUpProvider:
     return ClickUpProvider(
         http,
-        api_url=f"{clickup_url}/api",
-        auth_url=f"{clickup_url}/api",
+        api_url=f"{CLICKUP_URL}/api",
+        auth_url=f"{CLICKUP_URL}/api",
         client_id=CLICKUP_CLIENT_ID,
         client_secret=CLICKUP_CLIENT_SECRET,
         limiter=ConnectionRateLimiter(clock, rate=100 / 60, burst=100),
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def notion(http: httpx.AsyncClient, clock: FakeClock) -> NotionProvider:
+    return NotionProvider(
+        http,
+        api_url=NOTION_URL,
+        client_id=NOTION_CLIENT_ID,
+        client_secret=NOTION_CLIENT_SECRET,
+        limiter=ConnectionRateLimiter(clock, rate=3, burst=10),
         clock=clock,
     )
