@@ -248,11 +248,12 @@ async def test_the_budget_is_three_a_second_with_retry_after(
 ) -> None:
     notion_world.burst = 2
     notes = await catalog_destination(notion, credentials, "Meeting Notes")
-    notion_world._buckets.clear()
-    await notion.create_task(credentials, notes, draft())
-    await notion.create_task(credentials, notes, draft())
+    # The budget is per token, and a new token starts with a full one: two pages, then a 429.
+    fresh = Credentials("con_fresh", notion_world.issue_tokens("u-ana")[0], "ws-acme")
+    await notion.create_task(fresh, notes, draft())
+    await notion.create_task(fresh, notes, draft())
     with pytest.raises(RateLimited) as raised:
-        await notion.create_task(credentials, notes, draft())
+        await notion.create_task(fresh, notes, draft())
     assert raised.value.retry_after >= 1
 
 
