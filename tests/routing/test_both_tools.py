@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
@@ -10,18 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.enums import ProviderName, RoutingMode, TaskState
-from providers.base import OAuthTokens, Provider, ProviderAccount, Workspace
+from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
 from providers.notion import NotionProvider
-from routing.catalogs import CatalogCache
 from routing.utility import IntegrationUtility, NotAllowed
 from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
 from sandbox.notion import NotionSandbox
 from storage.models import Task
-from storage.vault import TokenVault, new_key
-from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
+from tests.fakes import FakeClock
+from tests.wiring import wire
 
 CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
 
@@ -39,20 +37,8 @@ def both(
     clickup: ClickUpProvider,
     notion: NotionProvider,
 ) -> tuple[IntegrationUtility, DispatchWorker]:
-    vault = TokenVault([new_key()])
-    catalogs = CatalogCache(sessions, clock)
-    providers: dict[ProviderName, Provider] = {CLICKUP: clickup, NOTION: notion}
-    notifier = RecordingNotifier()
-    utility = IntegrationUtility(
-        sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
-        directory=StaticDirectory({"T1": {"U1": "ana@acme.example", "U2": "bo@acme.example"}}),
-        notifier=notifier,
-    )  # fmt: skip
-    worker = DispatchWorker(
-        sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
-        notifier=notifier, rng=random.Random(3),
-    )  # fmt: skip
-    return utility, worker
+    wiring = wire(sessions, clock, {CLICKUP: clickup, NOTION: notion}, seed=3)
+    return wiring.utility, wiring.worker
 
 
 async def connect_both(

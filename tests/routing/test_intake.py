@@ -10,34 +10,26 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.enums import TaskState
-from routing.catalogs import CatalogCache
 from routing.owners import UnknownOwner
 from routing.utility import IdempotencyConflict, IntegrationUtility, InvalidInput, NotAllowed
 from storage.models import Meeting, Task
-from storage.vault import TokenVault, new_key
-from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
-
-DIRECTORY = {"T1": {"U1": "ana@acme.example", "U2": "bo@acme.example"}}
+from tests.fakes import FakeClock, RecordingNotifier
+from tests.wiring import Wiring, wire
 
 
 @pytest.fixture
-def notifier() -> RecordingNotifier:
-    return RecordingNotifier()
+def wiring(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> Wiring:
+    return wire(sessions, clock)  # no tool connected, none even configured
 
 
 @pytest.fixture
-def utility(
-    sessions: async_sessionmaker[AsyncSession], clock: FakeClock, notifier: RecordingNotifier
-) -> IntegrationUtility:
-    return IntegrationUtility(
-        sessions=sessions,
-        vault=TokenVault([new_key()]),
-        clock=clock,
-        providers={},
-        catalogs=CatalogCache(sessions, clock),
-        directory=StaticDirectory(DIRECTORY),
-        notifier=notifier,
-    )
+def utility(wiring: Wiring) -> IntegrationUtility:
+    return wiring.utility
+
+
+@pytest.fixture
+def notifier(wiring: Wiring) -> RecordingNotifier:
+    return wiring.notifier
 
 
 def meeting(**overrides: Any) -> dict[str, Any]:

@@ -12,14 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from primitives.enums import ProviderName
-from routing.catalogs import CatalogCache
 from routing.owners import DirectoryUnavailable
-from routing.utility import IntegrationUtility
 from sidecar.app import create_sidecar
 from storage.api_keys import revoke_api_key
 from storage.models import ApiKey, Task
 from tests.sidecar.harness import ANA, BO, EVE, OTHER_TEAM, TEAM, Harness
 from tests.sidecar.test_connect import connect
+from tests.wiring import wire
 
 
 @pytest.fixture
@@ -338,11 +337,10 @@ class _SlackDown:
 
 async def test_when_slack_cannot_say_who_is_who_the_answer_is_503(harness: Harness) -> None:
     deps = harness.deps
-    utility = IntegrationUtility(
-        sessions=deps.sessions, vault=harness.vault, clock=harness.clock,
-        providers=deps.providers, catalogs=CatalogCache(deps.sessions, harness.clock),
-        directory=_SlackDown(), notifier=harness.notifier, connect_links=deps.links,
-    )  # fmt: skip
+    utility = wire(
+        deps.sessions, harness.clock, deps.providers, directory=_SlackDown(),
+        notifier=harness.notifier, vault=harness.vault, connect_links=deps.links,
+    ).utility  # fmt: skip
     app = create_sidecar(dataclasses.replace(deps, utility=utility))
     key = await harness.api_key(TEAM)
     async with httpx.AsyncClient(
