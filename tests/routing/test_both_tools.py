@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +17,7 @@ from sandbox.faults import FaultKind
 from sandbox.notion import NotionSandbox
 from storage.models import Task
 from tests.fakes import FakeClock
+from tests.meetings import item, meeting
 from tests.wiring import wire
 
 CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
@@ -53,11 +52,6 @@ async def connect_both(
     return clickup_token, access
 
 
-def meeting(*items: dict[str, Any]) -> dict[str, Any]:
-    return {"meeting_id": "m-9", "title": "Planning", "team_id": "T1", "channel_id": "C1",
-            "owner": {"slack_user_id": "U1"}, "action_items": list(items)}  # fmt: skip
-
-
 async def rows(sessions: async_sessionmaker[AsyncSession]) -> list[Task]:
     async with sessions() as session:
         return list((await session.scalars(select(Task).order_by(Task.item_id))).all())
@@ -72,10 +66,10 @@ async def test_smart_routing_sends_each_item_to_its_tool(
     utility, worker = both
     await connect_both(utility, clickup_world, notion_world)
     await utility.process_meeting(meeting(
-        {"id": "a1", "title": "Roadmap review", "project_name": "product roadmap"},
-        {"id": "a2", "title": "Hotfix", "priority": "urgent"},
-        {"id": "a3", "title": "Design doc", "description": "detail " * 100},
-        {"id": "a4", "title": "Plain"},
+        item(1, title="Roadmap review", project_name="product roadmap"),
+        item(2, title="Hotfix", priority="urgent"),
+        item(3, title="Design doc", description="detail " * 100),
+        item(4, title="Plain"),
     ))  # fmt: skip
     await worker.run_once()
     by_item = {r.item_id: r for r in await rows(sessions)}
@@ -96,14 +90,14 @@ async def test_ask_me_waits_for_the_owners_click(
     utility, worker = both
     await connect_both(utility, clickup_world, notion_world)
     await utility.set_preferences("U1", team_id="T1", routing_mode=RoutingMode.USER_CHOICE)
-    result = await utility.process_meeting(meeting({"id": "a1", "title": "Choose me"}))
-    (item,) = result.items
-    assert item.status is TaskState.AWAITING_CHOICE
+    result = await utility.process_meeting(meeting(item(1, title="Choose me")))
+    (waiting,) = result.items
+    assert waiting.status is TaskState.AWAITING_CHOICE
     assert await worker.run_once() == 0
     with pytest.raises(NotAllowed):
-        await utility.choose_provider(item.task_id, user_id="U2", provider=NOTION)
-    chosen = await utility.choose_provider(item.task_id, user_id="U1", provider=NOTION)
-    again = await utility.choose_provider(item.task_id, user_id="U1", provider=CLICKUP)
+        await utility.choose_provider(waiting.task_id, user_id="U2", provider=NOTION)
+    chosen = await utility.choose_provider(waiting.task_id, user_id="U1", provider=NOTION)
+    again = await utility.choose_provider(waiting.task_id, user_id="U1", provider=CLICKUP)
     assert chosen.status is TaskState.QUEUED and again.provider is NOTION  # a double click
     await worker.run_once()
     (row,) = await rows(sessions)
@@ -119,9 +113,7 @@ async def test_a_refused_notion_token_is_refreshed_once_and_the_task_created(
 ) -> None:
     utility, worker = both
     _, access = await connect_both(utility, clickup_world, notion_world)
-    await utility.process_meeting(
-        meeting({"id": "a1", "title": "Spec", "project_name": "roadmap product"})
-    )
+    await utility.process_meeting(meeting(item(1, title="Spec", project_name="roadmap product")))
     notion_world.tokens[access]["revoked"] = True  # the access token expired at Notion
     await worker.run_once()
     (row,) = await rows(sessions)
@@ -137,9 +129,7 @@ async def test_a_dead_notion_refresh_means_reconnect(
 ) -> None:
     utility, worker = both
     await connect_both(utility, clickup_world, notion_world)
-    await utility.process_meeting(
-        meeting({"id": "a1", "title": "Spec", "project_name": "roadmap product"})
-    )
+    await utility.process_meeting(meeting(item(1, title="Spec", project_name="roadmap product")))
     notion_world.refresh_tokens.clear()
     notion_world.faults.add(FaultKind.REVOKED, method="POST", path="/v1/pages")
     await worker.run_once()

@@ -13,7 +13,6 @@ import signal
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -31,6 +30,7 @@ from sandbox.server import serve_app
 from storage.models import Task
 from storage.vault import TokenVault, new_key
 from tests.fakes import StaticDirectory
+from tests.meetings import item, meeting
 from tests.wiring import wire
 
 TASKS = 1_000
@@ -83,12 +83,9 @@ async def test_two_workers_a_kill_and_faults_lose_and_duplicate_nothing(
             (Workspace("9001", "Acme"),),
         )  # fmt: skip
         await utility.connect_completed(team_id="T1", user_id="U1", account=account)
-        meeting: dict[str, Any] = {
-            "meeting_id": "chaos", "title": "Chaos", "team_id": "T1", "channel_id": "C1",
-            "owner": {"slack_user_id": "U1"},
-            "action_items": [{"id": f"i{n}", "title": f"Task {n}"} for n in range(TASKS)],
-        }  # fmt: skip
-        await utility.process_meeting(meeting)
+        await utility.process_meeting(
+            meeting(*(item(n) for n in range(TASKS)), meeting_id="chaos", title="Chaos")
+        )
         assert (await states(sessions))["queued"] == TASKS
 
         world.faults.add(FaultKind.LATENCY, seconds=0.01, probability=0.2, times=None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -21,6 +20,7 @@ from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
 from storage.models import Task, UserAuthToken
 from tests.fakes import FakeClock, RecordingNotifier
+from tests.meetings import item, meeting
 from tests.wiring import Wiring, wire
 
 CLICKUP = ProviderName.CLICKUP
@@ -78,17 +78,6 @@ def env(
 ) -> Env:
     wiring = wire(sessions, clock, {CLICKUP: clickup}, config=WorkerConfig(max_attempts=4))
     return Env(wiring, clickup_world, clock)
-
-
-def meeting(*items: dict[str, Any], meeting_id: str = "m-1") -> dict[str, Any]:
-    return {
-        "meeting_id": meeting_id, "title": "Weekly sync", "team_id": "T1", "channel_id": "C1",
-        "owner": {"slack_user_id": "U1"}, "action_items": list(items),
-    }  # fmt: skip
-
-
-def item(n: int, **extra: Any) -> dict[str, Any]:
-    return {"id": f"a{n}", "title": f"Action {n}", **extra}
 
 
 async def test_queued_tasks_are_created_once_with_one_message_per_meeting(env: Env) -> None:
