@@ -23,7 +23,7 @@ from routing.wake import LocalWakeSignal
 from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
-from sandbox.server import bind_socket, serve_app, socket_url
+from sandbox.server import bind_socket, serve_apps, socket_url
 from scrumy.services import Services, build_providers
 from scrumy.settings import Settings
 from scrumy.startup import open_storage
@@ -169,15 +169,17 @@ async def running_sidecar(
 async def served_sidecar(database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
     """`running_sidecar` over real sockets: the app and both emulators served by uvicorn on
     free ports of 127.0.0.1, so a browser can follow every redirect."""
-    sock = bind_socket()
-    base_url = socket_url(sock)
+    app_sock, clickup_sock, notion_sock = bind_socket(), bind_socket(), bind_socket()
+    base_url, clickup_url, notion_url = map(socket_url, (app_sock, clickup_sock, notion_sock))
     clickup_world, notion_world = worlds = _worlds(base_url)
     async with (
         httpx.AsyncClient(timeout=10) as http,
-        serve_app(create_clickup_emulator(clickup_world, clock=clock)) as clickup_url,
-        serve_app(create_notion_emulator(notion_world, clock=clock)) as notion_url,
         _sidecar(database_url, clock, base_url, http, worlds, (clickup_url, notion_url)) as h,
-        serve_app(h.app, sock=sock),
+        serve_apps(
+            (h.app, app_sock),
+            (create_clickup_emulator(clickup_world, clock=clock), clickup_sock),
+            (create_notion_emulator(notion_world, clock=clock), notion_sock),
+        ),
     ):
         yield h
 
