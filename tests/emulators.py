@@ -2,9 +2,9 @@
 
 `httpx.ASGITransport` hands a request straight to the emulator's Starlette app, so there is no
 socket to open and no uvicorn server to stop. A URL on any other host still goes over the
-network, so a refused connection stays a real one. Tests where the socket is the point (the
-browser, schemathesis, `scrumy serve`, the chaos run) serve the emulators with
-`sandbox.server.serve_app` instead.
+network, so a refused connection stays a real one. Where the socket is the point (the browser
+and schemathesis through `served_sidecar`, the chaos run's worker processes) the emulators are
+served by uvicorn with `sandbox.server` instead.
 """
 
 from __future__ import annotations
