@@ -9,7 +9,6 @@ second per token with `Retry-After`, and the faults of `sandbox.faults`.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import html
 import secrets
@@ -154,7 +153,7 @@ def create_notion_emulator(
         kinds = {f.kind for f in fired}
         for fault in fired:
             if fault.kind is FaultKind.LATENCY:
-                await asyncio.sleep(fault.seconds)
+                await time.sleep(fault.seconds)  # the fake clock in tests: no real wait
         if "notion-version" not in request.headers:
             return _error(400, "missing_version", "Notion-Version header failed validation.")
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()

@@ -9,7 +9,6 @@ minute per workspace) is spent or a fault says so. State is in memory and inspec
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,7 +81,7 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
             kinds = {fault.kind for fault in fired}
             for fault in fired:
                 if fault.kind is FaultKind.LATENCY:
-                    await asyncio.sleep(fault.seconds)
+                    await time.sleep(fault.seconds)  # the fake clock in tests: no real wait
             values = await params_of(request)
             team_id = team_of(request, values)
             if team_id is None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a clean environment per test, the clock, and databases."""
+"""Shared fixtures: a clean environment per test, the clock, databases and the emulators."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,12 +24,27 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from providers.clickup import ClickUpProvider
+from providers.notion import NotionProvider
 from providers.ratelimit import ConnectionRateLimiter
-from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
-from sandbox.server import serve_app
+from sandbox.clickup import ClickUpSandbox, create_clickup_emulator
+from sandbox.notion import NotionSandbox, create_notion_emulator
+from sandbox.slack import SlackSandbox, create_slack_emulator
 from storage.engine import create_engine, session_factory
 from storage.migrate import head_revision, upgrade
 from storage.models import Base
+from tests.emulators import (
+    CLICKUP_CLIENT_ID,
+    CLICKUP_CLIENT_SECRET,
+    CLICKUP_URL,
+    NOTION_CLIENT_ID,
+    NOTION_CLIENT_SECRET,
+    NOTION_URL,
+    SLACK_URL,
+    demo_clickup,
+    demo_notion,
+    demo_slack,
+    in_process_client,
+)
 from tests.fakes import FakeClock
 
 # Every variable our settings read; removed before each test so the machine's environment or a
@@ -67,9 +84,10 @@ def clock() -> FakeClock:
 
 
 # --- databases ------------------------------------------------------------------------------
-# Every storage test runs twice: on a fresh SQLite file and on PostgreSQL. PostgreSQL gets one
-# database per test run (scrumy_test_<random>), migrated once and emptied after each test, so
-# two runs on one server never see each other's rows.
+# Every storage test runs twice: on a fresh SQLite file and on PostgreSQL. SQLite is migrated
+# once per run into a template file that each test gets a copy of. PostgreSQL gets one database
+# per test run (scrumy_test_<random>), migrated once and emptied after each test, so two runs
+# on one server never see each other's rows.
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -143,6 +161,26 @@ def migrated_postgres_url(postgres_databases: PostgresDatabases) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at head, made once per run; tests get copies (`shutil.copyfile`)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "scrumy.db"
+
+    async def migrate() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    # Fold the write-ahead log into the file, so the file alone is the whole database; every
+    # connection of the app turns WAL on again.
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=DELETE")
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -158,29 +196,31 @@ def empty_database_url(backend: str, tmp_path: Path, postgres_databases: Postgre
 
 @pytest.fixture
 def database_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    # Sync on purpose: creating the PostgreSQL database runs its own event loop.
+    # Sync on purpose: creating either template runs its own event loop.
     if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'scrumy.db'}"
+        copy = tmp_path / "scrumy.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_template"), copy)
+        return f"sqlite+aiosqlite:///{copy}"
     return str(request.getfixturevalue("migrated_postgres_url"))
 
 
 @pytest.fixture
 async def database_url(backend: str, database_target: str) -> AsyncIterator[str]:
     """A migrated database with no rows in it."""
+    if backend == "sqlite":
+        yield database_target  # a copy of the template: nothing to empty afterwards
+        return
     engine = create_engine(database_target)
     try:
-        if backend == "sqlite":
-            await upgrade(engine)
         yield database_target
-        if backend == "postgresql":
-            async with engine.begin() as connection:
-                tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-                await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
-                # A test may have moved the schema version; the next one needs it at head.
-                await connection.execute(
-                    text("UPDATE alembic_version SET version_num = :head"),
-                    {"head": head_revision()},
-                )
+        async with engine.begin() as connection:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+            # A test may have moved the schema version; the next one needs it at head.
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = :head"),
+                {"head": head_revision()},
+            )
     finally:
         await engine.dispose()
 
@@ -226,45 +266,64 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line("storage tests by database — " + "; ".join(parts))
 
 
-# --- the ClickUp emulator -------------------------------------------------------------------
-
-CLICKUP_CLIENT_ID = "clickup-client"
-CLICKUP_CLIENT_SECRET = "clickup-secret-value"
-CLICKUP_REDIRECT = "http://127.0.0.1:8000/auth/clickup/callback"
+# --- the emulators, in process ---------------------------------------------------------------
+# Each test gets fresh worlds and one client (`http`) that reaches them all in process; a test
+# module changes a world by overriding its fixture (e.g. `notion_world` with a bigger burst).
 
 
 @pytest.fixture
 def clickup_world() -> ClickUpSandbox:
-    world = ClickUpSandbox()
-    seed_demo_clickup(
-        world,
-        client_id=CLICKUP_CLIENT_ID,
-        client_secret=CLICKUP_CLIENT_SECRET,
-        redirect_uri=CLICKUP_REDIRECT,
-    )
-    return world
+    return demo_clickup()
 
 
 @pytest.fixture
-async def clickup_url(clickup_world: ClickUpSandbox, clock: FakeClock) -> AsyncIterator[str]:
-    async with serve_app(create_clickup_emulator(clickup_world, clock=clock)) as url:
-        yield url
+def notion_world() -> NotionSandbox:
+    return demo_notion()
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
+def slack_world() -> SlackSandbox:
+    return demo_slack()
+
+
+@pytest.fixture
+async def http(
+    clickup_world: ClickUpSandbox,
+    notion_world: NotionSandbox,
+    slack_world: SlackSandbox,
+    clock: FakeClock,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """ClickUp at CLICKUP_URL, Notion at NOTION_URL, Slack at SLACK_URL, all on `clock`."""
+    async with in_process_client(
+        {
+            CLICKUP_URL: create_clickup_emulator(clickup_world, clock=clock),
+            NOTION_URL: create_notion_emulator(notion_world, clock=clock),
+            SLACK_URL: create_slack_emulator(slack_world, clock=clock),
+        }
+    ) as client:
         yield client
 
 
 @pytest.fixture
-def clickup(clickup_url: str, http: httpx.AsyncClient, clock: FakeClock) -> ClickUpProvider:
+def clickup(http: httpx.AsyncClient, clock: FakeClock) -> ClickUpProvider:
     return ClickUpProvider(
         http,
-        api_url=f"{clickup_url}/api",
-        auth_url=f"{clickup_url}/api",
+        api_url=f"{CLICKUP_URL}/api",
+        auth_url=f"{CLICKUP_URL}/api",
         client_id=CLICKUP_CLIENT_ID,
         client_secret=CLICKUP_CLIENT_SECRET,
         limiter=ConnectionRateLimiter(clock, rate=100 / 60, burst=100),
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def notion(http: httpx.AsyncClient, clock: FakeClock) -> NotionProvider:
+    return NotionProvider(
+        http,
+        api_url=NOTION_URL,
+        client_id=NOTION_CLIENT_ID,
+        client_secret=NOTION_CLIENT_SECRET,
+        limiter=ConnectionRateLimiter(clock, rate=3, burst=10),
         clock=clock,
     )

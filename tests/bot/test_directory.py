@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from bot.directory import SlackDirectory
 from routing.errors import DirectoryUnavailable
 from sandbox.faults import FaultKind
-from sandbox.server import serve_app
-from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack
+from sandbox.slack import SlackSandbox
+from tests.emulators import SLACK_BOT_TOKEN, SLACK_TEAM, SLACK_URL
 from tests.fakes import FakeClock
 
-TEAM, BOT = "T0ACME", "xoxb-acme-bot"
+TEAM, BOT = SLACK_TEAM, SLACK_BOT_TOKEN
+API = f"{SLACK_URL}/api"
 
 
 @pytest.fixture
-def world() -> SlackSandbox:
-    world = SlackSandbox()
-    seed_demo_slack(world, team_id=TEAM, bot_token=BOT)
-    world.add_workspace("T0OTHER", "xoxb-other-bot")
-    world.add_user("T0OTHER", "U0EVE", "Eve Smith", "eve@other.example")
-    return world
-
-
-@pytest.fixture
-async def slack_api(world: SlackSandbox, clock: FakeClock) -> AsyncIterator[str]:
-    async with serve_app(create_slack_emulator(world, clock=clock)) as url:
-        yield f"{url}/api"
+def slack_world(slack_world: SlackSandbox) -> SlackSandbox:
+    slack_world.add_workspace("T0OTHER", "xoxb-other-bot")
+    slack_world.add_user("T0OTHER", "U0EVE", "Eve Smith", "eve@other.example")
+    return slack_world
 
 
 def directory(
@@ -42,9 +33,9 @@ def directory(
 
 
 async def test_members_and_emails(
-    slack_api: str, world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
+    slack_world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
 ) -> None:
-    people = directory(http, slack_api, clock, {TEAM: BOT})
+    people = directory(http, API, clock, {TEAM: BOT})
     assert await people.is_member(TEAM, "U0ANA")
     assert not await people.is_member(TEAM, "U0GONE")  # deactivated
     assert not await people.is_member(TEAM, "B0SCRUMY")  # a bot
@@ -54,24 +45,24 @@ async def test_members_and_emails(
     assert await people.user_by_email(TEAM, "dee@acme.example") is None
     assert await people.user_by_email(TEAM, "eve@other.example") is None
     # Cached for a while: asking again costs no call; after five minutes it asks again.
-    calls = sum(world.requests.values())
+    calls = sum(slack_world.requests.values())
     assert await people.is_member(TEAM, "U0ANA")
     assert await people.user_by_email(TEAM, "BO@acme.example") == "U0BO"
-    assert sum(world.requests.values()) == calls
+    assert sum(slack_world.requests.values()) == calls
     clock.advance(301)
     assert await people.is_member(TEAM, "U0ANA")
-    assert sum(world.requests.values()) == calls + 1
+    assert sum(slack_world.requests.values()) == calls + 1
 
 
 async def test_slack_trouble_is_directory_unavailable(
-    slack_api: str, world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
+    slack_world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
 ) -> None:
-    people = directory(http, slack_api, clock, {TEAM: BOT, "T0BAD": "xoxb-revoked"})
-    world.faults.add(FaultKind.RATE_LIMIT, seconds=12)
+    people = directory(http, API, clock, {TEAM: BOT, "T0BAD": "xoxb-revoked"})
+    slack_world.faults.add(FaultKind.RATE_LIMIT, seconds=12)
     with pytest.raises(DirectoryUnavailable) as limited:
         await people.is_member(TEAM, "U0ANA")
     assert limited.value.retry_after == 12
-    world.faults.add(FaultKind.BAD_GATEWAY_HTML)
+    slack_world.faults.add(FaultKind.BAD_GATEWAY_HTML)
     with pytest.raises(DirectoryUnavailable, match="without JSON"):
         await people.is_member(TEAM, "U0BO")
     with pytest.raises(DirectoryUnavailable, match="invalid_auth") as refused:
@@ -85,10 +76,10 @@ async def test_slack_trouble_is_directory_unavailable(
 
 
 async def test_the_emulator_keeps_slacks_budget(
-    slack_api: str, world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
+    slack_world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
 ) -> None:
-    world.per_minute = 3
-    people = directory(http, slack_api, clock, {TEAM: BOT})
+    slack_world.per_minute = 3
+    people = directory(http, API, clock, {TEAM: BOT})
     for user in ("U0ANA", "U0BO", "U0CY"):
         await people.is_member(TEAM, user)
     with pytest.raises(DirectoryUnavailable) as limited:

@@ -1,4 +1,4 @@
-"""The ClickUp client against the ClickUp emulator, over real HTTP."""
+"""The ClickUp client against the ClickUp emulator (in process, through httpx)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from providers.clickup import ClickUpProvider
 from providers.ratelimit import ConnectionRateLimiter
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
-from tests.conftest import CLICKUP_CLIENT_ID, CLICKUP_REDIRECT
+from tests.emulators import CLICKUP_CLIENT_ID, CLICKUP_REDIRECT, CLICKUP_URL
 from tests.fakes import FakeClock
 
 LIST = Destination(ProviderName.CLICKUP, "l2", "Website Redesign", "9001", path=("Marketing", "Q3"))
@@ -251,6 +251,17 @@ async def test_a_429_gives_the_reset_delay(
     assert 1 <= raised.value.retry_after <= 60
 
 
+async def test_a_slow_answer_is_still_an_answer(
+    clickup: ClickUpProvider, clickup_world: ClickUpSandbox, credentials: Credentials,
+    clock: FakeClock,
+) -> None:  # fmt: skip
+    clickup_world.faults.add(FaultKind.LATENCY, method="POST", path="/task", seconds=4)
+    started = clock.now()
+    created = await clickup.create_task(credentials, LIST, draft())
+    assert created.task_id in clickup_world.tasks
+    assert clock.now() - started >= timedelta(seconds=4)  # on the fake clock: no real wait
+
+
 async def test_reads_are_retried_but_creates_are_not(
     clickup: ClickUpProvider, clickup_world: ClickUpSandbox, credentials: Credentials
 ) -> None:
@@ -297,16 +308,16 @@ async def test_garbage_from_the_network_is_always_a_provider_error(clock: FakeCl
 
 
 async def test_faults_can_be_switched_over_http(
-    clickup: ClickUpProvider, clickup_url: str, credentials: Credentials, http: httpx.AsyncClient
+    clickup: ClickUpProvider, credentials: Credentials, http: httpx.AsyncClient
 ) -> None:
     answer = await http.post(
-        f"{clickup_url}/_sandbox/faults",
+        f"{CLICKUP_URL}/_sandbox/faults",
         json={"kind": "server_error", "method": "POST", "path": "/task", "times": None, "seed": 1},
     )
     assert answer.json()["faults"][0]["kind"] == "server_error"
     with pytest.raises(Transient):
         await clickup.create_task(credentials, LIST, draft())
-    await http.delete(f"{clickup_url}/_sandbox/faults")
+    await http.delete(f"{CLICKUP_URL}/_sandbox/faults")
     assert (await clickup.create_task(credentials, LIST, draft())).task_id
-    state = (await http.get(f"{clickup_url}/_sandbox/state")).json()
+    state = (await http.get(f"{CLICKUP_URL}/_sandbox/state")).json()
     assert len(state["tasks"]) == 1

@@ -7,7 +7,6 @@ test waits for real.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
@@ -35,14 +34,12 @@ from providers.notion import errors as notion_errors
 from providers.ratelimit import ConnectionRateLimiter
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
-from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
-from sandbox.server import serve_app
-from tests.conftest import CLICKUP_REDIRECT
+from sandbox.notion import NotionSandbox
+from tests.emulators import CLICKUP_REDIRECT, CLICKUP_URL, NOTION_REDIRECT, NOTION_URL
 from tests.fakes import FakeClock
 
 SEED = 20260115
 CONNECTION = "con_1"
-NOTION_REDIRECT = "http://127.0.0.1:8000/auth/notion/callback"
 
 
 @pytest.fixture
@@ -72,18 +69,13 @@ def credentials(clickup_world: ClickUpSandbox) -> Credentials:
 
 
 @pytest.fixture
-def notion_world() -> NotionSandbox:
-    world = NotionSandbox()
-    seed_demo_notion(
-        world, client_id="notion-id", client_secret="notion-secret", redirect_uri=NOTION_REDIRECT
-    )
-    return world
+def clickup_url() -> str:
+    return CLICKUP_URL
 
 
 @pytest.fixture
-async def notion_url(notion_world: NotionSandbox, clock: FakeClock) -> AsyncIterator[str]:
-    async with serve_app(create_notion_emulator(notion_world, clock=clock)) as url:
-        yield url
+def notion_url() -> str:
+    return NOTION_URL
 
 
 @pytest.fixture

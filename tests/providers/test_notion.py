@@ -1,9 +1,8 @@
-"""The Notion client against the Notion emulator, over real HTTP."""
+"""The Notion client against the Notion emulator (in process, through httpx)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,36 +23,14 @@ from providers.base import (
 from providers.notion import NotionProvider
 from providers.ratelimit import ConnectionRateLimiter
 from sandbox.faults import FaultKind
-from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
-from sandbox.server import serve_app
+from sandbox.notion import NotionSandbox
+from tests.emulators import NOTION_CLIENT_ID, NOTION_REDIRECT, NOTION_URL
 from tests.fakes import FakeClock
 
-REDIRECT = "http://127.0.0.1:8000/auth/notion/callback"
-
 
 @pytest.fixture
-def world() -> NotionSandbox:
-    world = NotionSandbox()
-    seed_demo_notion(
-        world, client_id="notion-id", client_secret="notion-secret", redirect_uri=REDIRECT
-    )
-    return world
-
-
-@pytest.fixture
-async def notion(
-    world: NotionSandbox, clock: FakeClock, http: httpx.AsyncClient
-) -> AsyncIterator[NotionProvider]:
-    async with serve_app(create_notion_emulator(world, clock=clock)) as url:
-        yield NotionProvider(
-            http, api_url=url, client_id="notion-id", client_secret="notion-secret",
-            limiter=ConnectionRateLimiter(clock, rate=3, burst=10), clock=clock,
-        )  # fmt: skip
-
-
-@pytest.fixture
-def credentials(world: NotionSandbox) -> Credentials:
-    return Credentials("con_n", world.issue_tokens("u-ana")[0], "ws-acme")
+def credentials(notion_world: NotionSandbox) -> Credentials:
+    return Credentials("con_n", notion_world.issue_tokens("u-ana")[0], "ws-acme")
 
 
 async def catalog_destination(
@@ -70,27 +47,27 @@ def draft(**overrides: object) -> TaskDraft:
 
 
 async def test_oauth_consent_exchange_refresh_and_revoke(
-    notion: NotionProvider, world: NotionSandbox, http: httpx.AsyncClient
+    notion: NotionProvider, notion_world: NotionSandbox, http: httpx.AsyncClient
 ) -> None:
-    url = notion.authorize_url(state="st", redirect_uri=REDIRECT)
+    url = notion.authorize_url(state="st", redirect_uri=NOTION_REDIRECT)
     query = parse_qs(urlsplit(url).query)
     assert query["response_type"] == ["code"] and query["owner"] == ["user"]
     page = await http.get(url)
     assert "Allow access" in page.text
     form = {
-        "client_id": "notion-id",
-        "redirect_uri": REDIRECT,
+        "client_id": NOTION_CLIENT_ID,
+        "redirect_uri": NOTION_REDIRECT,
         "state": "st",
         "decision": "approve",
     }
     approved = await http.post(url.split("?")[0], data=form)
     code = parse_qs(urlsplit(approved.headers["location"]).query)["code"][0]
-    account = await notion.exchange_code(code=code, redirect_uri=REDIRECT)
+    account = await notion.exchange_code(code=code, redirect_uri=NOTION_REDIRECT)
     assert account.workspace is not None and account.workspace.name == "Acme"
     assert account.account_email == "ana@acme.example"
     assert account.tokens.refresh_token is not None
     with pytest.raises(Permanent):
-        await notion.exchange_code(code=code, redirect_uri=REDIRECT)  # one time only
+        await notion.exchange_code(code=code, redirect_uri=NOTION_REDIRECT)  # one time only
     fresh = await notion.refresh(account.tokens.refresh_token)
     assert fresh.access_token != account.tokens.access_token
     with pytest.raises(AuthRevoked):  # the old refresh token died on use
@@ -101,9 +78,9 @@ async def test_oauth_consent_exchange_refresh_and_revoke(
 
 
 async def test_two_concurrent_refreshers_only_one_wins(
-    notion: NotionProvider, world: NotionSandbox
+    notion: NotionProvider, notion_world: NotionSandbox
 ) -> None:
-    _, refresh = world.issue_tokens("u-ana")
+    _, refresh = notion_world.issue_tokens("u-ana")
     results = await asyncio.gather(
         notion.refresh(refresh), notion.refresh(refresh), return_exceptions=True
     )
@@ -111,10 +88,10 @@ async def test_two_concurrent_refreshers_only_one_wins(
 
 
 async def test_catalog_has_every_data_source_with_its_schema_and_the_people(
-    notion: NotionProvider, world: NotionSandbox, credentials: Credentials
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials
 ) -> None:
     for n in range(105):  # more than a page of search results
-        world.add_data_source(f"ds-{n}", f"Extra {n}", {"Name": {"type": "title"}})
+        notion_world.add_data_source(f"ds-{n}", f"Extra {n}", {"Name": {"type": "title"}})
     catalog = await notion.fetch_catalog(credentials)
     assert len(catalog.destinations) == 107
     roadmap = next(d for d in catalog.destinations if d.name == "Product Roadmap")
@@ -135,30 +112,30 @@ async def test_catalog_has_every_data_source_with_its_schema_and_the_people(
     ],
 )
 async def test_creation_is_one_call_mapped_by_the_schema(
-    notion: NotionProvider, world: NotionSandbox, credentials: Credentials,
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials,
     due: date | datetime, expected: str,
 ) -> None:  # fmt: skip
     roadmap = await catalog_destination(notion, credentials, "Product Roadmap")
     catalog = await notion.fetch_catalog(credentials)
-    before = sum(world.requests.values())
+    before = sum(notion_world.requests.values())
     created = await notion.create_task(
         credentials, roadmap,
         draft(title="Écrire la spec 📝", description="Why.\n\nHow.", priority=Priority.MEDIUM,
               due=due, assignee_email="bo@acme.example", meeting_title="Planning"),
         catalog.members,
     )  # fmt: skip
-    assert sum(world.requests.values()) - before == 1
-    page = world.pages[created.task_id]
+    assert sum(notion_world.requests.values()) - before == 1
+    page = notion_world.pages[created.task_id]
     props = page["properties"]
     assert props["Name"]["title"][0]["text"]["content"] == "Écrire la spec 📝"
     assert props["Priority"] == {"select": {"name": "Normal"}}
     assert props["Due"] == {"date": {"start": expected}}
     assert props["Assignee"]["people"][0]["id"] == "u-bo"
-    assert world.pages_with_marker("scrumy:mk_n1") == [page]
+    assert notion_world.pages_with_marker("scrumy:mk_n1") == [page]
 
 
 async def test_another_schema_and_missing_fields(
-    notion: NotionProvider, world: NotionSandbox, credentials: Credentials
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials
 ) -> None:
     notes = await catalog_destination(notion, credentials, "Meeting Notes")
     created = await notion.create_task(
@@ -166,22 +143,22 @@ async def test_another_schema_and_missing_fields(
         notes,
         draft(priority=Priority.URGENT, due=date(2026, 1, 2), assignee_name="Dana"),
     )
-    page = world.pages[created.task_id]
+    page = notion_world.pages[created.task_id]
     assert set(page["properties"]) == {"Task", "Deadline"}  # no priority or people property
-    assert world.pages_with_marker("scrumy:mk_n1") == [page]
+    assert notion_world.pages_with_marker("scrumy:mk_n1") == [page]
     texts = [i["text"]["content"] for b in page["children"] for i in b["paragraph"]["rich_text"]]
     assert any("Dana" in text for text in texts)
 
 
 async def test_a_very_long_description_is_chunked_and_appended(
-    notion: NotionProvider, world: NotionSandbox, credentials: Credentials
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials
 ) -> None:
     notes = await catalog_destination(notion, credentials, "Meeting Notes")
     text = "\n\n".join(f"Paragraph {n} " + "x" * 4500 for n in range(150))
     created = await notion.create_task(credentials, notes, draft(description=text))
-    page = world.pages[created.task_id]
+    page = notion_world.pages[created.task_id]
     assert len(page["children"]) == 152  # 150 paragraphs, the footer line and the marker
-    assert world.count("PATCH", "/v1/blocks") == 1
+    assert notion_world.count("PATCH", "/v1/blocks") == 1
     assert all(
         len(item["text"]["content"]) <= 2000
         for block in page["children"] for item in block["paragraph"]["rich_text"]
@@ -195,28 +172,31 @@ async def test_a_very_long_description_is_chunked_and_appended(
      (FaultKind.LOST_RESPONSE, Transient)],
 )  # fmt: skip
 async def test_each_fault_is_its_error_class(
-    notion: NotionProvider, world: NotionSandbox, credentials: Credentials,
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials,
     kind: FaultKind, error: type[Exception],
 ) -> None:  # fmt: skip
     notes = await catalog_destination(notion, credentials, "Meeting Notes")
-    world.faults.add(kind, method="POST", path="/v1/pages")
+    notion_world.faults.add(kind, method="POST", path="/v1/pages")
     with pytest.raises(error) as raised:
         await notion.create_task(credentials, notes, draft())
     assert credentials.access_token not in str(raised.value)
 
 
 async def test_a_lost_response_is_found_by_marker(
-    notion: NotionProvider, world: NotionSandbox, credentials: Credentials, clock: FakeClock
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials, clock: FakeClock
 ) -> None:
     notes = await catalog_destination(notion, credentials, "Meeting Notes")
-    world.faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/v1/pages")
+    notion_world.faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/v1/pages")
     sent = clock.now()
     with pytest.raises(Transient):
         await notion.create_task(credentials, notes, draft(marker="scrumy:mk_lost"))
     found = await notion.find_task_by_marker(
         credentials, notes, "scrumy:mk_lost", created_after=sent
     )
-    assert found is not None and found.task_id == world.pages_with_marker("scrumy:mk_lost")[0]["id"]
+    assert (
+        found is not None
+        and found.task_id == notion_world.pages_with_marker("scrumy:mk_lost")[0]["id"]
+    )
     assert (
         await notion.find_task_by_marker(credentials, notes, "scrumy:mk_x", created_after=sent)
         is None
@@ -235,9 +215,12 @@ async def test_an_unshared_database_and_bad_values_are_permanent(
 
 
 async def test_the_emulator_enforces_notions_limits(
-    notion: NotionProvider, world: NotionSandbox, credentials: Credentials, http: httpx.AsyncClient
+    notion: NotionProvider,
+    notion_world: NotionSandbox,
+    credentials: Credentials,
+    http: httpx.AsyncClient,
 ) -> None:
-    base = notion._api  # the emulator's /v1
+    base = f"{NOTION_URL}/v1"
     headers = {
         "Authorization": f"Bearer {credentials.access_token}",
         "Notion-Version": "2025-09-03",
@@ -261,15 +244,16 @@ async def test_the_emulator_enforces_notions_limits(
 
 
 async def test_the_budget_is_three_a_second_with_retry_after(
-    notion: NotionProvider, world: NotionSandbox, credentials: Credentials, clock: FakeClock
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials, clock: FakeClock
 ) -> None:
-    world.burst = 2
+    notion_world.burst = 2
     notes = await catalog_destination(notion, credentials, "Meeting Notes")
-    world._buckets.clear()
-    await notion.create_task(credentials, notes, draft())
-    await notion.create_task(credentials, notes, draft())
+    # The budget is per token, and a new token starts with a full one: two pages, then a 429.
+    fresh = Credentials("con_fresh", notion_world.issue_tokens("u-ana")[0], "ws-acme")
+    await notion.create_task(fresh, notes, draft())
+    await notion.create_task(fresh, notes, draft())
     with pytest.raises(RateLimited) as raised:
-        await notion.create_task(credentials, notes, draft())
+        await notion.create_task(fresh, notes, draft())
     assert raised.value.retry_after >= 1
 
 

@@ -2,51 +2,32 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator
-from typing import Any
-
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.enums import ProviderName, RoutingMode, TaskState
-from providers.base import OAuthTokens, Provider, ProviderAccount, Workspace
+from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
 from providers.notion import NotionProvider
-from providers.ratelimit import ConnectionRateLimiter
-from routing.catalogs import CatalogCache
 from routing.errors import NotAllowed
 from routing.utility import IntegrationUtility
 from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
-from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
-from sandbox.server import serve_app
+from sandbox.notion import NotionSandbox
 from storage.models import Task
-from storage.vault import TokenVault, new_key
-from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
+from tests.fakes import FakeClock
+from tests.meetings import item, meeting
+from tests.wiring import wire
 
 CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
 
 
 @pytest.fixture
-def notion_world() -> NotionSandbox:
-    world = NotionSandbox(burst=1000)
-    seed_demo_notion(world, client_id="nid", client_secret="nsecret", redirect_uri="http://x/cb")
-    return world
-
-
-@pytest.fixture
-async def notion(
-    notion_world: NotionSandbox, clock: FakeClock, http: httpx.AsyncClient
-) -> AsyncIterator[NotionProvider]:
-    async with serve_app(create_notion_emulator(notion_world, clock=clock)) as url:
-        yield NotionProvider(
-            http, api_url=url, client_id="nid", client_secret="nsecret",
-            limiter=ConnectionRateLimiter(clock, rate=3, burst=10), clock=clock,
-        )  # fmt: skip
+def notion_world(notion_world: NotionSandbox) -> NotionSandbox:
+    notion_world.burst = 1000  # these tests are about routing, not about Notion's budget
+    return notion_world
 
 
 @pytest.fixture
@@ -56,20 +37,8 @@ def both(
     clickup: ClickUpProvider,
     notion: NotionProvider,
 ) -> tuple[IntegrationUtility, DispatchWorker]:
-    vault = TokenVault([new_key()])
-    catalogs = CatalogCache(sessions, clock)
-    providers: dict[ProviderName, Provider] = {CLICKUP: clickup, NOTION: notion}
-    notifier = RecordingNotifier()
-    utility = IntegrationUtility(
-        sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
-        directory=StaticDirectory({"T1": {"U1": "ana@acme.example", "U2": "bo@acme.example"}}),
-        notifier=notifier,
-    )  # fmt: skip
-    worker = DispatchWorker(
-        sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
-        notifier=notifier, rng=random.Random(3),
-    )  # fmt: skip
-    return utility, worker
+    wiring = wire(sessions, clock, {CLICKUP: clickup, NOTION: notion}, seed=3)
+    return wiring.utility, wiring.worker
 
 
 async def connect_both(
@@ -82,11 +51,6 @@ async def connect_both(
     await utility.connect_completed(team_id="T1", user_id="U1", account=ProviderAccount(
         NOTION, OAuthTokens(access, refresh), (Workspace("ws-acme", "Acme"),)))  # fmt: skip
     return clickup_token, access
-
-
-def meeting(*items: dict[str, Any]) -> dict[str, Any]:
-    return {"meeting_id": "m-9", "title": "Planning", "team_id": "T1", "channel_id": "C1",
-            "owner": {"slack_user_id": "U1"}, "action_items": list(items)}  # fmt: skip
 
 
 async def rows(sessions: async_sessionmaker[AsyncSession]) -> list[Task]:
@@ -103,10 +67,10 @@ async def test_smart_routing_sends_each_item_to_its_tool(
     utility, worker = both
     await connect_both(utility, clickup_world, notion_world)
     await utility.process_meeting(meeting(
-        {"id": "a1", "title": "Roadmap review", "project_name": "product roadmap"},
-        {"id": "a2", "title": "Hotfix", "priority": "urgent"},
-        {"id": "a3", "title": "Design doc", "description": "detail " * 100},
-        {"id": "a4", "title": "Plain"},
+        item(1, title="Roadmap review", project_name="product roadmap"),
+        item(2, title="Hotfix", priority="urgent"),
+        item(3, title="Design doc", description="detail " * 100),
+        item(4, title="Plain"),
     ))  # fmt: skip
     await worker.run_once()
     by_item = {r.item_id: r for r in await rows(sessions)}
@@ -127,14 +91,14 @@ async def test_ask_me_waits_for_the_owners_click(
     utility, worker = both
     await connect_both(utility, clickup_world, notion_world)
     await utility.set_preferences("U1", team_id="T1", routing_mode=RoutingMode.USER_CHOICE)
-    result = await utility.process_meeting(meeting({"id": "a1", "title": "Choose me"}))
-    (item,) = result.items
-    assert item.status is TaskState.AWAITING_CHOICE
+    result = await utility.process_meeting(meeting(item(1, title="Choose me")))
+    (waiting,) = result.items
+    assert waiting.status is TaskState.AWAITING_CHOICE
     assert await worker.run_once() == 0
     with pytest.raises(NotAllowed):
-        await utility.choose_provider(item.task_id, user_id="U2", provider=NOTION)
-    chosen = await utility.choose_provider(item.task_id, user_id="U1", provider=NOTION)
-    again = await utility.choose_provider(item.task_id, user_id="U1", provider=CLICKUP)
+        await utility.choose_provider(waiting.task_id, user_id="U2", provider=NOTION)
+    chosen = await utility.choose_provider(waiting.task_id, user_id="U1", provider=NOTION)
+    again = await utility.choose_provider(waiting.task_id, user_id="U1", provider=CLICKUP)
     assert chosen.status is TaskState.QUEUED and again.provider is NOTION  # a double click
     await worker.run_once()
     (row,) = await rows(sessions)
@@ -150,9 +114,7 @@ async def test_a_refused_notion_token_is_refreshed_once_and_the_task_created(
 ) -> None:
     utility, worker = both
     _, access = await connect_both(utility, clickup_world, notion_world)
-    await utility.process_meeting(
-        meeting({"id": "a1", "title": "Spec", "project_name": "roadmap product"})
-    )
+    await utility.process_meeting(meeting(item(1, title="Spec", project_name="roadmap product")))
     notion_world.tokens[access]["revoked"] = True  # the access token expired at Notion
     await worker.run_once()
     (row,) = await rows(sessions)
@@ -168,9 +130,7 @@ async def test_a_dead_notion_refresh_means_reconnect(
 ) -> None:
     utility, worker = both
     await connect_both(utility, clickup_world, notion_world)
-    await utility.process_meeting(
-        meeting({"id": "a1", "title": "Spec", "project_name": "roadmap product"})
-    )
+    await utility.process_meeting(meeting(item(1, title="Spec", project_name="roadmap product")))
     notion_world.refresh_tokens.clear()
     notion_world.faults.add(FaultKind.REVOKED, method="POST", path="/v1/pages")
     await worker.run_once()

@@ -13,7 +13,6 @@ import signal
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -25,14 +24,14 @@ from primitives.enums import ProviderName, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
 from providers.ratelimit import ConnectionRateLimiter
-from routing.catalogs import CatalogCache
-from routing.utility import IntegrationUtility
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.faults import FaultBook, FaultKind
 from sandbox.server import serve_app
 from storage.models import Task
 from storage.vault import TokenVault, new_key
-from tests.fakes import RecordingNotifier, StaticDirectory
+from tests.fakes import StaticDirectory
+from tests.meetings import item, meeting
+from tests.wiring import wire
 
 TASKS = 1_000
 DEADLINE = float(
@@ -66,7 +65,6 @@ async def test_two_workers_a_kill_and_faults_lose_and_duplicate_nothing(
     seed_demo_clickup(world, client_id="cid", client_secret="csecret", redirect_uri="http://x/cb")
     key = new_key()
     worker_log = tmp_path / "workers.log"
-    vault = TokenVault([key])
     async with (
         serve_app(create_clickup_emulator(world, clock=clock)) as url,
         httpx.AsyncClient(timeout=10) as http,
@@ -76,22 +74,18 @@ async def test_two_workers_a_kill_and_faults_lose_and_duplicate_nothing(
             client_secret="csecret", limiter=ConnectionRateLimiter(clock, rate=1000, burst=1000),
             clock=clock,
         )  # fmt: skip
-        utility = IntegrationUtility(
-            sessions=sessions, vault=vault, clock=clock, providers={ProviderName.CLICKUP: clickup},
-            catalogs=CatalogCache(sessions, clock),
-            directory=StaticDirectory({"T1": {"U1": "a@x.io"}}), notifier=RecordingNotifier(),
-        )  # fmt: skip
+        utility = wire(
+            sessions, clock, {ProviderName.CLICKUP: clickup},
+            directory=StaticDirectory({"T1": {"U1": "a@x.io"}}), vault=TokenVault([key]),
+        ).utility  # fmt: skip
         account = ProviderAccount(
             ProviderName.CLICKUP, OAuthTokens(world.issue_token(101, ["9001"])),
             (Workspace("9001", "Acme"),),
         )  # fmt: skip
         await utility.connect_completed(team_id="T1", user_id="U1", account=account)
-        meeting: dict[str, Any] = {
-            "meeting_id": "chaos", "title": "Chaos", "team_id": "T1", "channel_id": "C1",
-            "owner": {"slack_user_id": "U1"},
-            "action_items": [{"id": f"i{n}", "title": f"Task {n}"} for n in range(TASKS)],
-        }  # fmt: skip
-        await utility.process_meeting(meeting)
+        await utility.process_meeting(
+            meeting(*(item(n) for n in range(TASKS)), meeting_id="chaos", title="Chaos")
+        )
         assert (await states(sessions))["queued"] == TASKS
 
         world.faults.add(FaultKind.LATENCY, seconds=0.01, probability=0.2, times=None)

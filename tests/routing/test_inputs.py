@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from primitives.enums import Priority
 from routing.inputs import MAX_ITEMS, TITLE_LIMIT, ActionItem, MeetingIn, TaskRequest
-
-
-def meeting(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "meeting_id": "m-1",
-        "title": "Weekly",
-        "team_id": "T1",
-        "channel_id": "C1",
-        "owner": {"slack_user_id": "U1"},
-        "action_items": [{"title": "Send the notes"}],
-    }
-    body.update(overrides)
-    return body
+from tests.meetings import meeting
 
 
 def error_fields(error: ValidationError) -> set[str]:
@@ -85,9 +72,9 @@ def test_an_unparseable_due_date_names_the_field(due: object) -> None:
 
 def test_people_need_an_id_an_email_or_a_name() -> None:
     with pytest.raises(ValidationError):
-        MeetingIn.model_validate(meeting(owner={"name": "Only a name"}))
+        MeetingIn.model_validate(meeting({"title": "t"}, owner={"name": "Only a name"}))
     with pytest.raises(ValidationError):
-        MeetingIn.model_validate(meeting(owner={"email": "not-an-email"}))
+        MeetingIn.model_validate(meeting({"title": "t"}, owner={"email": "not-an-email"}))
     with pytest.raises(ValidationError):
         ActionItem.model_validate({"title": "t", "assignee": {}})
     item = ActionItem.model_validate({"title": "t", "assignee": {"email": "Ana@ACME.Example"}})

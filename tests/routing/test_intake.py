@@ -10,51 +10,39 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.enums import TaskState
-from routing.catalogs import CatalogCache
 from routing.errors import IdempotencyConflict, InvalidInput, NotAllowed, UnknownOwner
 from routing.utility import IntegrationUtility
 from storage.models import Meeting, Task
-from storage.vault import TokenVault, new_key
-from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
-
-DIRECTORY = {"T1": {"U1": "ana@acme.example", "U2": "bo@acme.example"}}
-
-
-@pytest.fixture
-def notifier() -> RecordingNotifier:
-    return RecordingNotifier()
+from tests.fakes import FakeClock, RecordingNotifier
+from tests.meetings import item, meeting
+from tests.wiring import Wiring, wire
 
 
 @pytest.fixture
-def utility(
-    sessions: async_sessionmaker[AsyncSession], clock: FakeClock, notifier: RecordingNotifier
-) -> IntegrationUtility:
-    return IntegrationUtility(
-        sessions=sessions,
-        vault=TokenVault([new_key()]),
-        clock=clock,
-        providers={},
-        catalogs=CatalogCache(sessions, clock),
-        directory=StaticDirectory(DIRECTORY),
-        notifier=notifier,
-    )
+def wiring(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> Wiring:
+    return wire(sessions, clock)  # no tool connected, none even configured
 
 
-def meeting(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "meeting_id": "m-42",
-        "title": "Sprint planning",
-        "team_id": "T1",
-        "channel_id": "C1",
-        "owner": {"email": "ana@acme.example"},
-        "action_items": [
-            {"id": "a1", "title": "Draft the release notes", "assignee": {"slack_user_id": "U2"}},
-            {"id": "a2", "title": "Book the venue", "assignee": {"name": "Dana (agency)"}},
-            {"title": "Send the summary", "priority": "high", "due_date": "2026-02-01"},
-        ],
-    }
-    body.update(overrides)
-    return body
+@pytest.fixture
+def utility(wiring: Wiring) -> IntegrationUtility:
+    return wiring.utility
+
+
+@pytest.fixture
+def notifier(wiring: Wiring) -> RecordingNotifier:
+    return wiring.notifier
+
+
+def planning(**fields: Any) -> dict[str, Any]:
+    """Sprint planning, owned by Ana's address: an item for Bo, one for someone outside Slack,
+    one without an id."""
+    return meeting(
+        item(1, title="Draft the release notes", assignee={"slack_user_id": "U2"}),
+        item(2, title="Book the venue", assignee={"name": "Dana (agency)"}),
+        {"title": "Send the summary", "priority": "high", "due_date": "2026-02-01"},
+        **{"meeting_id": "m-42", "title": "Sprint planning", "owner": {"email": "ana@acme.example"},
+           **fields},
+    )  # fmt: skip
 
 
 async def count(sessions: async_sessionmaker[AsyncSession], model: type[Any]) -> int:
@@ -67,7 +55,7 @@ async def test_a_meeting_is_stored_with_one_task_per_item_waiting_for_a_connecti
     sessions: async_sessionmaker[AsyncSession],
     notifier: RecordingNotifier,
 ) -> None:
-    result = await utility.process_meeting(meeting())
+    result = await utility.process_meeting(planning())
     assert result.created
     assert [item.item_id for item in result.items][:2] == ["a1", "a2"]
     assert [item.owner_user_id for item in result.items] == ["U2", "U1", "U1"]
@@ -85,8 +73,8 @@ async def test_a_meeting_is_stored_with_one_task_per_item_waiting_for_a_connecti
 async def test_posting_the_same_meeting_again_creates_nothing(
     utility: IntegrationUtility, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    first = await utility.process_meeting(meeting())
-    again = await utility.process_meeting(meeting())
+    first = await utility.process_meeting(planning())
+    again = await utility.process_meeting(planning())
     assert not again.created
     assert {i.task_id for i in again.items} == {i.task_id for i in first.items}
     assert await count(sessions, Task) == 3
@@ -96,7 +84,7 @@ async def test_posting_the_same_meeting_again_creates_nothing(
 async def test_the_same_meeting_posted_twice_at_once_is_stored_once(
     utility: IntegrationUtility, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    results = await asyncio.gather(*(utility.process_meeting(meeting()) for _ in range(3)))
+    results = await asyncio.gather(*(utility.process_meeting(planning()) for _ in range(3)))
     assert len({frozenset(i.task_id for i in r.items) for r in results}) == 1
     assert await count(sessions, Task) == 3
 
@@ -105,18 +93,18 @@ async def test_an_owner_outside_the_workspace_is_refused_and_nothing_is_stored(
     utility: IntegrationUtility, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     with pytest.raises(UnknownOwner, match=r"^owner: "):
-        await utility.process_meeting(meeting(owner={"email": "ghost@else.example"}))
+        await utility.process_meeting(planning(owner={"email": "ghost@else.example"}))
     assert await count(sessions, Task) == 0
 
 
 async def test_bad_input_names_the_field(utility: IntegrationUtility) -> None:
     with pytest.raises(InvalidInput) as raised:
-        await utility.process_meeting(meeting(action_items=[{"title": "ok"}, {"title": " "}]))
+        await utility.process_meeting(planning(action_items=[{"title": "ok"}, {"title": " "}]))
     assert raised.value.field == "action_items.1.title"
 
 
 async def test_a_meeting_without_items_is_fine(utility: IntegrationUtility) -> None:
-    result = await utility.process_meeting(meeting(action_items=[]))
+    result = await utility.process_meeting(planning(action_items=[]))
     assert result.items == ()
 
 
@@ -154,7 +142,7 @@ async def test_only_the_owner_may_dismiss(utility: IntegrationUtility) -> None:
 
 
 async def test_auth_status_counts_pending_tasks(utility: IntegrationUtility) -> None:
-    await utility.process_meeting(meeting())
+    await utility.process_meeting(planning())
     status = await utility.get_auth_status("U1", team_id="T1")
     assert status.pending_tasks_count == 2
     assert not status.can_create_tasks

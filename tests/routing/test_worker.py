@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -15,30 +13,42 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from primitives.enums import ProviderName, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
-from routing.catalogs import CatalogCache
 from routing.outbox import claim_due
 from routing.utility import IntegrationUtility
 from routing.worker import DispatchWorker, WorkerConfig
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
 from storage.models import Task, UserAuthToken
-from storage.vault import TokenVault, new_key
-from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
+from tests.fakes import FakeClock, RecordingNotifier
+from tests.meetings import item, meeting
+from tests.wiring import Wiring, wire
 
 CLICKUP = ProviderName.CLICKUP
-DIRECTORY = {"T1": {"U1": "ana@acme.example", "U2": "bo@acme.example"}}
 
 
 @dataclass
 class Env:
-    utility: IntegrationUtility
-    worker: DispatchWorker
-    sessions: async_sessionmaker[AsyncSession]
+    """One test's wiring and the ClickUp world its provider talks to."""
+
+    wiring: Wiring
     world: ClickUpSandbox
-    notifier: RecordingNotifier
     clock: FakeClock
-    make_worker: Any
-    catalogs: CatalogCache
+
+    @property
+    def utility(self) -> IntegrationUtility:
+        return self.wiring.utility
+
+    @property
+    def worker(self) -> DispatchWorker:
+        return self.wiring.worker
+
+    @property
+    def notifier(self) -> RecordingNotifier:
+        return self.wiring.notifier
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.wiring.sessions
 
     async def connect(self, user_id: str = "U1", clickup_user: int = 101) -> str:
         token = self.world.issue_token(clickup_user, ["9001"])
@@ -66,36 +76,8 @@ def env(
     clickup: ClickUpProvider,
     clickup_world: ClickUpSandbox,
 ) -> Env:
-    vault = TokenVault([new_key()])
-    catalogs = CatalogCache(sessions, clock)
-    notifier = RecordingNotifier()
-    providers = {CLICKUP: clickup}
-
-    def make_worker(name: str = "w1") -> DispatchWorker:
-        return DispatchWorker(
-            sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
-            notifier=notifier, config=WorkerConfig(max_attempts=4), rng=random.Random(7),
-            worker_id=name,
-        )  # fmt: skip
-
-    utility = IntegrationUtility(
-        sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
-        directory=StaticDirectory(DIRECTORY), notifier=notifier,
-    )  # fmt: skip
-    return Env(
-        utility, make_worker(), sessions, clickup_world, notifier, clock, make_worker, catalogs
-    )
-
-
-def meeting(*items: dict[str, Any], meeting_id: str = "m-1") -> dict[str, Any]:
-    return {
-        "meeting_id": meeting_id, "title": "Weekly sync", "team_id": "T1", "channel_id": "C1",
-        "owner": {"slack_user_id": "U1"}, "action_items": list(items),
-    }  # fmt: skip
-
-
-def item(n: int, **extra: Any) -> dict[str, Any]:
-    return {"id": f"a{n}", "title": f"Action {n}", **extra}
+    wiring = wire(sessions, clock, {CLICKUP: clickup}, config=WorkerConfig(max_attempts=4))
+    return Env(wiring, clickup_world, clock)
 
 
 async def test_queued_tasks_are_created_once_with_one_message_per_meeting(env: Env) -> None:
@@ -140,7 +122,7 @@ async def test_two_flushes_and_two_workers_at_once_create_nothing_twice(env: Env
         env.utility.process_pending_tasks("U1", team_id="T1"),
     )
     assert sum(flushed) == 0  # connect_completed already flushed them all
-    other = env.make_worker("w2")
+    other = env.wiring.another_worker("w2")
     await asyncio.gather(env.worker.run_once(), other.run_once(), env.worker.run_once())
     await env.drain()
     assert len(env.world.tasks) == 12
@@ -180,7 +162,7 @@ async def test_a_revoked_connection_sends_the_owners_tasks_back_to_wait(env: Env
     await env.connect()
     await env.utility.process_meeting(meeting(item(1), item(2), item(3)))
     env.world.faults.add(FaultKind.REVOKED, method="POST", path="/task")
-    await env.make_worker().run_once()
+    await env.wiring.another_worker("w1").run_once()
     rows = await env.tasks()
     assert {r.state for r in rows} == {"pending_auth"}
     assert env.notifier.reconnects == [("T1", "U1", CLICKUP)]
@@ -241,7 +223,7 @@ async def test_rate_limits_wait_without_using_up_attempts(env: Env) -> None:
 
 async def test_a_task_is_routed_at_dispatch_when_no_catalog_was_cached(env: Env) -> None:
     await env.connect()
-    await env.catalogs.forget(team_id="T1", user_id="U1", provider=CLICKUP)
+    await env.wiring.catalogs.forget(team_id="T1", user_id="U1", provider=CLICKUP)
     result = await env.utility.process_meeting(meeting(item(1, project_name="backlog")))
     assert result.items[0].status is TaskState.QUEUED and result.items[0].provider is None
     await env.worker.run_once()

@@ -1,4 +1,5 @@
-"""The HTTP side wired by `scrumy serve`'s own code, against the ClickUp and Notion emulators.
+"""The HTTP side wired by `scrumy serve`'s own code, against the ClickUp and Notion emulators
+(in process; over loopback for the tests where the socket is the point).
 
 Only the Slack side is stood in for (a fixed workspace directory and a recording notifier):
 settings, storage, the vault, the providers and the emulators are the real ones.
@@ -22,7 +23,7 @@ from routing.wake import LocalWakeSignal
 from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
-from sandbox.server import bind_socket, serve_app, socket_url
+from sandbox.server import bind_socket, serve_apps, socket_url
 from scrumy.services import Services, build_providers
 from scrumy.settings import Settings
 from scrumy.startup import open_storage
@@ -32,6 +33,7 @@ from sidecar.links import LinkSigner
 from sidecar.metrics import Metrics
 from storage.api_keys import create_api_key
 from storage.vault import TokenVault, new_key
+from tests.emulators import CLICKUP_URL, NOTION_URL, in_process_client
 from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 
 TEAM = "T0ACME"
@@ -56,6 +58,7 @@ class Harness:
     notion_world: NotionSandbox
     clickup_url: str
     notion_url: str
+    http: httpx.AsyncClient  # what the providers speak through; it reaches the emulators
     notifier: RecordingNotifier
     sessions: async_sessionmaker[AsyncSession]
     database_url: str
@@ -87,11 +90,8 @@ def _settings(database_url: str, base_url: str, clickup_url: str, notion_url: st
     )
 
 
-@contextlib.asynccontextmanager
-async def running_sidecar(
-    database_url: str, clock: FakeClock, base_url: str
-) -> AsyncIterator[Harness]:
-    """Everything the HTTP side needs, built by `scrumy serve`'s own code, at `base_url`."""
+def _worlds(base_url: str) -> tuple[ClickUpSandbox, NotionSandbox]:
+    """The demo worlds, with OAuth apps that send the browser back to `base_url`."""
     clickup_world = ClickUpSandbox()
     seed_demo_clickup(
         clickup_world, client_id=CLICKUP_ID, client_secret=CLICKUP_SECRET,
@@ -102,6 +102,21 @@ async def running_sidecar(
         notion_world, client_id=NOTION_ID, client_secret=NOTION_SECRET,
         redirect_uri=f"{base_url}/auth/notion/callback",
     )  # fmt: skip
+    return clickup_world, notion_world
+
+
+@contextlib.asynccontextmanager
+async def _sidecar(
+    database_url: str,
+    clock: FakeClock,
+    base_url: str,
+    http: httpx.AsyncClient,
+    worlds: tuple[ClickUpSandbox, NotionSandbox],
+    emulator_urls: tuple[str, str],
+) -> AsyncIterator[Harness]:
+    """The app built by `scrumy serve`'s own code, its providers speaking through `http`."""
+    clickup_world, notion_world = worlds
+    clickup_url, notion_url = emulator_urls
     directory = StaticDirectory(
         {
             TEAM: {ANA: "ana@acme.example", BO: "bo@acme.example"},
@@ -109,42 +124,64 @@ async def running_sidecar(
         }
     )
     notifier = RecordingNotifier()
-    async with (
-        httpx.AsyncClient(timeout=10) as http,
-        serve_app(create_clickup_emulator(clickup_world, clock=clock)) as clickup_url,
-        serve_app(create_notion_emulator(notion_world, clock=clock)) as notion_url,
-    ):
-        settings = _settings(database_url, base_url, clickup_url, notion_url)
-        storage = await open_storage(settings)
-        services = Services(
-            settings=settings, storage=storage, clock=clock, http=http,
-            providers=build_providers(settings, http, clock),
-            catalogs=CatalogCache(storage.sessions, clock), notifier=notifier,
-            signal=LocalWakeSignal(),
+    settings = _settings(database_url, base_url, clickup_url, notion_url)
+    storage = await open_storage(settings)
+    services = Services(
+        settings=settings, storage=storage, clock=clock, http=http,
+        providers=build_providers(settings, http, clock),
+        catalogs=CatalogCache(storage.sessions, clock), notifier=notifier,
+        signal=LocalWakeSignal(),
+    )  # fmt: skip
+    web = build_web_app(settings, services, directory=directory)
+    deps = web.deps
+    try:
+        yield Harness(
+            app=web.app, deps=deps, base_url=base_url, clock=clock, utility=deps.utility,
+            worker=services.worker(observer=deps.metrics), links=deps.links,
+            metrics=deps.metrics, vault=storage.vault, clickup_world=clickup_world,
+            notion_world=notion_world, clickup_url=clickup_url, notion_url=notion_url,
+            http=http, notifier=notifier, sessions=storage.sessions, database_url=database_url,
         )  # fmt: skip
-        web = build_web_app(settings, services, directory=directory)
-        deps = web.deps
-        try:
-            yield Harness(
-                app=web.app, deps=deps, base_url=base_url, clock=clock, utility=deps.utility,
-                worker=services.worker(observer=deps.metrics), links=deps.links,
-                metrics=deps.metrics, vault=storage.vault, clickup_world=clickup_world,
-                notion_world=notion_world, clickup_url=clickup_url, notion_url=notion_url,
-                notifier=notifier, sessions=storage.sessions, database_url=database_url,
-            )  # fmt: skip
-        finally:
-            await storage.close()
+    finally:
+        await storage.close()
+
+
+@contextlib.asynccontextmanager
+async def running_sidecar(
+    database_url: str, clock: FakeClock, base_url: str
+) -> AsyncIterator[Harness]:
+    """Everything the HTTP side needs, built by `scrumy serve`'s own code, at `base_url`; the
+    emulators answer in process at CLICKUP_URL and NOTION_URL (`tests.emulators`)."""
+    clickup_world, notion_world = worlds = _worlds(base_url)
+    async with (
+        in_process_client(
+            {
+                CLICKUP_URL: create_clickup_emulator(clickup_world, clock=clock),
+                NOTION_URL: create_notion_emulator(notion_world, clock=clock),
+            }
+        ) as http,
+        _sidecar(database_url, clock, base_url, http, worlds, (CLICKUP_URL, NOTION_URL)) as h,
+    ):
+        yield h
 
 
 @contextlib.asynccontextmanager
 async def served_sidecar(database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
-    """`running_sidecar` served by uvicorn on a free port of 127.0.0.1 (its own base URL)."""
-    sock = bind_socket()
+    """`running_sidecar` over real sockets: the app and both emulators served by uvicorn on
+    free ports of 127.0.0.1, so a browser can follow every redirect."""
+    app_sock, clickup_sock, notion_sock = bind_socket(), bind_socket(), bind_socket()
+    base_url, clickup_url, notion_url = map(socket_url, (app_sock, clickup_sock, notion_sock))
+    clickup_world, notion_world = worlds = _worlds(base_url)
     async with (
-        running_sidecar(database_url, clock, socket_url(sock)) as harness,
-        serve_app(harness.app, sock=sock),
+        httpx.AsyncClient(timeout=10) as http,
+        _sidecar(database_url, clock, base_url, http, worlds, (clickup_url, notion_url)) as h,
+        serve_apps(
+            (h.app, app_sock),
+            (create_clickup_emulator(clickup_world, clock=clock), clickup_sock),
+            (create_notion_emulator(notion_world, clock=clock), notion_sock),
+        ),
     ):
-        yield harness
+        yield h
 
 
 def browser_client(harness: Harness) -> httpx.AsyncClient:

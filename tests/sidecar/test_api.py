@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import func, select
 
 from primitives.enums import ProviderName
-from routing.catalogs import CatalogCache
 from routing.errors import DirectoryUnavailable
-from routing.utility import IntegrationUtility
 from sidecar.app import create_sidecar
 from storage.api_keys import revoke_api_key
 from storage.models import ApiKey, Task
+from tests.meetings import item, meeting
 from tests.sidecar.harness import ANA, BO, EVE, OTHER_TEAM, TEAM, Harness
 from tests.sidecar.test_connect import connect
+from tests.wiring import wire
 
 
 @pytest.fixture
@@ -33,20 +33,14 @@ async def api(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def meeting(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "meeting_id": "m-1",
-        "title": "Sprint planning",
-        "team_id": TEAM,
-        "channel_id": "C0PLAN",
-        "owner": {"email": "ana@acme.example"},
-        "action_items": [
-            {"id": "a1", "title": "Write the launch post", "assignee": {"slack_user_id": BO}},
-            {"id": "a2", "title": "Book the venue", "priority": "urgent", "due_date": "2026-02-01"},
-        ],
-    }
-    body.update(overrides)
-    return body
+def planning(**fields: Any) -> dict[str, Any]:
+    """Ana's sprint planning in the harness's workspace: an item for Bo, an urgent one."""
+    return meeting(
+        item(1, title="Write the launch post", assignee={"slack_user_id": BO}),
+        item(2, title="Book the venue", priority="urgent", due_date="2026-02-01"),
+        **{"title": "Sprint planning", "team_id": TEAM, "channel_id": "C0PLAN",
+           "owner": {"email": "ana@acme.example"}, **fields},
+    )  # fmt: skip
 
 
 def task(title: str = "Review the budget", **overrides: Any) -> dict[str, Any]:
@@ -81,7 +75,7 @@ async def test_calls_without_a_valid_key_are_refused(
         {"Authorization": "Bearer sct_not-a-real-key"},
         {"Authorization": "Bearer something-else"},
     ):
-        answer = await anonymous.post("/api/meetings", json=meeting(), headers=headers)
+        answer = await anonymous.post("/api/meetings", json=planning(), headers=headers)
         assert answer.status_code == 401, headers
         assert error_of(answer)["code"] == "unauthorized"
         assert answer.headers["www-authenticate"].startswith("Bearer")
@@ -111,7 +105,7 @@ async def test_a_key_reads_and_writes_only_its_own_team(
     )
     assert (await other.get(f"/api/tasks/{ours['task_id']}")).status_code == 404
     for answer in (
-        await other.post("/api/meetings", json=meeting()),
+        await other.post("/api/meetings", json=planning()),
         await other.post("/api/tasks", json=task()),
         await other.get(f"/api/users/{TEAM}/{ANA}/status"),
         await other.get(f"/api/users/{TEAM}/{ANA}/preferences"),
@@ -133,16 +127,16 @@ async def test_a_key_reads_and_writes_only_its_own_team(
 async def test_posting_a_meeting_stores_one_task_per_item_once(
     harness: Harness, api: httpx.AsyncClient
 ) -> None:
-    first = await api.post("/api/meetings", json=meeting())
+    first = await api.post("/api/meetings", json=planning())
     assert first.status_code == 202
     body = first.json()
     assert body["meeting_id"] == "m-1" and body["duplicate"] is False
-    items = {item["item_id"]: item for item in body["items"]}
+    items = {answer["item_id"]: answer for answer in body["items"]}
     assert items["a1"]["owner_user_id"] == BO and items["a2"]["owner_user_id"] == ANA
-    for item in items.values():
-        assert item["status"] == "pending_auth"
-        assert set(item["connect_urls"]) == {"clickup", "notion"}
-    again = await api.post("/api/meetings", json=meeting())
+    for answer in items.values():
+        assert answer["status"] == "pending_auth"
+        assert set(answer["connect_urls"]) == {"clickup", "notion"}
+    again = await api.post("/api/meetings", json=planning())
     assert again.status_code == 202 and again.json()["duplicate"] is True
     assert [i["task_id"] for i in again.json()["items"]] == [i["task_id"] for i in body["items"]]
     assert await task_count(harness) == 2
@@ -268,16 +262,16 @@ async def test_bad_bodies_get_a_clear_4xx(harness: Harness, api: httpx.AsyncClie
             "invalid_json",
         ),
         (await api.post("/api/meetings", json=[1, 2]), 422, "invalid_input"),
-        (await api.post("/api/meetings", json=meeting(team_id="acme")), 422, "invalid_input"),
+        (await api.post("/api/meetings", json=planning(team_id="acme")), 422, "invalid_input"),
         (
             await api.post(
-                "/api/meetings", json=meeting(action_items=[{"title": "x", "priority": "asap"}])
+                "/api/meetings", json=planning(action_items=[{"title": "x", "priority": "asap"}])
             ),
             422,
             "invalid_input",
         ),
         (
-            await api.post("/api/meetings", json=meeting(owner={"email": "nobody@acme.example"})),
+            await api.post("/api/meetings", json=planning(owner={"email": "nobody@acme.example"})),
             422,
             "unknown_user",
         ),
@@ -304,14 +298,14 @@ async def test_bad_bodies_get_a_clear_4xx(harness: Harness, api: httpx.AsyncClie
         assert answer.status_code == status, answer.text
         assert error_of(answer)["code"] == code
     priority = await api.post(
-        "/api/meetings", json=meeting(action_items=[{"title": "x", "priority": "asap"}])
+        "/api/meetings", json=planning(action_items=[{"title": "x", "priority": "asap"}])
     )
     assert error_of(priority)["field"] == "action_items.0.priority"
     assert await task_count(harness) == 0
 
 
 async def test_a_body_over_one_mebibyte_is_413(harness: Harness, api: httpx.AsyncClient) -> None:
-    big = meeting(summary="x" * (1024 * 1024))
+    big = planning(summary="x" * (1024 * 1024))
     declared = await api.post("/api/meetings", json=big)
     assert declared.status_code == 413
     assert error_of(declared)["code"] == "body_too_large"
@@ -338,18 +332,17 @@ class _SlackDown:
 
 async def test_when_slack_cannot_say_who_is_who_the_answer_is_503(harness: Harness) -> None:
     deps = harness.deps
-    utility = IntegrationUtility(
-        sessions=harness.sessions, vault=harness.vault, clock=harness.clock,
-        providers=deps.providers, catalogs=CatalogCache(harness.sessions, harness.clock),
-        directory=_SlackDown(), notifier=harness.notifier, connect_links=deps.links,
-    )  # fmt: skip
+    utility = wire(
+        harness.sessions, harness.clock, deps.providers, directory=_SlackDown(),
+        notifier=harness.notifier, vault=harness.vault, connect_links=deps.links,
+    ).utility  # fmt: skip
     app = create_sidecar(dataclasses.replace(deps, utility=utility))
     key = await harness.api_key(TEAM)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=harness.base_url,
         headers={"Authorization": f"Bearer {key}"},
     ) as api:  # fmt: skip
-        answer = await api.post("/api/meetings", json=meeting())
+        answer = await api.post("/api/meetings", json=planning())
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "7"
     assert error_of(answer)["code"] == "slack_unavailable"

@@ -49,16 +49,15 @@ async def initiate(browser: httpx.AsyncClient, link: str) -> httpx.Response:
     return await browser.get(_path(link))
 
 
-async def consent(location: str, decision: str = "approve") -> str:
+async def consent(harness: Harness, location: str, decision: str = "approve") -> str:
     """Press a button on the emulator's consent page; returns where it sends the browser."""
     parts = urlsplit(location)
     form = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    async with httpx.AsyncClient() as provider_site:
-        page = await provider_site.get(location)
-        assert page.status_code == 200 and "<form" in page.text
-        answer = await provider_site.post(
-            f"{parts.scheme}://{parts.netloc}{parts.path}", data={**form, "decision": decision}
-        )
+    page = await harness.http.get(location)
+    assert page.status_code == 200 and "<form" in page.text
+    answer = await harness.http.post(
+        f"{parts.scheme}://{parts.netloc}{parts.path}", data={**form, "decision": decision}
+    )
     assert answer.status_code == 302
     return answer.headers["location"]
 
@@ -69,7 +68,7 @@ async def connect(
     """The whole flow for `user`; (the callback URL used, the page it showed)."""
     started = await initiate(browser, harness.link(user, provider))
     assert started.status_code == 303
-    callback = await consent(started.headers["location"])
+    callback = await consent(harness, started.headers["location"])
     return callback, await browser.get(_path(callback))
 
 
@@ -143,8 +142,10 @@ async def test_notion_flow_and_two_tools_in_two_tabs(
     # Both flows started before either finishes: one browser cookie serves both.
     clickup_start = await initiate(browser, harness.link(ANA, CLICKUP))
     notion_start = await initiate(browser, harness.link(ANA, NOTION))
-    notion_page = await browser.get(_path(await consent(notion_start.headers["location"])))
-    clickup_page = await browser.get(_path(await consent(clickup_start.headers["location"])))
+    notion_page = await browser.get(_path(await consent(harness, notion_start.headers["location"])))
+    clickup_page = await browser.get(
+        _path(await consent(harness, clickup_start.headers["location"]))
+    )
     assert notion_page.status_code == clickup_page.status_code == 200
     assert "Notion is connected" in notion_page.text
     assert "New tasks of yours from meetings will be created in ClickUp." in clickup_page.text
@@ -159,7 +160,7 @@ async def test_pressing_cancel_connects_nothing(
     harness: Harness, browser: httpx.AsyncClient
 ) -> None:
     started = await initiate(browser, harness.link(ANA, CLICKUP))
-    callback = await consent(started.headers["location"], decision="deny")
+    callback = await consent(harness, started.headers["location"], decision="deny")
     page = await browser.get(_path(callback))
     assert page.status_code == 200
     assert "You did not connect ClickUp" in page.text
@@ -174,7 +175,7 @@ async def test_a_code_the_provider_refuses_shows_the_provider_error_page(
     harness: Harness, browser: httpx.AsyncClient
 ) -> None:
     started = await initiate(browser, harness.link(ANA, CLICKUP))
-    callback = await consent(started.headers["location"])
+    callback = await consent(harness, started.headers["location"])
     forged = callback.replace("code=", "code=x")
     page = await browser.get(_path(forged))
     assert page.status_code == 502
@@ -188,7 +189,7 @@ async def test_a_tool_in_trouble_during_the_exchange_asks_to_wait_a_minute(
     harness: Harness, browser: httpx.AsyncClient
 ) -> None:
     started = await initiate(browser, harness.link(ANA, CLICKUP))
-    callback = await consent(started.headers["location"])
+    callback = await consent(harness, started.headers["location"])
     # After the code exchange ClickUp keeps failing to say who signed in.
     harness.clickup_world.faults.add(
         FaultKind.SERVER_ERROR, method="GET", path="/v2/user", times=None
@@ -229,7 +230,7 @@ async def test_a_replayed_callback_is_refused(harness: Harness, browser: httpx.A
 
 async def test_a_forged_state_is_refused(harness: Harness, browser: httpx.AsyncClient) -> None:
     started = await initiate(browser, harness.link(ANA, CLICKUP))
-    callback = await consent(started.headers["location"])
+    callback = await consent(harness, started.headers["location"])
     state = parse_qs(urlsplit(callback).query)["state"][0]
     forged = callback.replace(f"state={state}", "state=" + "A" * len(state))
     page = await browser.get(_path(forged))
@@ -242,7 +243,7 @@ async def test_a_forged_state_is_refused(harness: Harness, browser: httpx.AsyncC
 
 async def test_an_expired_state_is_refused(harness: Harness, browser: httpx.AsyncClient) -> None:
     started = await initiate(browser, harness.link(ANA, CLICKUP))
-    callback = await consent(started.headers["location"])
+    callback = await consent(harness, started.headers["location"])
     harness.clock.advance(10 * 60 + 1)
     page = await browser.get(_path(callback))
     assert page.status_code == 410
@@ -261,7 +262,7 @@ async def test_a_state_from_another_browser_is_refused(harness: Harness) -> None
         ) as ana_browser,
     ):
         started = await initiate(bo_browser, harness.link(BO, CLICKUP))
-        bo_callback = await consent(started.headers["location"])
+        bo_callback = await consent(harness, started.headers["location"])
         await initiate(ana_browser, harness.link(ANA, CLICKUP))  # Ana has a cookie of her own
 
         page = await ana_browser.get(_path(bo_callback))
@@ -283,7 +284,7 @@ async def test_a_state_from_another_browser_is_refused(harness: Harness) -> None
 
 async def test_a_state_is_for_one_tool_only(harness: Harness, browser: httpx.AsyncClient) -> None:
     started = await initiate(browser, harness.link(ANA, CLICKUP))
-    callback = await consent(started.headers["location"])
+    callback = await consent(harness, started.headers["location"])
     crossed = _path(callback).replace("/auth/clickup/", "/auth/notion/")
     page = await browser.get(crossed)
     assert page.status_code == 400
@@ -370,7 +371,7 @@ async def test_redirects_never_come_from_the_request(
         "http://127.0.0.1:8000/auth/clickup/callback"
     ]
     assert "evil" not in location
-    callback = await consent(location)
+    callback = await consent(harness, location)
     page = await browser.get(_path(callback) + f"&next={evil}&redirect_uri={evil}")
     assert page.status_code == 200
     assert "evil" not in page.text and "location" not in page.headers
@@ -404,7 +405,7 @@ async def test_no_token_or_secret_in_any_page_or_log_line(
     seen: list[str] = []
     for provider in (CLICKUP, NOTION):
         started = await initiate(browser, harness.link(ANA, provider))
-        callback = await consent(started.headers["location"])
+        callback = await consent(harness, started.headers["location"])
         page = await browser.get(_path(callback))
         replay = await browser.get(_path(callback))
         seen += [page.text, str(page.headers), replay.text, str(started.headers)]
