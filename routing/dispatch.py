@@ -48,7 +48,7 @@ from routing.outbox import (
     record_route,
     send_back_to_waiting,
 )
-from routing.owner_context import OwnerRouter, routable
+from routing.owner_context import OwnerRouter, credentials_of, routable
 from routing.retry import RetryPolicy, ending_for
 from storage.connections import (
     ConnectionGone,
@@ -257,7 +257,7 @@ class TaskDispatcher:
         connection: StoredConnection,
         cache: PassCache,
     ) -> Outcome:
-        credentials = Credentials(connection.id, connection.access_token, connection.workspace_id)
+        credentials = credentials_of(connection)
         catalog = await self._catalog(task, provider, credentials, cache)
         destination = catalog.destination(task.destination_id or "")
         if destination is None:

@@ -39,12 +39,6 @@ class OwnerContext:
     broken: frozenset[ProviderName]  # connected once, now needing a reconnect
     preferences: RoutingPreferences
 
-    def credentials(self, provider: ProviderName) -> Credentials | None:
-        connection = self.connections.get(provider)
-        if connection is None:
-            return None
-        return Credentials(connection.id, connection.access_token, connection.workspace_id)
-
     def with_mode(self, mode: RoutingMode | None) -> OwnerContext:
         """The same owner, routing this once with `mode` (a request's own choice)."""
         if mode is None:
@@ -55,6 +49,11 @@ class OwnerContext:
         return OwnerContext(
             self.team_id, self.user_id, self.connections, self.broken, preferences
         )  # fmt: skip
+
+
+def credentials_of(connection: StoredConnection) -> Credentials:
+    """What a provider client needs to act for a stored connection."""
+    return Credentials(connection.id, connection.access_token, connection.workspace_id)
 
 
 def preferences_from_row(row: IntegrationPreference | None) -> RoutingPreferences:
@@ -161,11 +160,8 @@ class OwnerRouter:
         """Destinations per connected tool, read from the provider when the cache is stale."""
         found: Destinations = {}
         for name, connection in context.connections.items():
-            credentials = Credentials(
-                connection.id, connection.access_token, connection.workspace_id
-            )
             catalog = await self._catalogs.get(
-                self._providers[name], credentials, team_id=context.team_id,
+                self._providers[name], credentials_of(connection), team_id=context.team_id,
                 user_id=context.user_id,
             )  # fmt: skip
             found[name] = catalog.destinations
