@@ -200,6 +200,10 @@ class Task(Timestamps, Base):
     # Set before the first request that may create the task: from then on a retry must first
     # look the task up by marker at the provider.
     first_sent_at: Mapped[datetime | None]
+    # The latest instant the last request that may create the task can still land at the
+    # provider (its send time plus the HTTP client's total timeout). A task whose worker
+    # vanished is looked up only after this has passed, never while a request may be in flight.
+    send_deadline: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 
     provider_task_id: Mapped[str | None] = mapped_column(String(128))
