@@ -17,6 +17,7 @@ import click
 from pydantic import AnyHttpUrl
 
 from primitives.clock import SystemClock
+from routing.dispatch import SendTiming
 from routing.worker import WorkerConfig
 from scrumy.checks import run_checks
 from scrumy.logs import configure_logging, redact
@@ -250,8 +251,35 @@ def api_key_revoke(key_id: str) -> None:
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1))
 @click.option("--poll-seconds", default=5.0, show_default=True, type=click.FloatRange(0.05))
 @click.option("--base-backoff", default=2.0, show_default=True, type=click.FloatRange(0.01))
+@click.option(
+    "--batch-size",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Tasks claimed at once; their leases are renewed until each is done.",
+)
+@click.option(
+    "--send-timeout",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a create request may take before it is abandoned.",
+)
+@click.option(
+    "--landing-margin",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds after that before a task it created is sure to be listed.",
+)
 def worker(
-    concurrency: int, lease_seconds: float, poll_seconds: float, base_backoff: float
+    concurrency: int,
+    lease_seconds: float,
+    poll_seconds: float,
+    base_backoff: float,
+    batch_size: int,
+    send_timeout: float,
+    landing_margin: float,
 ) -> None:
     """Run the dispatch worker alone (beside `scrumy serve --no-worker`) until stopped."""
     settings = _settings()
@@ -260,7 +288,8 @@ def worker(
         async with running_services(settings) as services:
             config = WorkerConfig(
                 concurrency=concurrency, lease=timedelta(seconds=lease_seconds),
-                poll_seconds=poll_seconds, base_backoff=base_backoff,
+                poll_seconds=poll_seconds, base_backoff=base_backoff, batch_size=batch_size,
+                send=SendTiming(timeout=send_timeout, margin=landing_margin),
             )  # fmt: skip
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

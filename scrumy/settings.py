@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
+    # How long one database statement (or SQLite's wait for its writer) may take before the
+    # caller gives up and reports the database as unreachable.
+    database_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     app_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
     port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = "INFO"

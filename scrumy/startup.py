@@ -53,7 +53,9 @@ async def open_storage(settings: Settings, *, migrate: bool = True) -> Storage:
         vault = build_vault(settings)
     except VaultError as error:
         raise StartupError(str(error)) from None
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url, statement_timeout=settings.database_timeout_seconds
+    )
     try:
         await check_connection(engine)
         if migrate:

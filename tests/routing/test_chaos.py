@@ -1,42 +1,142 @@
-"""Chaos: two worker processes on PostgreSQL, 1,000 tasks, a faulty ClickUp, one SIGKILL.
+"""Chaos: worker processes on PostgreSQL against faulty emulators; nothing lost, nothing twice.
 
-Every task must end `created` exactly once at the emulator (counted by marker) or `failed`
-with a reason and absent from the emulator; none lost, none duplicated. The big version of
-this run belongs to the benchmarks.
+Each scenario creates a meeting's tasks with `scrumy worker` subprocesses while something goes
+wrong, and must end with every task `created` exactly once at the emulator — counted there by
+marker and by title — or `failed` with a reason and absent from the emulator:
+
+- kill: 600 ClickUp tasks, 5xx, 429s, lost responses, and one worker SIGKILLed mid-run;
+- slow provider: leases shorter than the provider's answers, more claimed than run at once;
+- partition: one worker's link to the database is cut for a few seconds (through a TCP proxy)
+  while it sends, and restored; the other worker reaches the database directly;
+- failing lookups: lost responses, with 5xx on the listings that look tasks up;
+- Notion: ten owners, lost responses, 5xx on creates and queries, and a kill.
+
+The big versions of these runs belong to the benchmarks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import SystemClock
 from primitives.enums import ProviderName, TaskState
-from providers.base import OAuthTokens, ProviderAccount, Workspace
+from providers.base import OAuthTokens, Provider, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
+from providers.notion import NotionProvider
 from providers.ratelimit import ConnectionRateLimiter
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.faults import FaultBook, FaultKind
+from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
 from sandbox.server import serve_app
 from storage.models import Task
 from storage.vault import TokenVault, new_key
 from tests.fakes import StaticDirectory
 from tests.meetings import item, meeting
+from tests.tcp_proxy import TcpProxy
 from tests.wiring import wire
 
-TASKS = 1_000
-DEADLINE = float(
-    os.environ.get("CHAOS_DEADLINE", "150")
-)  # seconds; the run normally takes a fraction of it
+CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
+MARKER = re.compile(r"mk_[A-Za-z0-9_-]{20}")  # `new_id("mk")`
+DEADLINE = float(os.environ.get("CHAOS_DEADLINE", "150"))  # seconds; a run takes a fraction
+FAST_WORKER = ("--concurrency", "8", "--lease-seconds", "3", "--poll-seconds", "0.2",
+               "--base-backoff", "0.05", "--send-timeout", "2",
+               "--landing-margin", "0.5")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    provider: ProviderName
+    tasks: int
+    faults: Callable[[FaultBook], None]
+    owners: int = 1
+    worker_args: tuple[str, ...] = FAST_WORKER
+    kill: bool = False  # SIGKILL one worker a quarter of the way, start another
+    partition: float = 0.0  # seconds the first worker's database link is cut, a third of the way
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def kill_faults(faults: FaultBook) -> None:
+    faults.add(FaultKind.LATENCY, seconds=0.01, probability=0.2, times=None)
+    faults.add(FaultKind.SERVER_ERROR, method="POST", path="/task", probability=0.05, times=None)
+    faults.add(FaultKind.RATE_LIMIT, method="POST", path="/task", probability=0.01, times=None,
+               seconds=1)  # fmt: skip
+    faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/task", probability=0.05, times=None)
+
+
+def slow_provider(faults: FaultBook) -> None:
+    # Answers slower than the 1 s lease: a worker keeps its claimed tasks by renewing.
+    faults.add(FaultKind.LATENCY, method="POST", path="/task", seconds=1.5, probability=0.3,
+               times=None)  # fmt: skip
+    faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/task", probability=0.05, times=None)
+
+
+def lost_and_failing_lookups(faults: FaultBook) -> None:
+    faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/task", probability=0.15, times=None)
+    faults.add(FaultKind.SERVER_ERROR, method="GET", path="/task", probability=0.3, times=None)
+
+
+def partition_faults(faults: FaultBook) -> None:
+    faults.add(FaultKind.LATENCY, method="POST", path="/task", seconds=0.05, times=None)
+    faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/task", probability=0.05, times=None)
+
+
+def notion_faults(faults: FaultBook) -> None:
+    faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/v1/pages", probability=0.1,
+               times=None)  # fmt: skip
+    faults.add(FaultKind.SERVER_ERROR, method="POST", path="/v1/pages", probability=0.05,
+               times=None)  # fmt: skip
+    faults.add(FaultKind.SERVER_ERROR, method="POST", path="/query", probability=0.2, times=None)
+
+
+SCENARIOS = [
+    Scenario("kill", CLICKUP, 600, kill_faults, kill=True),
+    Scenario(
+        "slow-provider",
+        CLICKUP,
+        120,
+        slow_provider,
+        worker_args=(
+            "--concurrency",
+            "4",
+            "--batch-size",
+            "16",
+            "--lease-seconds",
+            "1",
+            "--poll-seconds",
+            "0.2",
+            "--base-backoff",
+            "0.05",
+            "--send-timeout",
+            "4",
+        ),
+    ),
+    Scenario(
+        "partition",
+        CLICKUP,
+        300,
+        partition_faults,
+        partition=4.0,
+        env={"DATABASE_TIMEOUT_SECONDS": "1"},
+    ),
+    Scenario("failing-lookups", CLICKUP, 150, lost_and_failing_lookups),
+]
 
 
 async def states(sessions: async_sessionmaker[AsyncSession]) -> Counter[str]:
@@ -45,106 +145,201 @@ async def states(sessions: async_sessionmaker[AsyncSession]) -> Counter[str]:
         return Counter({state: int(n) for state, n in rows.all()})
 
 
-async def start_worker(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+async def start_worker(
+    env: dict[str, str], log: Path, args: tuple[str, ...]
+) -> asyncio.subprocess.Process:
     with log.open("ab") as output:  # a file, not a pipe: a full pipe would stall the worker
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "scrumy", "worker", "--concurrency", "8", "--lease-seconds",
-            "3", "--poll-seconds", "0.2", "--base-backoff", "0.05",
+            sys.executable, "-m", "scrumy", "worker", *args,
             env=env, stdout=asyncio.subprocess.DEVNULL, stderr=output,
         )  # fmt: skip
 
 
+class World:
+    """The emulator of one scenario: served on a socket, and counted at the end."""
+
+    def __init__(self, provider: ProviderName, faults: FaultBook) -> None:
+        self.provider = provider
+        redirect = "http://x/cb"
+        if provider is CLICKUP:
+            self.clickup = ClickUpSandbox(rate_limit_per_minute=1_000_000, faults=faults)
+            seed_demo_clickup(self.clickup, client_id="cid", client_secret="cs",
+                              redirect_uri=redirect)  # fmt: skip
+        else:
+            self.notion = NotionSandbox(requests_per_second=1_000_000, burst=1_000_000,
+                                        faults=faults)  # fmt: skip
+            seed_demo_notion(self.notion, client_id="cid", client_secret="cs",
+                             redirect_uri=redirect)  # fmt: skip
+
+    @asynccontextmanager
+    async def served(self, clock: SystemClock) -> AsyncIterator[str]:
+        if self.provider is CLICKUP:
+            app = create_clickup_emulator(self.clickup, clock=clock)
+        else:
+            app = create_notion_emulator(self.notion, clock=clock)
+        async with serve_app(app) as url:
+            yield url
+
+    def client(self, http: httpx.AsyncClient, url: str, clock: SystemClock) -> Provider:
+        limiter = ConnectionRateLimiter(clock, rate=1000, burst=1000)
+        if self.provider is CLICKUP:
+            return ClickUpProvider(http, api_url=f"{url}/api", auth_url=f"{url}/api",
+                                   client_id="cid", client_secret="cs", limiter=limiter,
+                                   clock=clock)  # fmt: skip
+        return NotionProvider(http, api_url=url, client_id="cid", client_secret="cs",
+                              limiter=limiter, clock=clock)  # fmt: skip
+
+    def account(self, n: int) -> ProviderAccount:
+        if self.provider is CLICKUP:
+            token = self.clickup.issue_token(101 + n, ["9001"])
+            return ProviderAccount(CLICKUP, OAuthTokens(token), (Workspace("9001", "Acme"),))
+        access, refresh = self.notion.issue_tokens(f"u-owner-{n}")
+        return ProviderAccount(
+            NOTION, OAuthTokens(access, refresh), (Workspace("ws-acme", "Acme"),)
+        )
+
+    def settings(self, url: str) -> dict[str, str]:
+        if self.provider is CLICKUP:
+            return {"CLICKUP_CLIENT_ID": "cid", "CLICKUP_CLIENT_SECRET": "cs",
+                    "CLICKUP_API_URL": f"{url}/api", "CLICKUP_AUTH_URL": f"{url}/api"}  # fmt: skip
+        return {"NOTION_CLIENT_ID": "cid", "NOTION_CLIENT_SECRET": "cs", "NOTION_API_URL": url}
+
+    def created(self) -> tuple[Counter[str], Counter[str]]:
+        """How many times each marker and each title exists at the emulator."""
+        markers: Counter[str] = Counter()
+        titles: Counter[str] = Counter()
+        if self.provider is CLICKUP:
+            for task in self.clickup.tasks.values():
+                markers[task["markdown_description"].rsplit("`", 2)[-2]] += 1
+                titles[task["name"]] += 1
+        else:
+            for page in self.notion.pages.values():
+                markers[_notion_marker(page)] += 1
+                titles[_notion_title(page)] += 1
+        return markers, titles
+
+
+def _notion_title(page: dict[str, Any]) -> str:
+    for value in page["properties"].values():
+        if isinstance(value, dict) and "title" in value:
+            return "".join(part["text"]["content"] for part in value["title"])
+    return ""
+
+
+def _notion_marker(page: dict[str, Any]) -> str:
+    text = "".join(
+        part.get("text", {}).get("content", "")
+        for block in page["children"]
+        for part in block.get(block.get("type", ""), {}).get("rich_text", [])
+    )
+    found = MARKER.search(text)
+    return found.group(0) if found else f"(no marker in page {page['id']})"
+
+
 @pytest.mark.slow
-async def test_two_workers_a_kill_and_faults_lose_and_duplicate_nothing(
-    backend: str, database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+async def test_workers_under_chaos_lose_and_duplicate_nothing(
+    scenario: Scenario,
+    backend: str,
+    database_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
 ) -> None:
     if backend != "postgresql":
         pytest.skip("several worker processes need PostgreSQL")
     clock = SystemClock()
-    world = ClickUpSandbox(rate_limit_per_minute=1_000_000, faults=FaultBook(seed=42))
-    seed_demo_clickup(world, client_id="cid", client_secret="csecret", redirect_uri="http://x/cb")
+    world = World(scenario.provider, FaultBook(seed=42))
     key = new_key()
     worker_log = tmp_path / "workers.log"
-    async with (
-        serve_app(create_clickup_emulator(world, clock=clock)) as url,
-        httpx.AsyncClient(timeout=10) as http,
-    ):
-        clickup = ClickUpProvider(
-            http, api_url=f"{url}/api", auth_url=f"{url}/api", client_id="cid",
-            client_secret="csecret", limiter=ConnectionRateLimiter(clock, rate=1000, burst=1000),
-            clock=clock,
-        )  # fmt: skip
+    owners = {f"U{n}": f"owner{n}@x.io" for n in range(1, scenario.owners + 1)}
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(world.served(clock))
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
         utility = wire(
-            sessions, clock, {ProviderName.CLICKUP: clickup},
-            directory=StaticDirectory({"T1": {"U1": "a@x.io"}}), vault=TokenVault([key]),
+            sessions, clock, {scenario.provider: world.client(http, url, clock)},
+            directory=StaticDirectory({"T1": owners}), vault=TokenVault([key]),
         ).utility  # fmt: skip
-        account = ProviderAccount(
-            ProviderName.CLICKUP, OAuthTokens(world.issue_token(101, ["9001"])),
-            (Workspace("9001", "Acme"),),
-        )  # fmt: skip
-        await utility.connect_completed(team_id="T1", user_id="U1", account=account)
-        await utility.process_meeting(
-            meeting(*(item(n) for n in range(TASKS)), meeting_id="chaos", title="Chaos")
-        )
-        assert (await states(sessions))["queued"] == TASKS
+        for n, user in enumerate(owners):
+            await utility.connect_completed(team_id="T1", user_id=user, account=world.account(n))
+        items = [
+            item(n, assignee={"slack_user_id": f"U{1 + n % len(owners)}"})
+            for n in range(scenario.tasks)
+        ]
+        await utility.process_meeting(meeting(*items, meeting_id="chaos", title="Chaos"))
+        assert (await states(sessions))["queued"] == scenario.tasks
+        scenario.faults(world_faults := _faults(world))
 
-        world.faults.add(FaultKind.LATENCY, seconds=0.01, probability=0.2, times=None)
-        world.faults.add(
-            FaultKind.SERVER_ERROR, method="POST", path="/task", probability=0.05, times=None
-        )
-        world.faults.add(FaultKind.RATE_LIMIT, method="POST", path="/task", probability=0.01,
-                         times=None, seconds=1)  # fmt: skip
-        world.faults.add(
-            FaultKind.LOST_RESPONSE, method="POST", path="/task", probability=0.05, times=None
-        )
-
+        proxy = TcpProxy(*_host_port(database_url))
+        await stack.enter_async_context(proxy.running())
         env = {
             **os.environ, "DATABASE_URL": database_url, "SCRUMY_ENCRYPTION_KEYS": key,
-            "CLICKUP_CLIENT_ID": "cid", "CLICKUP_CLIENT_SECRET": "csecret",
-            "CLICKUP_API_URL": f"{url}/api", "CLICKUP_AUTH_URL": f"{url}/api",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "WARNING", **world.settings(url), **scenario.env,
         }  # fmt: skip
-        workers = [await start_worker(env, worker_log), await start_worker(env, worker_log)]
+        behind_proxy = {
+            **env,
+            "DATABASE_URL": make_url(database_url)
+            .set(port=proxy.port)
+            .render_as_string(hide_password=False),
+        }
+        first_env = behind_proxy if scenario.partition else env
+        args = scenario.worker_args
+        workers = [
+            await start_worker(first_env, worker_log, args),
+            await start_worker(env, worker_log, args),
+        ]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + DEADLINE
-        killed = False
+        killed = cut = False
         try:
             while loop.time() < deadline:
                 counts = await states(sessions)
-                if not killed and counts["created"] >= TASKS // 4:
+                if scenario.kill and not killed and counts["created"] >= scenario.tasks // 4:
                     workers[0].send_signal(signal.SIGKILL)
                     await workers[0].wait()
-                    workers.append(await start_worker(env, worker_log))
+                    workers.append(await start_worker(env, worker_log, args))
                     killed = True
-                if counts["created"] + counts["failed"] == TASKS:
+                if scenario.partition and not cut and counts["created"] >= scenario.tasks // 3:
+                    proxy.cut()
+                    await asyncio.sleep(scenario.partition)
+                    proxy.restore()
+                    cut = True
+                if counts["created"] + counts["failed"] == scenario.tasks:
                     break
                 await asyncio.sleep(0.25)
         finally:
+            proxy.restore()
             for process in workers:
                 if process.returncode is None:
                     process.terminate()
             for process in workers:
                 await process.wait()
         said = worker_log.read_text(errors="replace")[-3000:]
-        assert killed, f"no progress: {await states(sessions)}; workers said: {said}"
+        assert killed or not scenario.kill, f"no progress: {await states(sessions)}; {said}"
+        assert cut or not scenario.partition, f"no progress: {await states(sessions)}; {said}"
+        world_faults.clear()
         async with sessions() as session:
             rows = (await session.scalars(select(Task))).all()
 
-    by_marker = Counter(
-        marker
-        for task in world.tasks.values()
-        for marker in [task["markdown_description"].rsplit("`", 2)[-2]]
-    )
-    assert all(n == 1 for n in by_marker.values()), "a task was created twice"
+    by_marker, by_title = world.created()
+    assert all(n == 1 for n in by_marker.values()), "a task was created twice (by marker)"
+    assert all(n == 1 for n in by_title.values()), "a task was created twice (by title)"
     ended = Counter(row.state for row in rows)
-    said = worker_log.read_text(errors="replace")[-3000:]
-    assert ended[TaskState.CREATED] + ended[TaskState.FAILED] == TASKS, (
+    assert ended[TaskState.CREATED] + ended[TaskState.FAILED] == scenario.tasks, (
         f"tasks did not end: {ended}; {said}"
     )
     for row in rows:
-        if row.state == "created":
-            assert by_marker[row.marker] == 1
+        if row.state == TaskState.CREATED:
+            assert by_marker[row.marker] == 1 and by_title[row.title] == 1
         else:
             assert row.last_error, "failed without a reason"
-            assert by_marker[row.marker] == 0, "failed but exists at the provider"
+            assert by_marker[row.marker] == 0, f"failed but exists: {row.last_error}"
     assert len(by_marker) == ended[TaskState.CREATED]
+
+
+def _faults(world: World) -> FaultBook:
+    return world.clickup.faults if world.provider is CLICKUP else world.notion.faults
+
+
+def _host_port(database_url: str) -> tuple[str, int]:
+    url = make_url(database_url)
+    return url.host or "127.0.0.1", url.port or 5432
