@@ -25,7 +25,7 @@ from routing.errors import IdempotencyConflict
 from routing.inputs import ActionItem, MeetingIn, OwnerRef, TaskRequest, validate_input
 from routing.outbox import TaskUpdate, find_meeting, meeting_tasks, task_by_idempotency_key
 from routing.owner_context import Destinations, OwnerContext, OwnerRouter
-from routing.owners import Directory, TaskOwner, resolve_owner, resolve_person
+from routing.owners import Directory, TaskOwner, resolve_owners, resolve_person
 from routing.results import MeetingResult, Results, TaskResult
 from storage.models import Meeting, Task
 
@@ -70,10 +70,11 @@ class Intake:
         owner_id = await resolve_person(
             self._directory, meeting.team_id, meeting.owner, field="owner"
         )
-        owners = [
-            await resolve_owner(self._directory, meeting.team_id, item.assignee, owner_id)
-            for item in meeting.action_items
-        ]
+        # Each distinct assignee is looked up once, all of them together (routing.owners).
+        owners = await resolve_owners(
+            self._directory, meeting.team_id, [item.assignee for item in meeting.action_items],
+            owner_id,
+        )  # fmt: skip
         now = self._clock.now()
         meeting_row = Meeting(
             id=new_id("mtg"),
