@@ -5,7 +5,7 @@ Slack counts each method per workspace and minute by tier (`users.info` Tier 4: 
 count of the last minute per workspace and method and waits before a call that would pass it,
 so one process never provokes a 429; a 429 anyway (another process sharing the budget) waits
 the `Retry-After` Slack gives and tries again. Every read here is safe to repeat, so a 5xx or
-a lost connection is tried again once.
+a lost connection is tried again once, after a short jittered pause.
 
 A wait longer than `max_wait` is not waited for: the call fails with `DirectoryUnavailable`
 carrying the seconds to wait (the HTTP API answers 503 with `Retry-After`), so a caller is
@@ -19,6 +19,7 @@ never held for minutes.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ TIER_PER_MINUTE: Mapping[str, int] = {
 WINDOW = 60.0
 DEFAULT_MAX_WAIT = timedelta(seconds=20)
 RETRY_AFTER_UNKNOWN = 30.0  # seconds, when a 429 does not say
+RETRY_PAUSE = 0.5  # seconds (jittered up to twice that) before trying a failed read again
 
 
 class SlackRefused(Exception):
@@ -110,6 +112,7 @@ class SlackWebApi:
                         f"Slack did not answer ({type(error).__name__})"
                     ) from None
                 retried = True
+                await self._clock.sleep(RETRY_PAUSE * (1 + random.random()))
                 continue
             if response.status_code == 429:
                 retry = _seconds(response.headers.get("retry-after"))
@@ -120,6 +123,7 @@ class SlackWebApi:
                 continue
             if response.status_code >= 500 and not retried:
                 retried = True
+                await self._clock.sleep(RETRY_PAUSE * (1 + random.random()))
                 continue
             return _answer(method, response)
 
