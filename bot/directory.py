@@ -72,8 +72,19 @@ class SingleWorkspace:
         return self._token if team_id == self.team_id else None
 
 
+# The scopes the directory needs, and what goes without each.
+NEEDED_SCOPES = {
+    "users:read": "nobody can be checked, so every task is its meeting owner's",
+    "users:read.email": "nobody can be found by e-mail",
+}
+
+
 async def team_of_token(http: httpx.AsyncClient, *, api_url: str, token: str, clock: Clock) -> str:
-    """The workspace a bot token belongs to (`auth.test`); `DirectoryUnavailable` if refused."""
+    """The workspace a bot token belongs to (`auth.test`); `DirectoryUnavailable` if refused.
+
+    A scope the directory needs and the token lacks (Slack lists them in `X-OAuth-Scopes`) is
+    logged for the operator here, at start-up, before anyone's task depends on it.
+    """
     api = SlackWebApi(http, api_url=api_url, clock=clock)
     try:
         answer = await api.call(token, "auth.test", {})
@@ -82,6 +93,12 @@ async def team_of_token(http: httpx.AsyncClient, *, api_url: str, token: str, cl
     team_id = answer.body.get("team_id")
     if not isinstance(team_id, str) or not team_id:
         raise DirectoryUnavailable("Slack's auth.test named no team")
+    for scope, without in NEEDED_SCOPES.items():
+        if answer.scopes is not None and scope not in answer.scopes:
+            log.error(
+                "the Slack app lacks the %s scope in workspace %s: %s; add it to the app and "
+                "reinstall it", scope, team_id, without,
+            )  # fmt: skip
     return team_id
 
 

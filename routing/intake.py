@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -225,5 +226,15 @@ def _task_row(
         attempts=0,
         created_at=now,
         **_due_columns(item.due_date),
-        **TaskUpdate.of(decision).values(decision.state, now),
+        **_first_update(decision, owner).values(decision.state, now),
     )
+
+
+def _first_update(decision: RoutingDecision, owner: TaskOwner) -> TaskUpdate:
+    """The decision's update; its reason first says why the assignee does not own the task,
+    when Slack told why (another organisation, a scope the app lacks)."""
+    update = TaskUpdate.of(decision)
+    if owner.note is None:
+        return update
+    return replace(update, reason=f"{owner.note}, so the task is the meeting owner's; "
+                                  f"{update.reason or ''}".rstrip("; "))  # fmt: skip

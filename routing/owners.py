@@ -79,6 +79,9 @@ class TaskOwner:
     assignee_name: str | None  # the assignee as said, when it is not the owner
     assignee_email: str | None
     reason: str
+    # Why the assignee is not the owner, when Slack told more than "not a member" (another
+    # organisation, hidden, a scope the app lacks): shown with the task's first reason.
+    note: str | None = None
 
 
 async def look_up_people(
@@ -143,6 +146,7 @@ def owner_of(found: Lookups, assignee: PersonRef | None, meeting_owner_id: str) 
         label,
         email,
         f"{label} {reason or 'is not in this Slack workspace'}: the meeting owner's task",
+        note=f"{label} {reason}" if reason else None,
     )
 
 

@@ -15,7 +15,9 @@ from bot.directory import (
     PAGE,
     SingleWorkspace,
     SlackDirectory,
+    membership,
     missing_scope_reason,
+    team_of_token,
 )
 from routing.errors import DirectoryUnavailable, TeamNotServed
 from sandbox.faults import FaultKind
@@ -267,3 +269,33 @@ async def test_a_member_list_too_long_for_one_minute_goes_on_where_it_stopped(
     assert found.of_email(f"p{PAGE * 23}@acme.example").user_id == f"U1{PAGE * 23:05d}"
     assert slack_world.requests["users.list"] == 25  # the remaining pages only
     assert sum(slack_world.rate_limited.values()) == 0
+
+
+async def test_start_up_names_the_tokens_workspace_and_any_scope_it_lacks(
+    slack_world: SlackSandbox,
+    clock: FakeClock,
+    http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert await team_of_token(http, api_url=API, token=BOT, clock=clock) == TEAM
+    assert caplog.records == []
+    slack_world.add_workspace("T0NARROW", "xoxb-narrow", scopes={"users:read"})
+    with caplog.at_level(logging.ERROR, logger="bot.directory"):
+        assert await team_of_token(http, api_url=API, token="xoxb-narrow", clock=clock)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "lacks the users:read.email scope in workspace T0NARROW" in line
+    with pytest.raises(DirectoryUnavailable, match=r"auth\.test answered invalid_auth"):
+        await team_of_token(http, api_url=API, token="xoxb-unknown", clock=clock)
+
+
+def test_who_counts_as_a_member() -> None:
+    person = {"id": "U1", "team_id": TEAM, "deleted": False, "is_bot": False}
+    assert membership(TEAM, person).user_id == "U1"
+    assert membership(TEAM, {**person, "deleted": True}).user_id is None
+    assert membership(TEAM, {**person, "is_bot": True}).user_id is None
+    assert membership(TEAM, {**person, "team_id": PARTNER}).reason == OTHER_ORGANISATION
+    assert membership(TEAM, {**person, "is_stranger": True}).reason == OTHER_ORGANISATION
+    # Enterprise Grid: a member of several workspaces of the organisation, ours among them.
+    grid = {**person, "team_id": "E0ORG", "enterprise_user": {"teams": ["T0HQ", TEAM]}}
+    assert membership(TEAM, grid).user_id == "U1"
+    assert membership("T0ELSE", grid).reason == OTHER_ORGANISATION

@@ -432,7 +432,12 @@ async def test_one_bot_token_serves_its_own_workspace_only(harness: Harness) -> 
             )  # fmt: skip
         assert posted.status_code == 202, posted.text
         (only,) = posted.json()["items"]
-        assert only["owner_user_id"] == ANA  # the meeting owner's task
+        assert only["owner_user_id"] == ANA  # the meeting owner's task, and it says why
+        assert only["reason"] == (
+            "pat@partner.example is in another Slack workspace or organisation (Slack Connect), "
+            "so the task is the meeting owner's; waiting for the owner to connect ClickUp or "
+            "Notion"
+        )
         async with harness.sessions() as session:
             stored = await session.get(Task, only["task_id"])
         assert stored is not None and stored.assignee_email == "pat@partner.example"
