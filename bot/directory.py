@@ -17,7 +17,8 @@ What a lookup costs (docs/routing.md, "What finding owners costs"):
   the list did not reach is asked one by one.
 
 A scope the Slack app was not granted (`missing_scope`) is logged for the operator and makes
-the person unknown with a reason saying which scope; a 429 is waited out (`bot.slack_api`).
+the person unknown with a reason saying which scope; for `CACHE_LIFETIME` nobody else is asked
+what that scope would tell. A 429 is waited out (`bot.slack_api`).
 
 The bot token comes from `SLACK_BOT_TOKEN` (one workspace: the token's own, from `auth.test`
 at start-up — `SingleWorkspace`) or from the stored installation of each workspace. A
@@ -152,6 +153,8 @@ class SlackDirectory:
         self._cache: OrderedDict[tuple[str, str, str], tuple[float, Membership]] = OrderedDict()
         self._rosters: OrderedDict[str, _Roster] = OrderedDict()
         self._warned: set[tuple[str, str]] = set()
+        # (workspace, scope) -> when Slack said the token lacks it: not asked again for a while.
+        self._lacking: dict[tuple[str, str], float] = {}
 
     async def serves(self, team_id: str) -> bool:
         return await self._tokens(team_id) is not None
@@ -212,6 +215,9 @@ class SlackDirectory:
 
         async def ask(kind: str, value: str) -> Membership:
             async with gate:
+                scope = "users:read" if kind == "id" else "users:read.email"
+                if self._lacks(team_id, scope):
+                    return Membership(None, missing_scope_reason(scope))
                 answer = await self._ask(team_id, token, kind, value)
             self._keep(team_id, kind, value, answer)
             return answer
@@ -231,6 +237,12 @@ class SlackDirectory:
             return self._refused(team_id, refused)
         return membership(team_id, answer.body.get("user"))
 
+    def _lacks(self, team_id: str, scope: str) -> bool:
+        learnt = self._lacking.get((team_id, scope))
+        return learnt is not None and (
+            self._clock.monotonic() - learnt < CACHE_LIFETIME.total_seconds()
+        )
+
     def _refused(self, team_id: str, refused: SlackRefused) -> Membership:
         if refused.error in ("user_not_found", "users_not_found"):
             return NOT_A_MEMBER
@@ -238,6 +250,7 @@ class SlackDirectory:
             return Membership(None, NOT_VISIBLE)
         if refused.error == "missing_scope":
             scope = refused.needed or "users:read"
+            self._lacking[(team_id, scope)] = self._clock.monotonic()
             if (team_id, scope) not in self._warned:
                 self._warned.add((team_id, scope))
                 log.error(
@@ -292,6 +305,7 @@ class SlackDirectory:
             answer = await self._api.call(token, "users.list", params)
             if answer.scopes is not None and "users:read.email" not in answer.scopes:
                 roster.emails = False
+                self._lacking[(team_id, "users:read.email")] = self._clock.monotonic()
             members = answer.body.get("members")
             for user in members if isinstance(members, list) else []:
                 if not isinstance(user, dict) or "id" not in user:

@@ -123,6 +123,11 @@ async def test_a_missing_scope_makes_people_unknown_with_a_reason_and_tells_the_
     assert found.of_email("ned@narrow.example").user_id is None
     assert found.of_email("ned@narrow.example").reason == missing_scope_reason("users:read.email")
     assert await people.is_member("T0NARROW", "U0NED")  # users:read is granted
+    # Slack said the scope is missing: the next e-mails are not asked for a while.
+    asked = slack_world.requests["users.lookupByEmail"]
+    found = await people.look_up("T0NARROW", emails=[f"n{n}@narrow.example" for n in range(5)])
+    assert found.of_email("n4@narrow.example").reason == missing_scope_reason("users:read.email")
+    assert slack_world.requests["users.lookupByEmail"] == asked
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1  # once per workspace and scope, not per person
     assert "lacks the users:read.email scope" in warnings[0] and "reinstall" in warnings[0]
@@ -251,6 +256,8 @@ async def test_a_member_list_without_emails_leaves_emails_to_lookups(
     emails = [f"p{n}@narrow.example" for n in range(30)]
     found = await people.look_up("T0NARROW", emails=emails)
     assert all(found.of_email(e).reason == missing_scope_reason("users:read.email") for e in emails)
+    # The list's X-OAuth-Scopes said so: no e-mail is asked one by one, in vain.
+    assert dict(slack_world.requests) == {"users.list": 1}
 
 
 async def test_a_member_list_too_long_for_one_minute_goes_on_where_it_stopped(
