@@ -12,8 +12,9 @@ item with its own assignee:
 The directory starts with an empty cache for each meeting. Prints, per meeting, the calls made
 per Slack method, the 429s Slack answered and the wall time. `--no-limits` switches off the
 emulator's per-method budgets (the code before the owner lookup was bounded needed that: it
-made one call per item, far past Slack's limits). Each meeting gives up after `--timeout`
-seconds, so the run is bounded.
+made one call per item, far past Slack's limits); `--latency-ms` makes every call wait as long
+as a round trip to Slack would. Each meeting gives up after `--timeout` seconds, so the run is
+bounded.
 Run: `make bench` (or `.venv/bin/python bench/owners.py`).
 """
 
@@ -33,6 +34,7 @@ from primitives.clock import SystemClock
 from routing.catalogs import CatalogCache
 from routing.notify import LogNotifier
 from routing.utility import IntegrationUtility
+from sandbox.faults import FaultKind
 from sandbox.slack import SlackSandbox, create_slack_emulator
 from storage.engine import create_engine, session_factory
 from storage.migrate import upgrade
@@ -45,8 +47,10 @@ PEOPLE = 1_200
 ITEMS = 1_000
 
 
-def workspace(*, limits: bool) -> SlackSandbox:
+def workspace(*, limits: bool, latency: float) -> SlackSandbox:
     world = SlackSandbox() if limits else SlackSandbox(per_minute=1_000_000)
+    if latency:  # every call waits as long as a round trip to Slack would
+        world.faults.add(FaultKind.LATENCY, seconds=latency, times=None)
     world.add_workspace(TEAM, BOT_TOKEN)
     world.add_user(TEAM, "U0OWNER", "Olive Owner", "owner@bench.example")
     for n in range(PEOPLE):
@@ -71,8 +75,8 @@ def meeting(kind: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def run(kind: str, *, limits: bool, give_up: float) -> str:
-    world = workspace(limits=limits)
+async def run(kind: str, *, limits: bool, latency: float, give_up: float) -> str:
+    world = workspace(limits=limits, latency=latency)
     clock = SystemClock()
     transport = httpx.ASGITransport(app=create_slack_emulator(world, clock=clock))
     with tempfile.TemporaryDirectory() as folder:
@@ -108,7 +112,8 @@ async def run(kind: str, *, limits: bool, give_up: float) -> str:
     limited = sum(getattr(world, "rate_limited", Counter()).values())
     return (
         f"{ITEMS}-item meeting, distinct assignees ({kind}), {PEOPLE + 1} people, "
-        f"emulator limits {'on' if limits else 'off'}: {sum(calls.values())} Slack calls "
+        f"emulator limits {'on' if limits else 'off'}, {latency * 1000:.0f} ms a call: "
+        f"{sum(calls.values())} Slack calls "
         f"({by_method}), {limited} answered 429, {elapsed:.2f} s; {outcome}"
     )
 
@@ -118,10 +123,17 @@ async def main() -> None:
     parser.add_argument("--no-limits", action="store_true", help="no per-method Slack budgets")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per meeting")
     parser.add_argument("--only", choices=("members", "outsiders"), default=None)
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="each Slack call waits this long first"
+    )
     args = parser.parse_args()
     for kind in ("members", "outsiders"):
         if args.only in (None, kind):
-            print(await run(kind, limits=not args.no_limits, give_up=args.timeout), flush=True)
+            line = await run(
+                kind, limits=not args.no_limits, latency=args.latency_ms / 1000,
+                give_up=args.timeout,
+            )  # fmt: skip
+            print(line, flush=True)
 
 
 if __name__ == "__main__":
