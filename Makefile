@@ -22,6 +22,7 @@ test: $(STAMP)
 # Speed and scale, written up in docs/benchmarks.md (needs PostgreSQL for its second half).
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/owners.py
 	$(BIN)/python bench/http_api.py
 
 # Refresh the pictures of the connect pages in docs/screenshots/ (the browser test takes them).

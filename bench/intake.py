@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Collection
 
 from primitives.clock import SystemClock
 from routing.catalogs import CatalogCache
 from routing.notify import LogNotifier
+from routing.owners import Lookups, Membership
 from routing.utility import IntegrationUtility
 from storage.engine import create_engine, session_factory
 from storage.migrate import upgrade
@@ -27,6 +29,16 @@ MEETINGS = 200
 
 class Workspace:
     """Everyone is a member; person N has the address personN@bench.example."""
+
+    async def serves(self, team_id: str) -> bool:
+        return True
+
+    async def look_up(
+        self, team_id: str, *, user_ids: Collection[str] = (), emails: Collection[str] = ()
+    ) -> Lookups:
+        by_id = {u: Membership(u) for u in user_ids}
+        by_email = {e.casefold(): Membership(await self.user_by_email(team_id, e)) for e in emails}
+        return Lookups(by_id=by_id, by_email=by_email)
 
     async def is_member(self, team_id: str, user_id: str) -> bool:
         return True

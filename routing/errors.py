@@ -9,6 +9,9 @@ Every refusal of `IntegrationUtility` is one error of this tree, with a stable `
     ├── TaskNotFound                not_found                 no such task in this team
     ├── NotAllowed                  not_allowed               only the task's owner may do that
     ├── IdempotencyConflict         idempotency_key_reused    a key reused with another request
+    ├── TeamNotServed               team_not_served           the app is not installed in that
+    │                                                         Slack workspace (its bot token
+    │                                                         belongs to another one)
     └── DirectoryUnavailable        slack_unavailable         Slack cannot say who is who now;
                                                               `.retry_after` seconds, if known
 
@@ -30,6 +33,7 @@ class ErrorCode(StrEnum):
     NOT_ALLOWED = "not_allowed"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     SLACK_UNAVAILABLE = "slack_unavailable"
+    TEAM_NOT_SERVED = "team_not_served"
 
 
 class RoutingError(Exception):
@@ -92,6 +96,19 @@ class IdempotencyConflict(RoutingError):
             field="Idempotency-Key",
         )
         self.key = key
+
+
+class TeamNotServed(RoutingError):
+    """A request for a Slack workspace this installation does not serve: nobody is looked up
+    there, since the only bot token we hold would answer for another workspace."""
+
+    code = ErrorCode.TEAM_NOT_SERVED
+
+    def __init__(self, team_id: str) -> None:
+        super().__init__(
+            f"Scrumy Tasks is not installed in the Slack workspace {team_id}", field="team_id"
+        )
+        self.team_id = team_id
 
 
 class DirectoryUnavailable(RoutingError):

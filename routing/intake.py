@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from routing.errors import IdempotencyConflict
 from routing.inputs import ActionItem, MeetingIn, OwnerRef, TaskRequest, validate_input
 from routing.outbox import TaskUpdate, find_meeting, meeting_tasks, task_by_idempotency_key
 from routing.owner_context import Destinations, OwnerContext, OwnerRouter
-from routing.owners import Directory, TaskOwner, resolve_owner, resolve_person
+from routing.owners import Directory, TaskOwner, resolve_owners, resolve_person
 from routing.results import MeetingResult, Results, TaskResult
 from storage.models import Meeting, Task
 
@@ -70,10 +71,11 @@ class Intake:
         owner_id = await resolve_person(
             self._directory, meeting.team_id, meeting.owner, field="owner"
         )
-        owners = [
-            await resolve_owner(self._directory, meeting.team_id, item.assignee, owner_id)
-            for item in meeting.action_items
-        ]
+        # Each distinct assignee is looked up once, all of them together (routing.owners).
+        owners = await resolve_owners(
+            self._directory, meeting.team_id, [item.assignee for item in meeting.action_items],
+            owner_id,
+        )  # fmt: skip
         now = self._clock.now()
         meeting_row = Meeting(
             id=new_id("mtg"),
@@ -224,5 +226,15 @@ def _task_row(
         attempts=0,
         created_at=now,
         **_due_columns(item.due_date),
-        **TaskUpdate.of(decision).values(decision.state, now),
+        **_first_update(decision, owner).values(decision.state, now),
     )
+
+
+def _first_update(decision: RoutingDecision, owner: TaskOwner) -> TaskUpdate:
+    """The decision's update; its reason first says why the assignee does not own the task,
+    when Slack told why (another organisation, a scope the app lacks)."""
+    update = TaskUpdate.of(decision)
+    if owner.note is None:
+        return update
+    return replace(update, reason=f"{owner.note}, so the task is the meeting owner's; "
+                                  f"{update.reason or ''}".rstrip("; "))  # fmt: skip

@@ -28,7 +28,7 @@ from routing.actions import TaskActions
 from routing.catalogs import CatalogCache
 from routing.connections import AuthStatus, Connections
 from routing.decide import RoutingPreferences
-from routing.errors import InvalidInput
+from routing.errors import InvalidInput, TeamNotServed
 from routing.inputs import ActionItem, MeetingIn, OwnerRef
 from routing.intake import Intake
 from routing.notify import Notifier
@@ -65,6 +65,7 @@ class IntegrationUtility:
         router = OwnerRouter(vault=vault, catalogs=catalogs, providers=providers)
         results = Results(tools=providers.keys(), notifier=notifier, links=connect_links, wake=wake)
         self._default_team_id = default_team_id
+        self._directory = directory
         self._intake = Intake(
             sessions=sessions, clock=clock, router=router, directory=directory, results=results
         )
@@ -80,6 +81,11 @@ class IntegrationUtility:
         if not team:
             raise InvalidInput("team_id", "required (this installation serves several workspaces)")
         return team
+
+    async def check_team(self, team_id: str) -> None:
+        """`TeamNotServed` unless this installation serves the Slack workspace `team_id`."""
+        if not await self._directory.serves(team_id):
+            raise TeamNotServed(team_id)
 
     # --- intake -----------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from bot.directory import SlackDirectory
+from bot.directory import SingleWorkspace, SlackDirectory, TokenSource, team_of_token
+from routing.errors import DirectoryUnavailable
 from routing.owners import Directory
 from routing.utility import IntegrationUtility
 from routing.worker import WorkerConfig
@@ -42,34 +43,48 @@ class WebApp:
     deps: SidecarDeps  # what the app was built from: the utility, links, metrics, …
 
 
-def slack_directory(settings: Settings, services: Services) -> SlackDirectory:
-    """The directory, reading bot tokens from SLACK_BOT_TOKEN or the stored installations."""
+async def slack_directory(settings: Settings, services: Services) -> SlackDirectory:
+    """The directory, reading bot tokens from SLACK_BOT_TOKEN or the stored installations.
+
+    With SLACK_BOT_TOKEN, Slack is asked once here which workspace the token belongs to
+    (`auth.test`): that workspace is the only one served, and a token Slack refuses stops
+    start-up.
+    """
     if settings.slack_bot_token is None and settings.slack_client_id is None:
         raise StartupError(
             "SLACK_BOT_TOKEN: not set (nor SLACK_CLIENT_ID/SLACK_CLIENT_SECRET); the app needs "
             "Slack to know who owns a task — try `scrumy demo` to see it without an account"
         )
-    fixed = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    api_url = str(settings.slack_api_url)
     storage = services.storage
-
-    async def token_for(team_id: str) -> str | None:
-        if fixed is not None:
-            return fixed
-        async with storage.sessions() as session:
-            row = await session.scalar(
-                select(SlackInstallation).where(SlackInstallation.team_id == team_id)
+    tokens: TokenSource
+    if settings.slack_bot_token is not None:
+        token = settings.slack_bot_token.get_secret_value()
+        try:
+            team_id = await team_of_token(
+                services.http, api_url=api_url, token=token, clock=services.clock
             )
-        return storage.vault.decrypt(row.encrypted_bot_token) if row else None
+        except DirectoryUnavailable as error:
+            raise StartupError(
+                f"SLACK_BOT_TOKEN: cannot tell which Slack workspace it belongs to ({error})"
+            ) from None
+        log.info("serving the Slack workspace %s (the bot token's own)", team_id)
+        tokens = SingleWorkspace(token, team_id)
+    else:
 
-    return SlackDirectory(
-        services.http, api_url=str(settings.slack_api_url), tokens=token_for, clock=services.clock
-    )
+        async def token_for(team_id: str) -> str | None:
+            async with storage.sessions() as session:
+                row = await session.scalar(
+                    select(SlackInstallation).where(SlackInstallation.team_id == team_id)
+                )
+            return storage.vault.decrypt(row.encrypted_bot_token) if row else None
+
+        tokens = token_for
+    return SlackDirectory(services.http, api_url=api_url, tokens=tokens, clock=services.clock)
 
 
-def build_web_app(
-    settings: Settings, services: Services, *, directory: Directory | None = None
-) -> WebApp:
-    """The HTTP app over the running services; `directory` defaults to Slack's Web API."""
+def build_web_app(settings: Settings, services: Services, *, directory: Directory) -> WebApp:
+    """The HTTP app over the running services and the Slack directory (`slack_directory`)."""
     storage = services.storage
     links = LinkSigner(
         storage.vault.derived_keys(SIGNING_PURPOSE), base_url=settings.base_url,
@@ -79,7 +94,7 @@ def build_web_app(
     utility = IntegrationUtility(
         sessions=storage.sessions, vault=storage.vault, clock=services.clock,
         providers=services.providers, catalogs=services.catalogs,
-        directory=directory or slack_directory(settings, services), notifier=services.notifier,
+        directory=directory, notifier=services.notifier,
         wake=services.signal.notify, connect_links=links,
     )  # fmt: skip
     deps = SidecarDeps(
@@ -112,7 +127,7 @@ async def serve(
     worker_config: WorkerConfig | None,
 ) -> None:
     """Serve until stopped; `worker_config` None runs no worker (`--no-worker`)."""
-    web = build_web_app(settings, services)
+    web = build_web_app(settings, services, directory=await slack_directory(settings, services))
     config = uvicorn.Config(
         web.app, host=host, port=port, lifespan="off", log_config=None, access_log=False,
         server_header=False,

@@ -121,6 +121,8 @@ class TaskApi:
         team_id = await self._keys.team_of(secret.strip(), now=self._clock.now())
         if team_id is None:
             raise ApiError(401, "unauthorized", "this API key is unknown or revoked")
+        # A key made for a workspace the app does not serve reads and writes nothing.
+        await self._utility.check_team(team_id)
         return team_id
 
     @staticmethod

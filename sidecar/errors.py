@@ -32,6 +32,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_ALLOWED: 403,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.SLACK_UNAVAILABLE: 503,
+    ErrorCode.TEAM_NOT_SERVED: 403,
 }
 DEFAULT_RETRY_AFTER = 30  # seconds, when Slack did not say
 

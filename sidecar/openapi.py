@@ -15,7 +15,8 @@ _REF = "#/components/schemas/{model}"
 _ERRORS = {
     "400": "The body is not valid JSON.",
     "401": "No API key, or an unknown or revoked one.",
-    "403": "The API key belongs to another Slack team.",
+    "403": "The API key belongs to another Slack team (`wrong_team`), or to a Slack workspace "
+    "this installation does not serve (`team_not_served`).",
     "404": "No such task (for this key's team).",
     "413": "The body is larger than 1 MiB.",
     "415": "The body is not application/json.",
@@ -135,7 +136,7 @@ def build_openapi(*, server_url: str) -> dict[str, Any]:
                     "parameters": [
                         _path_param("task_id", r"^[A-Za-z0-9_-]{1,64}$", "The task id.")
                     ],
-                    "responses": _responses("200", TaskOut, "The task.", "404", "422"),
+                    "responses": _responses("200", TaskOut, "The task.", "403", "404", "422"),
                 }
             },
             "/api/users/{team_id}/{user_id}/status": {

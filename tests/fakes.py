@@ -7,11 +7,12 @@ HTTP boundary by the emulators in `sandbox/`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from primitives.enums import ProviderName
 from routing.notify import TaskChange
+from routing.owners import Lookups, Membership
 
 
 class FakeClock:
@@ -46,6 +47,16 @@ class StaticDirectory:
     def __init__(self, members: Mapping[str, Mapping[str, str]]) -> None:
         self.members = {team: dict(users) for team, users in members.items()}
         self.lookups = 0
+
+    async def serves(self, team_id: str) -> bool:
+        return team_id in self.members
+
+    async def look_up(
+        self, team_id: str, *, user_ids: Collection[str] = (), emails: Collection[str] = ()
+    ) -> Lookups:
+        by_id = {u: Membership(u if await self.is_member(team_id, u) else None) for u in user_ids}
+        by_email = {e.casefold(): Membership(await self.user_by_email(team_id, e)) for e in emails}
+        return Lookups(by_id=by_id, by_email=by_email)
 
     async def is_member(self, team_id: str, user_id: str) -> bool:
         self.lookups += 1

@@ -2,62 +2,98 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from sandbox.server import free_port
+from sandbox.server import free_port, serve_app
+from sandbox.slack import SlackSandbox, create_slack_emulator
 from storage.vault import new_key
 
 
-def _wait_until_up(client: httpx.Client, process: subprocess.Popen[str]) -> httpx.Response:
-    """Poll /healthz while the process starts (migrations, then uvicorn binds)."""
+async def _wait_until_up(
+    client: httpx.AsyncClient, process: subprocess.Popen[str]
+) -> httpx.Response:
+    """Poll /healthz while the process starts (auth.test, migrations, then uvicorn binds);
+    the event loop stays free for the Slack emulator the process asks."""
     for _ in range(400):
         try:
-            return client.get("/healthz")
+            return await client.get("/healthz")
         except httpx.TransportError:
             if process.poll() is not None:
                 break
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
     process.kill()
     output, _ = process.communicate()
     raise AssertionError(f"scrumy serve did not come up:\n{output}")
 
 
-def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
+def _slack() -> SlackSandbox:
+    world = SlackSandbox()
+    world.add_workspace("T0SERVE", "xoxb-serve-test")
+    return world
+
+
+async def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    async with serve_app(create_slack_emulator(_slack())) as slack_url:
+        await _serve_and_stop(tmp_path, f"{slack_url}/api")
+
+
+async def test_a_bot_token_slack_refuses_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    async with serve_app(create_slack_emulator(SlackSandbox())) as slack_url:
+        env = {
+            **os.environ, "SLACK_BOT_TOKEN": "xoxb-revoked-token",
+            "SLACK_API_URL": f"{slack_url}/api", "SCRUMY_ENCRYPTION_KEYS": new_key(),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+        }  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "scrumy", "serve", "--port", str(free_port()), cwd=tmp_path,
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
+    assert process.returncode != 0
+    assert "SLACK_BOT_TOKEN: cannot tell which Slack workspace it belongs to" in output
+    assert "invalid_auth" in output and "Traceback" not in output
+    assert "xoxb-revoked-token" not in output
+
+
+async def _serve_and_stop(tmp_path: Path, slack_api: str) -> None:
     port = free_port()
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-serve-test",
+        "SLACK_API_URL": slack_api,
         "CLICKUP_CLIENT_ID": "cu-id",
         "CLICKUP_CLIENT_SECRET": "cu-secret-value",
         "SCRUMY_ENCRYPTION_KEYS": new_key(),
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
     }
-    process = subprocess.Popen(
+    # Popen only starts the process; the polling below awaits, so the emulator keeps answering.
+    process = subprocess.Popen(  # noqa: ASYNC220
         [sys.executable, "-m", "scrumy", "serve", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=2) as client:
-            answer = _wait_until_up(client, process)
+        async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+            answer = await _wait_until_up(client, process)
             assert answer.json() == {"status": "ok"}
-            assert client.get("/readyz").json() == {"status": "ready"}
-            spec = client.get("/openapi.json").json()
+            assert (await client.get("/readyz")).json() == {"status": "ready"}
+            spec = (await client.get("/openapi.json")).json()
             assert spec["servers"] == [{"url": base}]  # no APP_BASE_URL: its own address
-            page = client.get("/auth/clickup/initiate", params={"t": "forged"})
+            page = await client.get("/auth/clickup/initiate", params={"t": "forged"})
             assert page.status_code == 400 and "not valid" in page.text
-            refused = client.post("/api/tasks", json={})
+            refused = await client.post("/api/tasks", json={})
             assert refused.status_code == 401
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
     assert process.returncode == 0, output
     assert "serving on http://127.0.0.1" in output
+    assert "serving the Slack workspace T0SERVE" in output
     assert "cu-secret-value" not in output and "xoxb-serve-test" not in output

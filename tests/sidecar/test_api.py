@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.directory import SingleWorkspace, SlackDirectory
 from primitives.enums import ProviderName
 from routing.errors import DirectoryUnavailable
+from routing.owners import Lookups
+from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack
 from sidecar.app import create_sidecar
 from storage.api_keys import revoke_api_key
 from storage.models import ApiKey, Task
+from tests.emulators import SLACK_URL, in_process_client
 from tests.meetings import item, meeting
 from tests.sidecar.harness import ANA, BO, EVE, OTHER_TEAM, TEAM, Harness
 from tests.sidecar.test_connect import connect
@@ -323,6 +327,14 @@ async def test_a_body_over_one_mebibyte_is_413(harness: Harness, api: httpx.Asyn
 
 
 class _SlackDown:
+    async def serves(self, team_id: str) -> bool:
+        return True
+
+    async def look_up(
+        self, team_id: str, *, user_ids: Collection[str] = (), emails: Collection[str] = ()
+    ) -> Lookups:
+        raise DirectoryUnavailable("Slack is rate limiting us", retry_after=7)
+
     async def is_member(self, team_id: str, user_id: str) -> bool:
         raise DirectoryUnavailable("Slack is rate limiting us", retry_after=7)
 
@@ -365,3 +377,67 @@ async def test_last_use_is_recorded_to_the_minute(harness: Harness, api: httpx.A
     harness.clock.advance(30)
     await api.get(f"/api/users/{TEAM}/{ANA}/status")
     assert await last_used() == harness.clock.now()
+
+
+async def test_one_bot_token_serves_its_own_workspace_only(harness: Harness) -> None:
+    """With SLACK_BOT_TOKEN the token's workspace is the only one: a key made for another is
+    refused on every call, and nobody is looked up in the token's workspace on its behalf."""
+    world = SlackSandbox()
+    seed_demo_slack(world, team_id=TEAM, bot_token="xoxb-acme")
+    world.add_workspace("T0PARTNER", "xoxb-partner")
+    world.share_channel(TEAM, "T0PARTNER")
+    world.add_user("T0PARTNER", "U0PAT", "Pat Vendor", "pat@partner.example")
+    deps = harness.deps
+    async with in_process_client(
+        {SLACK_URL: create_slack_emulator(world, clock=harness.clock)}
+    ) as slack:
+        directory = SlackDirectory(
+            slack, api_url=f"{SLACK_URL}/api", tokens=SingleWorkspace("xoxb-acme", TEAM),
+            clock=harness.clock,
+        )  # fmt: skip
+        utility = wire(
+            harness.sessions, harness.clock, deps.providers, directory=directory,
+            notifier=harness.notifier, vault=harness.vault, connect_links=deps.links,
+        ).utility  # fmt: skip
+        app = create_sidecar(dataclasses.replace(deps, utility=utility))
+        transport = httpx.ASGITransport(app=app)
+        other_key = await harness.api_key(OTHER_TEAM)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=harness.base_url,
+            headers={"Authorization": f"Bearer {other_key}"},
+        ) as other:  # fmt: skip
+            eve = {"slack_user_id": EVE}
+            for answer in (
+                await other.post("/api/meetings", json=planning(team_id=OTHER_TEAM, owner=eve)),
+                await other.post("/api/tasks", json={**task(), "team_id": OTHER_TEAM, "user": eve}),
+                await other.get(f"/api/users/{OTHER_TEAM}/{EVE}/status"),
+                await other.get("/api/tasks/tsk_x"),
+            ):
+                assert answer.status_code == 403
+                assert error_of(answer) == {
+                    "code": "team_not_served", "field": "team_id",
+                    "message": f"Scrumy Tasks is not installed in the Slack workspace {OTHER_TEAM}",
+                }  # fmt: skip
+        assert sum(world.requests.values()) == 0
+        # The token's own workspace is served; a Slack Connect guest is not its member.
+        own_key = await harness.api_key(TEAM)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=harness.base_url,
+            headers={"Authorization": f"Bearer {own_key}"},
+        ) as own:  # fmt: skip
+            posted = await own.post(
+                "/api/meetings",
+                json=planning(action_items=[{"title": "Send the contract",
+                                             "assignee": {"email": "pat@partner.example"}}]),
+            )  # fmt: skip
+        assert posted.status_code == 202, posted.text
+        (only,) = posted.json()["items"]
+        assert only["owner_user_id"] == ANA  # the meeting owner's task, and it says why
+        assert only["reason"] == (
+            "pat@partner.example is in another Slack workspace or organisation (Slack Connect), "
+            "so the task is the meeting owner's; waiting for the owner to connect ClickUp or "
+            "Notion"
+        )
+        async with harness.sessions() as session:
+            stored = await session.get(Task, only["task_id"])
+        assert stored is not None and stored.assignee_email == "pat@partner.example"

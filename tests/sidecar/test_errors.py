@@ -17,6 +17,7 @@ from routing.errors import (
     NotAllowed,
     RoutingError,
     TaskNotFound,
+    TeamNotServed,
     UnknownOwner,
 )
 from sidecar.errors import EXCEPTION_HANDLERS, STATUS
@@ -28,6 +29,7 @@ EVERY_ERROR: list[tuple[RoutingError, int]] = [
     (NotAllowed("tsk_x"), 403),
     (IdempotencyConflict("key-1"), 422),
     (DirectoryUnavailable("Slack is rate limiting us", retry_after=7), 503),
+    (TeamNotServed("T0OTHER"), 403),
 ]
 
 
