@@ -27,6 +27,7 @@ from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, fault_control_route
 
 PAGE_SIZE = 100
+REFUSED_GRANT_ECODE = "OAUTH_019"
 CODE_LIFETIME = timedelta(minutes=10)
 
 
@@ -88,11 +89,15 @@ class ClickUpSandbox:
 
     def issue_token(self, user_id: int, team_ids: list[str]) -> str:
         token = f"{user_id}_{secrets.token_hex(20)}"
-        self.tokens[token] = {"user_id": user_id, "team_ids": list(team_ids), "revoked": False}
+        self.tokens[token] = {"user_id": user_id, "team_ids": list(team_ids), "revoked": False,
+                              "refused_with": REFUSED_GRANT_ECODE}  # fmt: skip
         return token
 
-    def revoke_token(self, token: str) -> None:
+    def revoke_token(self, token: str, code: str = REFUSED_GRANT_ECODE) -> None:
+        """Refuse `token` from now on with `code`: ClickUp's documented OAUTH_019 by default,
+        or one it answers without documenting (e.g. OAUTH_018)."""
         self.tokens[token]["revoked"] = True
+        self.tokens[token]["refused_with"] = code
 
     def store_task(
         self,
@@ -178,7 +183,8 @@ def create_clickup_emulator(
             return None, _error(400, "Authorization header required", "OAUTH_017")
         grant = world.tokens.get(token)
         if grant is None or grant["revoked"]:
-            return None, _error(401, "Oauth token not found", "OAUTH_019")
+            code = REFUSED_GRANT_ECODE if grant is None else grant["refused_with"]
+            return None, _error(401, "Oauth token not found", code)
         return {**grant, "token": token}, None
 
     def rate_headers(token: str) -> tuple[dict[str, str], bool]:
@@ -210,9 +216,10 @@ def create_clickup_emulator(
         assert grant is not None
         headers, limited = rate_headers(grant["token"])
         kinds = {fault.kind for fault in fired}
-        if FaultKind.REVOKED in kinds:
-            world.revoke_token(grant["token"])
-            return _error(401, "Oauth token not found", "OAUTH_019")
+        revoked = next((f for f in fired if f.kind is FaultKind.REVOKED), None)
+        if revoked is not None:
+            world.revoke_token(grant["token"], revoked.code or REFUSED_GRANT_ECODE)
+            return _error(401, "Oauth token not found", revoked.code or REFUSED_GRANT_ECODE)
         if limited or FaultKind.RATE_LIMIT in kinds:
             throttled = {**headers, "X-RateLimit-Remaining": "0"}
             injected = next((f for f in fired if f.kind is FaultKind.RATE_LIMIT), None)

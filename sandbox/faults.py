@@ -35,6 +35,7 @@ class Fault:
     times: int | None = 1
     probability: float = 1.0
     seconds: float = 0.0
+    code: str | None = None  # the error code to answer with, where the tool has several
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:

@@ -20,6 +20,8 @@ from providers.base import (
     Transient,
 )
 from providers.clickup import ClickUpProvider
+from providers.clickup import errors as clickup_errors
+from providers.http import Endpoint
 from providers.ratelimit import ConnectionRateLimiter
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
@@ -212,6 +214,30 @@ async def test_marker_search_pages_through_long_lists(
     )
     assert found is not None
     assert clickup_world.count("GET", "/api/v2/list/l2/task") == 3
+
+
+@pytest.mark.parametrize(
+    "code",
+    # Documented as "token not found"; answered in the wild but not documented (OAUTH_018 "Oauth
+    # token not found", OAUTH_017 no usable token); and a code nobody has seen yet.
+    ["OAUTH_019", "OAUTH_021", "OAUTH_025", "OAUTH_077", "OAUTH_018", "OAUTH_017", "OAUTH_099"],
+)
+async def test_a_token_refused_with_any_token_code_means_reconnect(
+    clickup: ClickUpProvider, clickup_world: ClickUpSandbox, credentials: Credentials, code: str
+) -> None:
+    clickup_world.revoke_token(credentials.access_token, code)
+    with pytest.raises(AuthRevoked, match="reconnect ClickUp") as raised:
+        await clickup.create_task(credentials, LIST, draft())
+    assert raised.value.code == code
+    with pytest.raises(AuthRevoked):
+        await clickup.fetch_catalog(credentials)
+
+
+@pytest.mark.parametrize("code", ["OAUTH_023", "OAUTH_026", "OAUTH_027", "OAUTH_045"])
+def test_the_documented_workspace_codes_still_mean_another_list(code: str) -> None:
+    response = httpx.Response(401, json={"err": "Team(s) not authorized", "ECODE": code})
+    failure = clickup_errors.error_from_response(response, endpoint=Endpoint.API, retry_after=None)
+    assert isinstance(failure, Permanent) and "choose another list" in failure.message
 
 
 async def test_a_foreign_list_is_permanent_not_a_reconnect(

@@ -158,10 +158,15 @@ async def test_a_worker_that_died_mid_task_is_rescued(env: Env) -> None:
     assert row.state == "created" and len(env.world.tasks) == 1
 
 
-async def test_a_revoked_connection_sends_the_owners_tasks_back_to_wait(env: Env) -> None:
+# OAUTH_019 is documented; OAUTH_018 is what ClickUp answers in the wild for the same thing;
+# OAUTH_099 stands for a code nobody has seen yet.
+@pytest.mark.parametrize("code", ["OAUTH_019", "OAUTH_018", "OAUTH_099"])
+async def test_a_revoked_connection_sends_the_owners_tasks_back_to_wait(
+    env: Env, code: str
+) -> None:
     await env.connect()
     await env.utility.process_meeting(meeting(item(1), item(2), item(3)))
-    env.world.faults.add(FaultKind.REVOKED, method="POST", path="/task")
+    env.world.faults.add(FaultKind.REVOKED, method="POST", path="/task", code=code)
     await env.wiring.another_worker("w1").run_once()
     rows = await env.tasks()
     assert {r.state for r in rows} == {"pending_auth"}
