@@ -174,12 +174,18 @@ class Member:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Everything a connection can create tasks in, read once and cached."""
+    """Everything a connection can create tasks in, read once and cached.
+
+    `members_note` says, in words for the task's reason, why assignees cannot be matched by
+    e-mail although the catalog loaded (e.g. the Notion integration may not read its people);
+    None when the members were read.
+    """
 
     provider: ProviderName
     destinations: tuple[Destination, ...]
     members: tuple[Member, ...]
     fetched_at: datetime
+    members_note: str | None = None
 
     def destination(self, destination_id: str) -> Destination | None:
         return next((d for d in self.destinations if d.id == destination_id), None)

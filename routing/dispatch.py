@@ -281,7 +281,9 @@ class TaskDispatcher:
                 return Outcome()  # lease lost: another worker owns the task now
         draft = await self._draft(task, cache)
         created = await provider.create_task(credentials, destination, draft, catalog.members)
-        return await self._created(task, lease_token, created, adopted=False)
+        # An assignee the tool's people could not be read for: say why it was not assigned.
+        note = catalog.members_note if task.assignee_email else None
+        return await self._created(task, lease_token, created, adopted=False, note=note)
 
     async def _catalog(
         self, task: Task, provider: Provider, credentials: Credentials, cache: PassCache
@@ -337,11 +339,19 @@ class TaskDispatcher:
         )  # fmt: skip
 
     async def _created(
-        self, task: Task, lease_token: str, created: CreatedTask, *, adopted: bool
+        self,
+        task: Task,
+        lease_token: str,
+        created: CreatedTask,
+        *,
+        adopted: bool,
+        note: str | None = None,
     ) -> Outcome:
         reason = task.route_reason
         if adopted:
             reason = f"{reason or ''} (found after a lost response; not created twice)".strip()
+        if note:
+            reason = f"{reason}; {note}" if reason else note
         change = TaskUpdate(reason=reason, created=created)
         return await self._finish(task, lease_token, TaskState.CREATED, change)
 

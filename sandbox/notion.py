@@ -47,6 +47,9 @@ class NotionSandbox:
 
     workspace_id: str = "ws-acme"
     workspace_name: str = "Acme"
+    # The integration's "user information" capability: "with_email" (Read user information
+    # including email addresses), "without_email", or "none" (GET /v1/users answers 403).
+    user_information: str = "with_email"
     requests_per_second: float = 3.0
     burst: float = 10.0
     auto_approve: bool = False
@@ -337,8 +340,13 @@ def create_notion_emulator(
         return JSONResponse(paginate(pages, body.get("start_cursor"), body.get("page_size")))
 
     async def users(request: Request, grant: dict[str, Any]) -> Response:
+        if world.user_information == "none":
+            return _error(403, "restricted_resource",
+                          "Insufficient permissions for this endpoint.")  # fmt: skip
+        with_email = world.user_information == "with_email"
         items = [{"object": "user", "id": u["id"], "type": "person", "name": u["name"],
-                  "person": {"email": u["email"]}} for u in world.users.values()]  # fmt: skip
+                  "person": {"email": u["email"]} if with_email else {}}
+                 for u in world.users.values()]  # fmt: skip
         items.append({"object": "user", "id": "bot-1", "type": "bot", "name": "Scrumy Tasks"})
         params = request.query_params
         return JSONResponse(paginate(items, params.get("start_cursor"), params.get("page_size")))

@@ -50,6 +50,16 @@ from providers.notion.mapping import BLOCKS_PER_REQUEST, page_body
 from providers.ratelimit import ConnectionRateLimiter
 
 NOTION_VERSION = "2025-09-03"
+# Why an assignee was not matched, in the task's reason (the capabilities as Notion names them
+# in the integration's settings; docs/setup.md says what each is for).
+NO_USER_INFORMATION = (
+    "the assignee was not matched: the Notion integration may not read user information — "
+    "give it “Read user information including email addresses”"
+)
+NO_USER_EMAILS = (
+    "the assignee was not matched: the Notion integration reads people without their e-mail "
+    "addresses — give it “Read user information including email addresses”"
+)
 
 
 class NotionProvider:
@@ -204,10 +214,12 @@ class NotionProvider:
                 if not page.get("has_more"):
                     break
                 cursor = page.get("next_cursor")
-            members = await self._members(credentials)
+            members, note = await self._members(credentials)
         except (KeyError, TypeError):
             raise Transient(NOTION, "Notion sent a listing of an unexpected shape") from None
-        return Catalog(NOTION, tuple(destinations), tuple(members), self._clock.now())
+        return Catalog(
+            NOTION, tuple(destinations), tuple(members), self._clock.now(), members_note=note
+        )
 
     def _destination(self, source: dict[str, Any], credentials: Credentials) -> Destination:
         title = "".join(t.get("plain_text", "") for t in source.get("title") or ()) or "Untitled"
@@ -224,12 +236,25 @@ class NotionProvider:
             parent_id=parent.get("database_id"), fields=tuple(fields),
         )  # fmt: skip
 
-    async def _members(self, credentials: Credentials) -> list[Member]:
+    async def _members(self, credentials: Credentials) -> tuple[list[Member], str | None]:
+        """The workspace's people, and a note when they cannot be matched by e-mail.
+
+        Reading users is a capability the integration may lack ("Read user information"): then
+        `GET /v1/users` answers 403 `restricted_resource`. The destinations are still good, so
+        the catalog loads without members, and a note says why assignees are not matched —
+        never "share the database", which is not the problem. With "Read user information
+        without email addresses" the people come without e-mail: the same note.
+        """
         members: list[Member] = []
         cursor: str | None = None
         while True:
             params = {"page_size": 100, **({"start_cursor": cursor} if cursor else {})}
-            page = await self._read("GET", "/users", credentials, params=params)
+            try:
+                page = await self._read("GET", "/users", credentials, params=params)
+            except Permanent as refused:
+                if refused.code != "restricted_resource":
+                    raise
+                return [], NO_USER_INFORMATION
             for user in page["results"]:
                 if user.get("type") == "person":
                     email = (user.get("person") or {}).get("email")
@@ -238,7 +263,9 @@ class NotionProvider:
                                credentials.workspace_id or "")
                     )  # fmt: skip
             if not page.get("has_more"):
-                return members
+                if members and not any(m.email for m in members):
+                    return members, NO_USER_EMAILS
+                return members, None
             cursor = page.get("next_cursor")
 
     # --- tasks ------------------------------------------------------------------------------

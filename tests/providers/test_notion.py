@@ -287,3 +287,29 @@ async def test_garbage_is_always_a_provider_error(clock: FakeClock) -> None:
         refresh.mock(return_value=httpx.Response(400, json={"error": "invalid_grant"}))
         with pytest.raises(AuthRevoked):
             await client.refresh("nrt_old")
+
+
+@pytest.mark.parametrize("user_information", ["none", "without_email"])
+async def test_the_catalog_loads_without_the_user_information_capability(
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials,
+    user_information: str,
+) -> None:  # fmt: skip
+    notion_world.user_information = user_information
+    catalog = await notion.fetch_catalog(credentials)
+    assert {d.name for d in catalog.destinations} == {"Product Roadmap", "Meeting Notes"}
+    assert catalog.member_by_email("bo@acme.example") is None
+    assert "Read user information including email addresses" in (catalog.members_note or "")
+    roadmap = catalog.destinations[0]
+    created = await notion.create_task(
+        credentials, roadmap, draft(assignee_email="bo@acme.example", assignee_name="Bo"),
+        catalog.members,
+    )  # fmt: skip
+    page = notion_world.pages[created.task_id]
+    assert "Assignee" not in page["properties"]
+    assert "Assignee named in the meeting: Bo" in str(page["children"])
+
+
+async def test_with_user_information_there_is_no_note(
+    notion: NotionProvider, credentials: Credentials
+) -> None:
+    assert (await notion.fetch_catalog(credentials)).members_note is None
