@@ -2,7 +2,8 @@
 
 `users.info` tells whether a user id is an active member; `users.lookupByEmail` finds one by
 e-mail. Answers are cached for a few minutes per workspace, since one meeting asks about the
-same few people many times. The bot token comes from `SLACK_BOT_TOKEN` (one workspace) or from
+same few people many times. Both answer with the user, whose time zone (`tz`) is kept for
+`time_zone`. The bot token comes from `SLACK_BOT_TOKEN` (one workspace) or from
 the stored installation of the workspace (installed in many).
 """
 
@@ -35,6 +36,7 @@ class SlackDirectory:
     async def is_member(self, team_id: str, user_id: str) -> bool:
         async def ask() -> bool:
             body = await self._call(team_id, "users.info", {"user": user_id})
+            self._note_time_zone(team_id, body)
             return body is not None and _active(body.get("user"))
 
         return bool(await self._cached(("member", team_id, user_id), ask))
@@ -42,11 +44,33 @@ class SlackDirectory:
     async def user_by_email(self, team_id: str, email: str) -> str | None:
         async def ask() -> str | None:
             body = await self._call(team_id, "users.lookupByEmail", {"email": email})
+            self._note_time_zone(team_id, body)
             user = body.get("user") if body else None
             return str(user["id"]) if _active(user) and isinstance(user, dict) else None
 
         found = await self._cached(("email", team_id, email.casefold()), ask)
         return str(found) if found else None
+
+    async def time_zone(self, team_id: str, user_id: str) -> str | None:
+        """The member's time zone (`tz` of users.info): kept from the answer that found them
+        as owner, so it usually costs no call."""
+
+        async def ask() -> str | None:
+            body = await self._call(team_id, "users.info", {"user": user_id})
+            user = body.get("user") if body else None
+            zone = user.get("tz") if isinstance(user, dict) else None
+            return zone if isinstance(zone, str) and zone else None
+
+        found = await self._cached(("tz", team_id, user_id), ask)
+        return str(found) if found else None
+
+    def _note_time_zone(self, team_id: str, body: dict[str, Any] | None) -> None:
+        """Keep the time zone of a user object Slack sent anyway, for `time_zone`."""
+        user = body.get("user") if body else None
+        if isinstance(user, dict) and isinstance(user.get("id"), str):
+            zone = user.get("tz")
+            if isinstance(zone, str) and zone:
+                self._cache[("tz", team_id, user["id"])] = (self._clock.now(), zone)
 
     async def _cached(self, key: tuple[str, str, str], ask: Callable[[], Awaitable[Any]]) -> Any:
         now = self._clock.now()

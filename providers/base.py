@@ -201,9 +201,11 @@ class Catalog:
 class TaskDraft:
     """A task as we want it created, independent of the tool.
 
-    `due` is a `date` (no time given) or a timezone-aware `datetime`. `marker` is our unique
-    tag for this task; the client writes it into the task so `find_task_by_marker` can find a
-    task whose creation response was lost.
+    `due` is a `date` (no time given) or a timezone-aware `datetime`. `time_zone` is the
+    owner's IANA time zone when known (from Slack), which a tool that keeps a date-only due as
+    an instant needs to put it on the right day. `marker` is our unique tag for this task; the
+    client writes it into the task so `find_task_by_marker` can find a task whose creation
+    response was lost.
     """
 
     title: str
@@ -215,6 +217,7 @@ class TaskDraft:
     assignee_name: str | None = None
     meeting_title: str | None = None
     backlink_url: str | None = None
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -324,6 +324,7 @@ class TaskDispatcher:
             assignee_email=task.assignee_email,
             assignee_name=task.assignee_name,
             meeting_title=title,
+            time_zone=task.owner_time_zone,
         )
 
     async def _refresh(self, connection: StoredConnection, provider: Provider) -> StoredConnection:

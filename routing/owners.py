@@ -25,6 +25,10 @@ class Directory(Protocol):
         """The Slack user id of the active member with this e-mail, if any."""
         ...
 
+    async def time_zone(self, team_id: str, user_id: str) -> str | None:
+        """The member's IANA time zone (Slack's `tz`), None when unknown."""
+        ...
+
 
 @dataclass(frozen=True)
 class TaskOwner:

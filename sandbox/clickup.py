@@ -14,9 +14,10 @@ import json
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,6 +44,10 @@ class ClickUpSandbox:
     """The emulator's whole world. Seed it, point the client at it, inspect it."""
 
     rate_limit_per_minute: int = 100
+    # The workspace's time zone (ClickUp: the person's profile setting, `timezone` in GET
+    # /user). A date-only due (`due_date_time: false`) is kept as 04:00 there, on the calendar
+    # day the instant sent falls on there — as ClickUp does.
+    time_zone: str = "UTC"
     auto_approve: bool = False
     consent_user_id: int | None = None  # who "is logged in" on the consent page
     apps: dict[str, ClickUpApp] = field(default_factory=dict)
@@ -163,6 +168,14 @@ class ClickUpSandbox:
     def team_of_list(self, list_id: str) -> str | None:
         found = self.lists.get(list_id)
         return None if found is None else self.spaces[found["space_id"]]["team_id"]
+
+
+def snap_date_only(due_ms: int, time_zone: str) -> int:
+    """What ClickUp keeps for a date-only due sent as `due_ms`: 04:00 in the workspace's time
+    zone, on the day `due_ms` falls on there (so midnight UTC is the day before west of UTC)."""
+    zone = ZoneInfo(time_zone)
+    day = datetime.fromtimestamp(due_ms / 1000, tz=zone).date()
+    return int(datetime.combine(day, time(4), tzinfo=zone).timestamp() * 1000)
 
 
 def _error(status: int, err: str, code: str, headers: dict[str, str] | None = None) -> Response:
@@ -339,7 +352,9 @@ def create_clickup_emulator(
         }
 
     async def get_user(request: Request, grant: dict[str, Any]) -> Response:
-        return JSONResponse({"user": world.users[grant["user_id"]]})
+        return JSONResponse(
+            {"user": {**world.users[grant["user_id"]], "timezone": world.time_zone}}
+        )
 
     async def get_teams(request: Request, grant: dict[str, Any]) -> Response:
         return JSONResponse(
@@ -443,6 +458,8 @@ def create_clickup_emulator(
         members = world.teams[team_id]["members"]
         if not isinstance(assignees, list) or any(a not in members for a in assignees):
             return _error(400, "Assignees must be members of the workspace", "ASSIGN_023")
+        if due is not None and not body.get("due_date_time"):
+            due = snap_date_only(due, world.time_zone)
         task = world.store_task(
             list_id,
             name,

@@ -87,3 +87,18 @@ async def test_the_emulator_keeps_slacks_budget(
     assert limited.value.retry_after is not None and 0 < limited.value.retry_after <= 60
     clock.advance(60)
     assert not await people.is_member(TEAM, "U0GONE")
+
+
+async def test_time_zones_come_with_the_answers_that_found_the_owner(
+    slack_world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
+) -> None:
+    people = directory(http, API, clock, {TEAM: BOT})
+    assert await people.is_member(TEAM, "U0ANA")
+    assert await people.user_by_email(TEAM, "bo@acme.example") == "U0BO"
+    calls = sum(slack_world.requests.values())
+    assert await people.time_zone(TEAM, "U0ANA") == "America/Los_Angeles"
+    assert await people.time_zone(TEAM, "U0BO") == "Europe/Berlin"
+    assert sum(slack_world.requests.values()) == calls  # kept from those answers
+    assert await people.time_zone(TEAM, "U0CY") == "Pacific/Auckland"  # asked: users.info
+    assert sum(slack_world.requests.values()) == calls + 1
+    assert await people.time_zone(TEAM, "U0NOBODY") is None

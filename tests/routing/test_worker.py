@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -19,9 +20,9 @@ from routing.worker import DispatchWorker, WorkerConfig
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
 from storage.models import Task, UserAuthToken
-from tests.fakes import FakeClock, RecordingNotifier
+from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 from tests.meetings import item, meeting
-from tests.wiring import Wiring, wire
+from tests.wiring import MEMBERS, Wiring, wire
 
 CLICKUP = ProviderName.CLICKUP
 
@@ -271,3 +272,31 @@ async def test_disconnecting_sends_unsent_tasks_back_to_wait(env: Env) -> None:
     assert not status.clickup.connected and status.pending_tasks_count == 2
     assert await env.worker.run_once() == 0
     assert not await env.utility.disconnect(team_id="T1", user_id="U1", provider=CLICKUP)
+
+
+async def test_a_date_only_due_lands_on_its_day_where_the_owner_works(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    clickup: ClickUpProvider,
+    clickup_world: ClickUpSandbox,
+) -> None:
+    # Ana works in Los Angeles, and so does her ClickUp workspace: a date-only due sent as
+    # midnight UTC would be kept as 04:00 on the day before there.
+    clickup_world.time_zone = "America/Los_Angeles"
+    directory = StaticDirectory(MEMBERS, time_zones={"U1": "America/Los_Angeles"})
+    env = Env(wire(sessions, clock, {CLICKUP: clickup}, directory=directory), clickup_world, clock)
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1, due_date="2026-03-09")))
+    await env.utility.create_task(
+        "U1", {"title": "One more", "due_date": "2026-03-10"}, team_id="T1"
+    )
+    await env.drain()
+    rows = await env.tasks()
+    assert [r.owner_time_zone for r in rows] == ["America/Los_Angeles"] * 2
+    kept = {
+        task["name"]: datetime.fromtimestamp(
+            int(task["due_date"]) / 1000, ZoneInfo("America/Los_Angeles")
+        ).date()
+        for task in clickup_world.tasks.values()
+    }
+    assert kept == {"Action 1": date(2026, 3, 9), "One more": date(2026, 3, 10)}
