@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
-from sandbox.faults import FaultBook, FaultKind, fault_control_route
+from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route
 
 PAGE_SIZE = 100
 REFUSED_GRANT_ECODE = "OAUTH_019"
@@ -62,7 +62,10 @@ class ClickUpSandbox:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> {user_id, team_ids}
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: FaultBook = field(default_factory=FaultBook)
+    network: Network = field(default_factory=Network)
     requests: Counter[str] = field(default_factory=Counter)
+    # 429s answered because a token's budget was spent: (token, start of its window) -> count.
+    throttled: Counter[tuple[str, float]] = field(default_factory=Counter)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9001))
     _windows: dict[str, tuple[float, int]] = field(default_factory=dict)
 
@@ -201,12 +204,16 @@ def create_clickup_emulator(
         return {**grant, "token": token}, None
 
     def rate_headers(token: str) -> tuple[dict[str, str], bool]:
+        # A window per token opens with its first request and lasts a minute; the reset is
+        # announced in whole seconds (rounded down), as ClickUp's unix-seconds header is.
         now = time.now().timestamp()
         start, used = world._windows.get(token, (now, 0))
         if now - start >= 60:
             start, used = now, 0
         used += 1
         world._windows[token] = (start, used)
+        if used > world.rate_limit_per_minute:
+            world.throttled[(token, start)] += 1
         remaining = max(0, world.rate_limit_per_minute - used)
         headers = {
             "X-RateLimit-Limit": str(world.rate_limit_per_minute),
@@ -216,6 +223,17 @@ def create_clickup_emulator(
         return headers, used > world.rate_limit_per_minute
 
     async def api(request: Request, handler: Any) -> Response:
+        """One API call over the world's network: there, answered, and back."""
+        way = world.network.delay()
+        if way:
+            await time.sleep(way)
+        response = await answer(request, handler)
+        back = world.network.delay()
+        if back:
+            await time.sleep(back)
+        return response
+
+    async def answer(request: Request, handler: Any) -> Response:
         """Auth, rate limit and faults around one API handler."""
         key = f"{request.method} {request.url.path}"
         world.requests[key] += 1

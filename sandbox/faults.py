@@ -82,6 +82,24 @@ class FaultBook:
         return [asdict(fault) for fault in self.faults]
 
 
+@dataclass
+class Network:
+    """How long a request takes to reach the emulator, and its answer to come back: each way
+    drawn from [low, high] seconds by a seeded generator, slept on the emulator's clock. Zero
+    by default (in process, answers are immediate); with a spread, requests sent one after the
+    other overlap and arrive out of step, as they do over a real network."""
+
+    low: float = 0.0
+    high: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def delay(self) -> float:
+        return self._rng.uniform(self.low, self.high) if self.high > 0 else 0.0
+
+
 def fault_control_route(book: FaultBook) -> Route:
     """`POST /_sandbox/faults` adds a fault (JSON: the `Fault` fields, plus `seed`),
     `DELETE /_sandbox/faults` clears them: how another process switches faults."""

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
-from sandbox.faults import FaultBook, FaultKind, fault_control_route
+from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route
 
 CODE_LIFETIME = timedelta(minutes=10)
 TEXT_LIMIT = 2000
@@ -61,7 +61,9 @@ class NotionSandbox:
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> access
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: FaultBook = field(default_factory=FaultBook)
+    network: Network = field(default_factory=Network)
     requests: Counter[str] = field(default_factory=Counter)
+    throttled: list[float] = field(default_factory=list)  # when (unix) each over-budget 429 was
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def add_integration(self, client_id: str, client_secret: str, *redirect_uris: str) -> None:
@@ -146,11 +148,23 @@ def create_notion_emulator(
         tokens = min(world.burst, tokens + (now - updated) * world.requests_per_second)
         if tokens < 1:
             world._buckets[token] = (tokens, now)
+            world.throttled.append(now)
             return True
         world._buckets[token] = (tokens - 1, now)
         return False
 
     async def api(request: Request, handler: Any) -> Response:
+        """One API call over the world's network: there, answered, and back."""
+        way = world.network.delay()
+        if way:
+            await time.sleep(way)
+        response = await answer(request, handler)
+        back = world.network.delay()
+        if back:
+            await time.sleep(back)
+        return response
+
+    async def answer(request: Request, handler: Any) -> Response:
         world.requests[f"{request.method} {request.url.path}"] += 1
         fired = world.faults.draw(request.method, request.url.path)
         kinds = {f.kind for f in fired}

@@ -244,17 +244,28 @@ async def test_the_emulator_enforces_notions_limits(
 
 
 async def test_the_budget_is_three_a_second_with_retry_after(
-    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials, clock: FakeClock
-) -> None:
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials,
+    clock: FakeClock, http: httpx.AsyncClient,
+) -> None:  # fmt: skip
     notion_world.burst = 2
     notes = await catalog_destination(notion, credentials, "Meeting Notes")
-    # The budget is per token, and a new token starts with a full one: two pages, then a 429.
+    # The budget is per token, and a new token starts with a full one: two pages, then a 429
+    # for a client that does not keep Notion's pace...
+    unpaced = NotionProvider(
+        http, api_url=NOTION_URL, client_id=NOTION_CLIENT_ID, client_secret="s",
+        limiter=ConnectionRateLimiter(clock, rate=100, burst=100), clock=clock,
+    )  # fmt: skip
     fresh = Credentials("con_fresh", notion_world.issue_tokens("u-ana")[0], "ws-acme")
-    await notion.create_task(fresh, notes, draft())
-    await notion.create_task(fresh, notes, draft())
+    await unpaced.create_task(fresh, notes, draft())
+    await unpaced.create_task(fresh, notes, draft())
     with pytest.raises(RateLimited) as raised:
-        await notion.create_task(fresh, notes, draft())
+        await unpaced.create_task(fresh, notes, draft())
     assert raised.value.retry_after >= 1
+    # ...and none for ours, which keeps under three a second from a burst of two.
+    paced = Credentials("con_paced", notion_world.issue_tokens("u-ana")[0], "ws-acme")
+    for _ in range(6):
+        await notion.create_task(paced, notes, draft())
+    assert clock.slept and all(pause >= 1 / 3 for pause in clock.slept[-4:])
 
 
 @respx.mock
