@@ -1,8 +1,9 @@
 """An emulator of the Slack Web API, for tests, benchmarks and the demo (see docs/sandbox.md).
 
-So far it speaks the directory methods the app uses to find a task's owner: `users.info` and
-`users.lookupByEmail` — GET with a query or POST with a form, `Authorization: Bearer xoxb-…`
-(one bot token per workspace), Slack's envelope `{"ok": true, …}` / `{"ok": false, "error"}`
+So far it speaks the directory methods the app uses to find a task's owner, `users.info` and
+`users.lookupByEmail`, and `auth.test` — GET with a query or POST with a form, `Authorization:
+Bearer xoxb-…` (one bot token per workspace, its granted scopes named in `X-OAuth-Scopes` on
+every answer, as Slack does), Slack's envelope `{"ok": true, …}` / `{"ok": false, "error"}`
 with HTTP 200, and 429 with `Retry-After` when the method's per-minute budget (Tier 4: 100 a
 minute per workspace) is spent or a fault says so. State is in memory and inspectable.
 """
@@ -22,6 +23,8 @@ from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, fault_control_route
 
 TIER_4_PER_MINUTE = 100
+# What a bot token is granted unless a test says otherwise: what Scrumy Tasks asks for.
+DEFAULT_BOT_SCOPES = ("users:read", "users:read.email", "chat:write", "commands")
 
 
 @dataclass
@@ -30,13 +33,17 @@ class SlackSandbox:
 
     per_minute: int = TIER_4_PER_MINUTE
     bot_tokens: dict[str, str] = field(default_factory=dict)  # token -> team id
+    scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # token -> granted scopes
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> user object
     faults: FaultBook = field(default_factory=FaultBook)
     requests: Counter[str] = field(default_factory=Counter)
     _calls: dict[tuple[str, str, int], int] = field(default_factory=lambda: defaultdict(int))
 
-    def add_workspace(self, team_id: str, bot_token: str) -> None:
+    def add_workspace(
+        self, team_id: str, bot_token: str, scopes: tuple[str, ...] = DEFAULT_BOT_SCOPES
+    ) -> None:
         self.bot_tokens[bot_token] = team_id
+        self.scopes[bot_token] = scopes
 
     def add_user(
         self,
@@ -70,11 +77,14 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
             values.update({k: str(v) for k, v in (await request.form()).items()})
         return values
 
-    def team_of(request: Request, values: dict[str, str]) -> str | None:
+    def token_of(request: Request, values: dict[str, str]) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             token = values.get("token", "")
-        return world.bot_tokens.get(token.strip())
+        return token.strip()
+
+    def team_of(request: Request, values: dict[str, str]) -> str | None:
+        return world.bot_tokens.get(token_of(request, values))
 
     def method(name: str, answer: Any) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -104,7 +114,9 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
                 return JSONResponse({"ok": False, "error": "internal_error"}, 500)
             if FaultKind.BAD_GATEWAY_HTML in kinds:
                 return HTMLResponse("<html><body><h1>502 Bad Gateway</h1></body></html>", 502)
-            return JSONResponse(answer(team_id, values))
+            # Slack names the token's scopes on every Web API answer.
+            granted = ",".join(world.scopes.get(token_of(request, values), ()))
+            return JSONResponse(answer(team_id, values), headers={"X-OAuth-Scopes": granted})
 
         return Route(f"/api/{name}", endpoint, methods=["GET", "POST"])
 
@@ -124,8 +136,13 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
                 return {"ok": True, "user": user}
         return {"ok": False, "error": "users_not_found"}
 
+    def auth_test(team_id: str, values: dict[str, str]) -> dict[str, Any]:
+        return {"ok": True, "team_id": team_id, "user_id": "U0BOT", "bot_id": "B0SCRUMY",
+                "url": f"https://{team_id.lower()}.slack.com/"}  # fmt: skip
+
     app = Starlette(
         routes=[
+            method("auth.test", auth_test),
             method("users.info", users_info),
             method("users.lookupByEmail", lookup_by_email),
             fault_control_route(world.faults),

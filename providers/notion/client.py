@@ -68,13 +68,14 @@ def notion_limiter(clock: Clock) -> ConnectionRateLimiter:
 
 # Why an assignee was not matched, in the task's reason (the capabilities as Notion names them
 # in the integration's settings; docs/setup.md says what each is for).
+USER_INFORMATION = "Read user information including email addresses"
 NO_USER_INFORMATION = (
     "the assignee was not matched: the Notion integration may not read user information — "
-    "give it “Read user information including email addresses”"
+    f"give it “{USER_INFORMATION}”"
 )
 NO_USER_EMAILS = (
     "the assignee was not matched: the Notion integration reads people without their e-mail "
-    "addresses — give it “Read user information including email addresses”"
+    f"addresses — give it “{USER_INFORMATION}”"
 )
 
 
@@ -283,6 +284,13 @@ class NotionProvider:
                     return members, NO_USER_EMAILS
                 return members, None
             cursor = page.get("next_cursor")
+
+    async def missing_capabilities(self, credentials: Credentials) -> tuple[str, ...]:
+        """The integration capabilities this connection shows it lacks, by Notion's names;
+        so far what reading the people tells ("Read user information including email
+        addresses"). For `scrumy check`."""
+        _, note = await self._members(credentials)
+        return () if note is None else (USER_INFORMATION,)
 
     # --- tasks ------------------------------------------------------------------------------
 
