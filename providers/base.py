@@ -14,7 +14,7 @@ Anything else escaping a provider client is a bug in the client.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
@@ -230,6 +230,13 @@ class CreatedTask:
     destination_id: str
 
 
+# A fence the caller passes to `create_task`: awaited right before the request that may create
+# the task goes out (after any wait for the rate limit), it either raises (the caller may no
+# longer send) or returns the seconds the request may take; the client abandons the request at
+# that deadline, so it can land no later than the caller has recorded.
+SendGuard = Callable[[], Awaitable[float]]
+
+
 # --- the protocol -----------------------------------------------------------------------------
 
 
@@ -265,8 +272,13 @@ class Provider(Protocol):
         destination: Destination,
         draft: TaskDraft,
         members: Sequence[Member] = (),
+        *,
+        guard: SendGuard | None = None,
     ) -> CreatedTask:
-        """Create the task with one API call (Notion: more only for a very long description)."""
+        """Create the task with one API call (Notion: more only for a very long description).
+
+        `guard` fences the one request that may create the task (see `SendGuard`).
+        """
         ...
 
     async def find_task_by_marker(

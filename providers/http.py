@@ -2,11 +2,14 @@
 
 The ClickUp and Notion clients reach their APIs only through a `ProviderHttp`:
 
-    send(...)   one request: wait for the connection's budget (`limiter.acquire`), send it,
-                note what the answer says about the budget — a 429 holds the connection, and
-                the `X-RateLimit-*` headers tell the limiter what is left of the window (here
-                and nowhere else) — and turn a transport failure or anything but a 2xx JSON
-                object into the error tree of `providers.base`.
+    send(...)   one request: wait for the connection's budget (`limiter.acquire`), pass the
+                caller's fence if any (`SendGuard`: the worker's lease, checked and recorded
+                in the database right before the send; the request is abandoned at the
+                deadline it returns), send it, note what the answer says about the budget —
+                a 429 holds the connection, and the `X-RateLimit-*` headers tell the limiter
+                what is left of the window (here and nowhere else) — and turn a transport
+                failure or anything but a 2xx JSON object into the error tree of
+                `providers.base`.
     read(...)   `send`, repeated a few times on `RateLimited` and `Transient` with jittered
                 exponential backoff that never waits less than the provider's `Retry-After`.
                 Only for requests that are safe to repeat: a create goes through `send` once,
@@ -19,6 +22,7 @@ the API is about a token, a list or a database.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +35,7 @@ import httpx
 
 from primitives.clock import Clock
 from primitives.enums import ProviderName
-from providers.base import ProviderError, RateLimited, Transient
+from providers.base import ProviderError, RateLimited, SendGuard, Transient
 from providers.ratelimit import RESET_MARGIN, ConnectionRateLimiter
 
 
@@ -170,11 +174,13 @@ class ProviderHttp:
         connection_id: str | None = None,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        guard: SendGuard | None = None,
     ) -> dict[str, Any]:
         """Send one request and return its JSON object, or raise a `ProviderError`.
 
         With `connection_id` (our id of a person's connection, never the token) the request
-        draws from that connection's budget and a rate-limit answer holds it.
+        draws from that connection's budget and a rate-limit answer holds it. With `guard`,
+        the request goes out only if the guard lets it, and is abandoned at its deadline.
         """
         headers = dict(self._headers)
         if authorization:
@@ -183,7 +189,7 @@ class ProviderHttp:
         try:
             return await self._send(
                 method, path, endpoint=endpoint, headers=headers, ticket=ticket,
-                connection_id=connection_id, params=params, json=json,
+                connection_id=connection_id, params=params, json=json, guard=guard,
             )  # fmt: skip
         finally:
             if connection_id is not None and ticket is not None:
@@ -200,12 +206,15 @@ class ProviderHttp:
         connection_id: str | None,
         params: Mapping[str, Any] | None,
         json: Any,
+        guard: SendGuard | None,
     ) -> dict[str, Any]:
         label = self._provider.label
+        budget = await guard() if guard is not None else None
         try:
-            response = await self._http.request(
-                method, self._base_url + path, params=params, json=json, headers=headers
-            )
+            async with asyncio.timeout(budget):
+                response = await self._http.request(
+                    method, self._base_url + path, params=params, json=json, headers=headers
+                )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             # No connection was made, so the provider certainly saw nothing.
             raise Transient(
@@ -213,7 +222,7 @@ class ProviderHttp:
                 f"{label} cannot be reached; {retry_hint(endpoint)}",
                 request_sent=False,
             ) from None
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             raise Transient(
                 self._provider, f"{label} did not answer in time; {retry_hint(endpoint)}"
             ) from None

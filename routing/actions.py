@@ -65,20 +65,26 @@ class TaskActions:
         return self._results.of(row)
 
     async def retry(self, task_id: str, *, user_id: str) -> TaskResult:
-        """Queue a `failed` task again (after the owner fixed what its reason said)."""
-        return await self._move(task_id, user_id, S.QUEUED, [S.FAILED])
+        """Queue a `failed` task again (after the owner fixed what its reason said), with its
+        attempts counted afresh."""
+        return await self._move(task_id, user_id, S.QUEUED, [S.FAILED], TaskUpdate(attempts=0))
 
     async def dismiss(self, task_id: str, *, user_id: str) -> TaskResult:
         """The owner does not want this task created."""
         return await self._move(task_id, user_id, S.DISMISSED, DISMISSABLE)
 
     async def _move(
-        self, task_id: str, user_id: str, target: TaskState, sources: Sequence[TaskState]
+        self,
+        task_id: str,
+        user_id: str,
+        target: TaskState,
+        sources: Sequence[TaskState],
+        change: TaskUpdate | None = None,
     ) -> TaskResult:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             row = await _owned(session, task_id, user_id)
-            await move_task(session, row, target, now=now, only_from=sources)
+            await move_task(session, row, target, change, now=now, only_from=sources)
         await self._results.publish([row])
         return self._results.of(row)
 

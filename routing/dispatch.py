@@ -2,13 +2,17 @@
 
 1. route the task if intake could not (no cached catalog then);
 2. load the owner's connection; gone or broken → back to `pending_auth`;
-3. find the destination in the cached catalog (re-read once if it is missing);
-4. if an earlier attempt may have reached the provider (`first_sent_at` is set), look the task
-   up by its marker and adopt it when found — a task is never sent twice;
-5. record `first_sent_at` (committed) before sending, then make the one create call.
+3. skip a tool paused for an outage (`routing.circuit`): the task waits, at no attempt's cost;
+4. find the destination in the cached catalog (re-read once if it is missing);
+5. if an earlier request may have created the task (`first_sent_at` is set), look it up by its
+   marker — only once that request can no longer land (the task is not due before its
+   `send_deadline`) — and adopt it when found; a task is never sent twice;
+6. pass the fence (`routing.outbox.begin_send`: our lease still held, the attempt recorded,
+   the lease stretched over the request's deadline) right before the one create request,
+   which the client abandons at that deadline.
 
-A refused token is refreshed once where the tool has refresh tokens; every other failure
-ends as `routing.retry.ending_for` says. Every write is guarded by the worker's lease.
+A refused token is refreshed once where the tool has refresh tokens; every other failure ends
+as `routing.retry.ending_for` says. Every write is guarded by the worker's lease.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +33,8 @@ from providers.base import (
     Catalog,
     CreatedTask,
     Credentials,
+    Destination,
+    Permanent,
     Provider,
     ProviderError,
     RateLimited,
@@ -36,20 +42,22 @@ from providers.base import (
     Transient,
 )
 from routing.catalogs import CatalogCache
+from routing.circuit import ProviderCircuits
 from routing.decide import decide_route
 from routing.notify import TaskChange
 from routing.observe import DispatchObserver, error_kind
 from routing.outbox import (
+    LeaseLost,
     Route,
     TaskUpdate,
+    begin_send,
     finish_leased,
-    mark_sent,
     meeting_title,
     record_route,
     send_back_to_waiting,
 )
 from routing.owner_context import OwnerRouter, credentials_of, routable
-from routing.retry import RetryPolicy, ending_for
+from routing.retry import RetryPolicy, ending_for, final_reason
 from storage.connections import (
     ConnectionGone,
     NewTokens,
@@ -61,8 +69,41 @@ from storage.connections import (
 from storage.models import Task
 from storage.vault import TokenVault
 
-# How far before `first_sent_at` a marker lookup searches, for clock skew with the provider.
-RECONCILE_MARGIN = timedelta(minutes=10)
+# How far a marker lookup widens its window (first send .. send deadline) for the difference
+# between our clock and the provider's.
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SendTiming:
+    """How long a create request may take (`timeout`, abandoned after), and how long after
+    that a task it created may take to show in the provider's listing (`margin`)."""
+
+    timeout: float = 20.0
+    margin: float = 5.0
+
+    @property
+    def landing(self) -> timedelta:
+        return timedelta(seconds=self.timeout + self.margin)
+
+
+@dataclass
+class _Attempt:
+    """What one attempt knows: whether the task may exist at the provider from before this
+    attempt's request (`may_exist`), and whether that request went out (`sent`)."""
+
+    may_exist: bool
+    sent: bool = False
+
+    def may_exist_after(self, error: Exception) -> bool:
+        """Whether the task may exist after this attempt failed with `error`: a 429, a 4xx
+        and a request that never left created nothing."""
+        if self.may_exist:
+            return True
+        if not self.sent or isinstance(error, (RateLimited, Permanent, AuthRevoked)):
+            return False
+        return not (isinstance(error, Transient) and not error.request_sent)
+
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -132,8 +173,12 @@ class TaskDispatcher:
         policy: RetryPolicy,
         rng: random.Random,
         observer: DispatchObserver,
+        circuits: ProviderCircuits,
+        timing: SendTiming,
     ) -> None:
         self._sessions = sessions
+        self._circuits = circuits
+        self._timing = timing
         self._vault = vault
         self._clock = clock
         self._providers = providers
@@ -144,7 +189,13 @@ class TaskDispatcher:
         self._observer = observer
 
     async def dispatch(self, task: Task, lease_token: str, cache: PassCache) -> Outcome:
-        sent_before = task.first_sent_at is not None
+        try:
+            return await self._dispatch(task, lease_token, cache)
+        except LeaseLost:
+            return Outcome()  # another worker owns the task now: send and write nothing
+
+    async def _dispatch(self, task: Task, lease_token: str, cache: PassCache) -> Outcome:
+        attempt = _Attempt(may_exist=task.first_sent_at is not None)
         if task.provider is None or task.destination_id is None:
             routed = await self._route(task, lease_token)
             if routed is not None:
@@ -170,10 +221,15 @@ class TaskDispatcher:
             return await self._finish(task, lease_token, TaskState.PENDING_AUTH, TaskUpdate(
                 reason=f"waiting for the owner to connect {name.label}"
             ))  # fmt: skip
+        paused_until = self._circuits.admit(name, self._clock.now())
+        if paused_until is not None:
+            return await self._hold(task, lease_token, paused_until)
         refreshed = False
         while True:
             try:
-                return await self._create(task, lease_token, provider, connection, cache)
+                outcome = await self._create(
+                    task, lease_token, provider, connection, cache, attempt
+                )
             except ProviderError as error:
                 self._observer.provider_error(name, error_kind(error))
                 if isinstance(error, AuthRevoked) and not refreshed and connection.refresh_token:
@@ -184,15 +240,30 @@ class TaskDispatcher:
                         pass  # disconnected meanwhile: the task waits for a new connection
                     except (Transient, RateLimited) as passing:
                         # The refresh itself may work later: retry, keep the connection.
-                        return await self.fail(task, lease_token, passing, sent_before=sent_before)
+                        return await self.fail(
+                            task, lease_token, passing, may_exist=attempt.may_exist_after(passing)
+                        )
                     except ProviderError:
                         pass  # refresh refused (revoked, or our app's credentials): reconnect
                     else:
                         cache.connections.forget(key)
                         continue
                 return await self.fail(
-                    task, lease_token, error, sent_before=sent_before, connection=connection
-                )
+                    task, lease_token, error, may_exist=attempt.may_exist_after(error),
+                    connection=connection,
+                )  # fmt: skip
+            self._circuits.succeeded(name)
+            return outcome
+
+    async def _hold(self, task: Task, lease_token: str, until: datetime) -> Outcome:
+        """Put a task back in line untouched while its tool is paused for an outage."""
+        label = task.provider.label if task.provider else "the tool"
+        reason: str | None = f"{label} is not answering; waiting for it to come back"
+        if task.attempts >= self._policy.max_attempts:
+            reason = None  # keep saying what the final check is waiting for
+        return await self._finish(task, lease_token, TaskState.RETRYING, TaskUpdate(
+            reason=reason, next_attempt_at=max(until, task.send_deadline or until),
+        ))  # fmt: skip
 
     async def fail(
         self,
@@ -200,24 +271,34 @@ class TaskDispatcher:
         lease_token: str,
         error: Exception,
         *,
-        sent_before: bool,
+        may_exist: bool,
         connection: StoredConnection | None = None,
     ) -> Outcome:
         """End the attempt as `routing.retry` says for `error`."""
         now = self._clock.now()
+        paused_until = None
+        if task.provider is not None and not isinstance(
+            error, (AuthRevoked, RateLimited, Permanent)
+        ):
+            paused_until = self._circuits.failed(task.provider, now)
         ending = ending_for(
-            error, attempts=task.attempts, sent_before=sent_before, policy=self._policy,
-            rng=self._rng, now=now,
+            error, attempts=task.attempts, may_exist=may_exist, policy=self._policy,
+            rng=self._rng, now=now, paused_until=paused_until,
         )  # fmt: skip
+        change = ending.change
+        if ending.state is TaskState.RETRYING and may_exist and task.send_deadline is not None:
+            # Look it up only once the request that may have created it can no longer land.
+            due = max(change.next_attempt_at or now, task.send_deadline)
+            change = replace(change, next_attempt_at=due)
         if not (ending.reconnect and connection is not None):
-            return await self._finish(task, lease_token, ending.state, ending.change)
+            return await self._finish(task, lease_token, ending.state, change)
         async with self._sessions() as session, session.begin():
             await mark_needs_reconnect(session, connection_id=connection.id, now=now)
             await send_back_to_waiting(
                 session, team_id=connection.team_id, user_id=connection.user_id,
-                provider=connection.provider, reason=ending.change.reason or "", now=now,
+                provider=connection.provider, reason=change.reason or "", now=now,
             )  # fmt: skip
-        outcome = await self._finish(task, lease_token, ending.state, ending.change)
+        outcome = await self._finish(task, lease_token, ending.state, change)
         outcome.reconnect = ConnectionKey(
             connection.team_id, connection.user_id, connection.provider
         )
@@ -234,9 +315,7 @@ class TaskDispatcher:
         except ProviderError as error:
             self._observer.provider_error(error.provider, error_kind(error))
             connection = context.connections.get(error.provider)
-            return await self.fail(
-                task, lease_token, error, sent_before=False, connection=connection
-            )
+            return await self.fail(task, lease_token, error, may_exist=False, connection=connection)
         decision = decide_route(routable(task), context.preferences, destinations)
         if decision.state is not TaskState.QUEUED:
             return await self._finish(task, lease_token, decision.state, TaskUpdate.of(decision))
@@ -256,6 +335,7 @@ class TaskDispatcher:
         provider: Provider,
         connection: StoredConnection,
         cache: PassCache,
+        attempt: _Attempt,
     ) -> Outcome:
         credentials = credentials_of(connection)
         catalog = await self._catalog(task, provider, credentials, cache)
@@ -266,24 +346,46 @@ class TaskDispatcher:
                 reason=f"the {provider.name.label} {kind} {task.destination_name or ''} no "
                 f"longer exists or you lost access to it; choose another {kind} and retry"
             ))  # fmt: skip
-        if task.first_sent_at is not None:
-            found = await provider.find_task_by_marker(
-                credentials, destination, task.marker,
-                created_after=task.first_sent_at - RECONCILE_MARGIN,
-            )  # fmt: skip
+        if attempt.may_exist:
+            found = await self._look_up(task, provider, credentials, destination)
             if found is not None:
                 return await self._created(task, lease_token, found, adopted=True)
-        else:
-            task.first_sent_at = self._clock.now()
-            if not await mark_sent(
-                self._sessions, task.id, lease_token=lease_token, now=task.first_sent_at
-            ):
-                return Outcome()  # lease lost: another worker owns the task now
+            attempt.may_exist = False  # the earlier requests created nothing
+        if task.attempts >= self._policy.max_attempts:
+            # The final check after the last refused attempt found nothing: now it failed.
+            reason = final_reason(task.last_error, task.attempts)
+            change = TaskUpdate(reason=reason, unsent=True)
+            return await self._finish(task, lease_token, TaskState.FAILED, change)
         draft = await self._draft(task, cache)
-        created = await provider.create_task(credentials, destination, draft, catalog.members)
+
+        async def guard() -> float:
+            now = self._clock.now()
+            landed_by = now + self._timing.landing
+            if not await begin_send(
+                self._sessions, task.id, lease_token=lease_token, now=now, landed_by=landed_by
+            ):
+                raise LeaseLost(task.id)
+            attempt.sent = True
+            task.first_sent_at = task.first_sent_at or now
+            task.send_deadline = landed_by
+            deadline = now + timedelta(seconds=self._timing.timeout)
+            return max(0.0, (deadline - self._clock.now()).total_seconds())
+
+        created = await provider.create_task(
+            credentials, destination, draft, catalog.members, guard=guard
+        )
         # An assignee the tool's people could not be read for: say why it was not assigned.
         note = catalog.members_note if task.assignee_email else None
         return await self._created(task, lease_token, created, adopted=False, note=note)
+
+    async def _look_up(
+        self, task: Task, provider: Provider, credentials: Credentials, destination: Destination
+    ) -> CreatedTask | None:
+        """The task at the provider, if an earlier request created it."""
+        assert task.first_sent_at is not None
+        return await provider.find_task_by_marker(
+            credentials, destination, task.marker, created_after=task.first_sent_at - CLOCK_SKEW
+        )
 
     async def _catalog(
         self, task: Task, provider: Provider, credentials: Credentials, cache: PassCache

@@ -1,12 +1,19 @@
 """The task outbox: the `tasks` table as the worker's queue, and every query on tasks.
 
 A task is claimed with a lease: one atomic UPDATE moves due `queued`/`retrying` rows to
-`in_flight`, stamping them with the claimer's lease token. On PostgreSQL the rows are picked
-with `FOR UPDATE SKIP LOCKED`, so several workers never wait on, or take, each other's rows;
-on SQLite the database's single writer makes the same statement atomic. Every later write by
-the worker is guarded by its lease token, so a worker whose lease was taken over can no longer
-change the task. Expired leases are rescued to `retrying` (and, since `first_sent_at` may be
-set, the next attempt first looks the task up at the provider by its marker).
+`in_flight`, stamping them with the claim's lease token (the fencing token). On PostgreSQL the
+rows are picked with `FOR UPDATE SKIP LOCKED`, so several workers never wait on, or take, each
+other's rows; on SQLite the database's single writer makes the same statement atomic. The
+claimer renews the leases of everything it holds from the claim on (`renew_leases`), and every
+later write by the worker is guarded by its lease token, so a worker whose lease was taken over
+can no longer change the task.
+
+A create is sent only after `begin_send` says, in one statement, that the lease is still held
+and unexpired; the same statement records the attempt (`first_sent_at`, `send_deadline`) and
+stretches the lease over the request's whole deadline. So a lease never expires while a request
+of its holder may still land, and an expired lease is rescued to `retrying` due no earlier than
+`send_deadline`: the next attempt looks the task up by its marker only when the earlier request
+can no longer create it.
 
 Tasks not held by a worker change state with `move`, guarded by state in the UPDATE itself.
 What a change writes besides the state is a `TaskUpdate`; which column holds a task's reason
@@ -15,12 +22,12 @@ is decided once, by `reason_column`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
@@ -30,6 +37,7 @@ from providers.base import CreatedTask
 from routing.decide import RoutingDecision
 from routing.states import check_transition, sources_of
 from storage.models import Meeting, Task
+from storage.types import UTCDateTime
 
 S = TaskState
 DUE_STATES = (S.QUEUED, S.RETRYING)
@@ -113,10 +121,20 @@ class TaskUpdate:
         values["finished_at"] = now if target in ENDINGS else None
         if self.unsent:
             values["first_sent_at"] = None
+            values["send_deadline"] = None
         return values
 
 
 # --- the worker's side: claim, lease, finish ------------------------------------------------
+
+
+def _at(moment: datetime) -> Any:
+    """`moment` as a bound value of our UTC column type, for use inside expressions."""
+    return literal(moment, UTCDateTime())
+
+
+class LeaseLost(Exception):
+    """The worker no longer holds the task's lease: it must not send or write anything."""
 
 
 async def claim_due(
@@ -126,11 +144,19 @@ async def claim_due(
     now: datetime,
     lease: timedelta,
     limit: int,
+    paused: Collection[ProviderName] = (),
 ) -> list[Task]:
-    """Claim up to `limit` due tasks for `lease_token`; they come back `in_flight`."""
+    """Claim up to `limit` due tasks for `lease_token`; they come back `in_flight`.
+
+    Claiming is not an attempt: `attempts` counts what the provider refused (`routing.retry`).
+    Tasks bound for a `paused` provider (an outage, `routing.circuit`) are left in line.
+    """
+    due_now = [Task.state.in_(DUE_STATES), Task.next_attempt_at <= now]
+    if paused:
+        due_now.append(or_(Task.provider.is_(None), Task.provider.not_in(list(paused))))
     due = (
         select(Task.id)
-        .where(Task.state.in_(DUE_STATES), Task.next_attempt_at <= now)
+        .where(*due_now)
         .order_by(Task.next_attempt_at, Task.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -144,7 +170,6 @@ async def claim_due(
                 state=S.IN_FLIGHT,
                 lease_owner=lease_token,
                 lease_expires_at=now + lease,
-                attempts=Task.attempts + 1,
                 updated_at=now,
             )
             .returning(Task)
@@ -154,20 +179,37 @@ async def claim_due(
 
 
 async def rescue_expired(sessions: async_sessionmaker[AsyncSession], *, now: datetime) -> int:
-    """Put tasks whose worker vanished (lease expired) back in line as `retrying`."""
+    """Put tasks whose worker vanished (lease expired) back in line as `retrying`.
+
+    A rescue costs no attempt. A task whose request may still land is due only at its
+    `send_deadline`, so its lookup by marker never races the earlier request.
+    """
+    values = TaskUpdate(reason="the worker handling it stopped; trying again").values(
+        S.RETRYING, now
+    )
+    values["next_attempt_at"] = case(
+        (Task.send_deadline > now, Task.send_deadline), else_=_at(values["next_attempt_at"])
+    )
     async with sessions() as session, session.begin():
         result = await session.execute(
             update(Task)
             .where(Task.state == S.IN_FLIGHT, Task.lease_expires_at < now)
-            .values(
-                lease_owner=None,
-                lease_expires_at=None,
-                **TaskUpdate(reason="the worker handling it stopped; trying again").values(
-                    S.RETRYING, now
-                ),
-            )
+            .values(lease_owner=None, lease_expires_at=None, **values)
         )
         return int(getattr(result, "rowcount", 0))
+
+
+async def next_wake(sessions: async_sessionmaker[AsyncSession]) -> datetime | None:
+    """The earliest moment a task becomes due or a lease can be rescued, None when none."""
+    async with sessions() as session:
+        due = await session.scalar(
+            select(func.min(Task.next_attempt_at)).where(Task.state.in_(DUE_STATES))
+        )
+        expiry = await session.scalar(
+            select(func.min(Task.lease_expires_at)).where(Task.state == S.IN_FLIGHT)
+        )
+    moments = [m for m in (due, expiry) if m is not None]
+    return min(moments) if moments else None
 
 
 async def _write_leased(
@@ -186,17 +228,69 @@ async def _write_leased(
         return getattr(result, "rowcount", 0) == 1
 
 
-async def renew_lease(
+async def renew_leases(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    lease_token: str,
+    now: datetime,
+    lease: timedelta,
+) -> int:
+    """Extend every unexpired lease of one claim to `now + lease` (never shortening one that
+    `begin_send` stretched); returns how many are still held."""
+    until = now + lease
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(Task)
+            .where(
+                Task.lease_owner == lease_token,
+                Task.state == S.IN_FLIGHT,
+                Task.lease_expires_at > now,
+            )
+            .values(
+                lease_expires_at=case(
+                    (Task.lease_expires_at > until, Task.lease_expires_at), else_=_at(until)
+                )
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+
+async def begin_send(
     sessions: async_sessionmaker[AsyncSession],
     task_id: str,
     *,
     lease_token: str,
     now: datetime,
-    lease: timedelta,
+    landed_by: datetime,
 ) -> bool:
-    """Extend a lease we still hold; False when it was lost (expired and taken over)."""
-    values = {"lease_expires_at": now + lease, "updated_at": now}
-    return await _write_leased(sessions, task_id, lease_token, values)
+    """The fence before a request that may create the task, in one statement.
+
+    Only while our lease is held and unexpired at `now`: record the attempt (`first_sent_at`
+    once, `send_deadline` = `landed_by`, the moment the request can no longer create anything)
+    and stretch the lease to cover it. False: the lease is lost, send nothing.
+    """
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(Task)
+            .where(
+                Task.id == task_id,
+                Task.lease_owner == lease_token,
+                Task.state == S.IN_FLIGHT,
+                Task.lease_expires_at > now,
+            )
+            .values(
+                first_sent_at=func.coalesce(Task.first_sent_at, _at(now)),
+                send_deadline=landed_by,
+                lease_expires_at=case(
+                    (Task.lease_expires_at > landed_by, Task.lease_expires_at),
+                    else_=_at(landed_by),
+                ),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(result, "rowcount", 0) == 1
 
 
 async def record_route(
@@ -216,14 +310,6 @@ async def record_route(
         "route_reason": reason,
         "updated_at": now,
     }
-    return await _write_leased(sessions, task_id, lease_token, values)
-
-
-async def mark_sent(
-    sessions: async_sessionmaker[AsyncSession], task_id: str, *, lease_token: str, now: datetime
-) -> bool:
-    """Record, before the create call, that the task may reach the provider from now on."""
-    values = {"first_sent_at": now, "updated_at": now}
     return await _write_leased(sessions, task_id, lease_token, values)
 
 

@@ -1,7 +1,15 @@
-"""Building the database engine, once, at start-up."""
+"""Building the database engine, once, at start-up.
+
+Every database call has a deadline, so a database that stops answering (a partition, a hung
+server) turns into an error a caller can report and recover from, never a silent freeze:
+PostgreSQL gets a connect timeout, a per-statement timeout on the client (asyncpg's
+`command_timeout`) and on the server (`statement_timeout`), and a pool checkout timeout;
+SQLite waits at most `busy_timeout` for its single writer.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import event, text
@@ -19,14 +27,54 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or used; `str(error)` is one line for a person."""
 
 
-def create_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+# Seconds. A statement of ours takes milliseconds; these only bound a database that stopped.
+CONNECT_TIMEOUT = 10.0
+STATEMENT_TIMEOUT = 30.0
+POOL_TIMEOUT = 15.0
+
+
+def create_engine(
+    url: str | URL, *, pool_size: int = 10, statement_timeout: float = STATEMENT_TIMEOUT
+) -> AsyncEngine:
+    """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg), with deadlines."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": statement_timeout})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=pool_size, pool_pre_ping=True)
+    connect_args = {
+        "timeout": CONNECT_TIMEOUT,
+        "command_timeout": statement_timeout,
+        "server_settings": {"statement_timeout": str(int(statement_timeout * 1000))},
+    }
+    return create_async_engine(
+        url, pool_size=pool_size, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT,
+        connect_args=connect_args,
+    )  # fmt: skip
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached or did not answer in time (as
+    opposed to a bug in a statement of ours)."""
+    if isinstance(error, (OSError, TimeoutError, DatabaseUnavailable)):
+        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if error.orig is not None else error
+        if isinstance(error, (OSError, TimeoutError)):
+            return True
+    if isinstance(error, SQLAlchemyError) and "timeout" in type(error).__name__.lower():
+        return True
+    module = type(error).__module__
+    return module.startswith("asyncpg") and any(
+        word in type(error).__name__ for word in ("Connection", "Timeout", "Cannot")
+    )
+
+
+def reason(error: BaseException) -> str:
+    """One line saying what went wrong with the database, for the log."""
+    return _reason(error)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -48,9 +96,10 @@ def describe(engine: AsyncEngine) -> str:
 
 
 async def check_connection(engine: AsyncEngine) -> None:
-    """Open a connection and run `SELECT 1`; raise `DatabaseUnavailable` with one clear line."""
+    """Open a connection and run `SELECT 1` within `CONNECT_TIMEOUT`; raise
+    `DatabaseUnavailable` with one clear line."""
     try:
-        async with engine.connect() as connection:
+        async with asyncio.timeout(CONNECT_TIMEOUT), engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (OSError, SQLAlchemyError, TimeoutError) as error:
         raise DatabaseUnavailable(

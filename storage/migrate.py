@@ -3,11 +3,21 @@
 `upgrade` brings a database to the newest revision; `migration_state` says where a database
 stands, so start-up can refuse a database that is behind (PostgreSQL: run `scrumy db upgrade`)
 or ahead (made by a newer Scrumy Tasks) of this code, with one line instead of a traceback.
+
+Migrating is serialised across processes (`migration_lock`: an advisory lock on PostgreSQL, a
+lock file beside the database file on SQLite), and whoever gets the lock looks at the schema
+again first: two processes starting together on a fresh database migrate it once, and neither
+crashes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import logging
+import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +25,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -67,8 +78,48 @@ async def migration_state(engine: AsyncEngine) -> MigrationState:
     return MigrationState(current=current, head=head, known=known)
 
 
+# Any fixed 64-bit number, the same in every process of every version.
+_ADVISORY_LOCK_KEY = 0x5C2_0A5C_7A5C
+
+
+@contextlib.asynccontextmanager
+async def migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Held by one process at a time, per database, while it migrates."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            await connection.execute(text(f"SELECT pg_advisory_lock({_ADVISORY_LOCK_KEY})"))
+            await connection.commit()
+            try:
+                yield
+            finally:
+                await connection.execute(text(f"SELECT pg_advisory_unlock({_ADVISORY_LOCK_KEY})"))
+                await connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield  # one process owns an in-memory database
+        return
+    descriptor = await asyncio.to_thread(_locked, f"{database}.migrate-lock")
+    try:
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def _locked(path: str) -> int:
+    """Open (creating, 0600) and exclusively lock `path`; blocks until the lock is ours."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    return descriptor
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply every migration up to `revision` in one transaction per run."""
+    """Apply every migration up to `revision` in one transaction, under `migration_lock`."""
+    async with migration_lock(engine):
+        await _upgrade(engine, revision)
+
+
+async def _upgrade(engine: AsyncEngine, revision: str) -> None:
     config = alembic_config()
 
     def run(connection: Connection) -> None:
@@ -100,6 +151,10 @@ async def ensure_current(engine: AsyncEngine, *, auto_upgrade: bool) -> Migratio
             f"the database at {describe(engine)} is {where}, this code needs {state.head}: "
             "run `scrumy db upgrade`"
         )
-    await upgrade(engine)
+    async with migration_lock(engine):
+        state = await migration_state(engine)  # another process may have done it meanwhile
+        if state.is_current:
+            return state
+        await _upgrade(engine, "head")
     log.info("migrated %s from %s to %s", describe(engine), state.current or "empty", state.head)
     return await migration_state(engine)

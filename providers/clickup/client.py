@@ -34,6 +34,7 @@ from providers.base import (
     OAuthTokens,
     Permanent,
     ProviderAccount,
+    SendGuard,
     TaskDraft,
     Transient,
     Workspace,
@@ -199,6 +200,8 @@ class ClickUpProvider:
         destination: Destination,
         draft: TaskDraft,
         members: Sequence[Member] = (),
+        *,
+        guard: SendGuard | None = None,
     ) -> CreatedTask:
         if not draft.title.strip():
             raise Permanent(CLICKUP, "a ClickUp task needs a name")
@@ -206,6 +209,7 @@ class ClickUpProvider:
             "POST", f"/list/{destination.id}/task",
             authorization=_authorization(credentials.access_token),
             connection_id=credentials.connection_id, json=task_body(draft, destination, members),
+            guard=guard,
         )  # fmt: skip
         return self._created(body, destination)
 

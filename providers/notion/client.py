@@ -40,6 +40,7 @@ from providers.base import (
     Permanent,
     ProviderAccount,
     RateLimited,
+    SendGuard,
     TaskDraft,
     Transient,
     Workspace,
@@ -124,12 +125,18 @@ class NotionProvider:
         )
 
     async def _write(
-        self, method: str, path: str, credentials: Credentials, body: Any
+        self,
+        method: str,
+        path: str,
+        credentials: Credentials,
+        body: Any,
+        *,
+        guard: SendGuard | None = None,
     ) -> dict[str, Any]:
         """A request that changes something: sent once, never repeated."""
         return await self._http.send(
             method, path, authorization=f"Bearer {credentials.access_token}",
-            connection_id=credentials.connection_id, json=body,
+            connection_id=credentials.connection_id, json=body, guard=guard,
         )  # fmt: skip
 
     async def _read(
@@ -300,12 +307,14 @@ class NotionProvider:
         destination: Destination,
         draft: TaskDraft,
         members: Sequence[Member] = (),
+        *,
+        guard: SendGuard | None = None,
     ) -> CreatedTask:
         if not draft.title.strip():
             raise Permanent(NOTION, "a Notion page needs a title")
         body, blocks = page_body(draft, destination, members)
         body["children"] = blocks[:BLOCKS_PER_REQUEST]
-        page = await self._write("POST", "/pages", credentials, body)
+        page = await self._write("POST", "/pages", credentials, body, guard=guard)
         created = self._created(page, destination)
         rest = blocks[BLOCKS_PER_REQUEST:]
         for i in range(0, len(rest), BLOCKS_PER_REQUEST):

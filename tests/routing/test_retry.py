@@ -10,17 +10,31 @@ import pytest
 from primitives.enums import ProviderName, TaskState
 from providers.base import AuthRevoked, Permanent, ProviderError, RateLimited, Transient
 from routing.outbox import TaskUpdate
-from routing.retry import Ending, RetryPolicy, ending_for
+from routing.retry import (
+    RATE_LIMIT_JITTER,
+    Ending,
+    RetryPolicy,
+    checking_reason,
+    ending_for,
+    final_reason,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=4, base_backoff=2.0, max_backoff=60.0)
 CLICKUP = ProviderName.CLICKUP
 
 
-def end(error: Exception, *, attempts: int = 1, sent_before: bool = False) -> Ending:
+def end(
+    error: Exception,
+    *,
+    attempts: int = 0,
+    may_exist: bool = False,
+    paused_until: datetime | None = None,
+) -> Ending:
+    """`attempts`: what the provider refused before this attempt."""
     return ending_for(
-        error, attempts=attempts, sent_before=sent_before, policy=POLICY, rng=random.Random(1),
-        now=NOW,
+        error, attempts=attempts, may_exist=may_exist, policy=POLICY, rng=random.Random(1),
+        now=NOW, paused_until=paused_until,
     )  # fmt: skip
 
 
@@ -53,43 +67,65 @@ def test_a_revoked_token_waits_for_a_reconnect() -> None:
 
 
 def test_a_permanent_error_fails_with_the_providers_reason() -> None:
-    ending = end(Permanent(CLICKUP, "ClickUp refused the task: name too long"), attempts=1)
+    ending = end(Permanent(CLICKUP, "ClickUp refused the task: name too long"))
     assert ending == Ending(
         TaskState.FAILED, TaskUpdate(reason="ClickUp refused the task: name too long")
     )
 
 
-def test_a_rate_limit_gives_the_attempt_back_and_waits_as_told() -> None:
-    ending = end(RateLimited(CLICKUP, "slow down", retry_after=30.0), attempts=4)
+def test_a_rate_limit_costs_no_attempt_and_waits_what_the_provider_asked() -> None:
+    ending = end(RateLimited(CLICKUP, "slow down", retry_after=30.0), attempts=3)
     assert ending.state is TaskState.RETRYING and not ending.reconnect
     assert ending.change.attempts == 3  # not counted, even on what would be the last attempt
-    assert waited(ending) >= 30.0
+    assert 30.0 <= waited(ending) <= 30.0 + RATE_LIMIT_JITTER  # not the exponential backoff
+    assert ending.change.unsent  # a 429 created nothing
 
 
 def test_a_transient_error_retries_honouring_retry_after() -> None:
-    ending = end(Transient(CLICKUP, "ClickUp had a problem (HTTP 503)", retry_after=20.0))
+    ending = end(
+        Transient(CLICKUP, "ClickUp had a problem (HTTP 503)", retry_after=20.0), may_exist=True
+    )
     assert ending.state is TaskState.RETRYING and ending.change.attempts == 1
     assert waited(ending) == 20.0
     assert not ending.change.unsent  # the request may have reached ClickUp
 
 
-def test_a_request_that_never_left_is_marked_unsent_unless_an_earlier_one_did() -> None:
+def test_a_task_that_cannot_exist_is_marked_unsent() -> None:
     refused = Transient(CLICKUP, "ClickUp cannot be reached", request_sent=False)
     assert end(refused).change.unsent
-    assert not end(refused, sent_before=True).change.unsent
+    assert not end(refused, may_exist=True).change.unsent
 
 
 def test_attempts_run_out_into_failed_with_the_last_message() -> None:
-    ending = end(Transient(CLICKUP, "ClickUp had a problem (HTTP 502)"), attempts=4)
+    ending = end(Transient(CLICKUP, "ClickUp had a problem (HTTP 502)"), attempts=3)
     assert ending.state is TaskState.FAILED
     assert ending.change.reason == "gave up after 4 attempts: ClickUp had a problem (HTTP 502)"
+
+
+def test_attempts_run_out_into_a_final_check_when_the_task_may_exist() -> None:
+    """Never `failed` while it may exist: a last 502 may have created the task."""
+    ending = end(Transient(CLICKUP, "ClickUp had a problem (HTTP 502)"), attempts=3, may_exist=True)
+    assert ending.state is TaskState.RETRYING and ending.change.attempts == 4
+    assert ending.change.reason == checking_reason(4, "ClickUp had a problem (HTTP 502)")
+    assert final_reason(ending.change.reason, 4) == (
+        "gave up after 4 attempts: ClickUp had a problem (HTTP 502)"
+    )
+    assert waited(ending) > 0  # a failing check backs off like any retry
+
+
+def test_an_outage_costs_no_attempt_and_waits_for_the_probe() -> None:
+    until = NOW + timedelta(seconds=7)
+    ending = end(Transient(CLICKUP, "ClickUp had a problem (HTTP 503)"), attempts=3,
+                 paused_until=until)  # fmt: skip
+    assert ending.state is TaskState.RETRYING and ending.change.attempts == 3
+    assert ending.change.next_attempt_at == until
 
 
 @pytest.mark.parametrize(
     "error", [ProviderError(CLICKUP, "odd answer"), KeyError("a bug of ours")], ids=str
 )
 def test_anything_else_is_retried_like_a_passing_failure(error: Exception) -> None:
-    ending = end(error, attempts=2)
+    ending = end(error, attempts=1)
     assert ending.state is TaskState.RETRYING and ending.change.attempts == 2
     assert 2.0 <= waited(ending) <= 4.0
     if not isinstance(error, ProviderError):

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from primitives.enums import ProviderName, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
-from routing.outbox import claim_due
+from routing.outbox import begin_send, claim_due, renew_leases, rescue_expired
+from routing.retry import RATE_LIMIT_JITTER
 from routing.utility import IntegrationUtility
-from routing.worker import DispatchWorker, WorkerConfig
+from routing.worker import MIN_IDLE_WAIT, DispatchWorker, WorkerConfig
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
 from storage.models import Task, UserAuthToken
@@ -300,3 +301,165 @@ async def test_a_date_only_due_lands_on_its_day_where_the_owner_works(
         for task in clickup_world.tasks.values()
     }
     assert kept == {"Action 1": date(2026, 3, 9), "One more": date(2026, 3, 10)}
+
+
+# --- exactly once under slow providers, lost answers and outages -----------------------------
+
+
+async def test_claimed_tasks_waiting_for_a_slot_are_never_sent_after_losing_their_lease(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    clickup: ClickUpProvider,
+    clickup_world: ClickUpSandbox,
+) -> None:
+    """One slot, three claimed: the first create takes longer than the lease, another worker
+    takes the other two over meanwhile, and the first worker must not send them too."""
+    config = WorkerConfig(concurrency=1, batch_size=3, max_attempts=4)
+    env = Env(wire(sessions, clock, {CLICKUP: clickup}, config=config), clickup_world, clock)
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1), item(2), item(3)))
+    env.world.faults.add(FaultKind.LATENCY, method="POST", path="/task", seconds=100)
+    start = clock.now()
+
+    async def the_other_worker() -> int:
+        while clock.now() < start + timedelta(seconds=61):  # noqa: ASYNC110 (a fake clock)
+            await asyncio.sleep(0)
+        return await env.wiring.another_worker("w2").run_once()
+
+    await asyncio.gather(env.worker.run_once(), the_other_worker())
+    await env.drain()
+    rows = await env.tasks()
+    assert {r.state for r in rows} == {"created"}
+    assert [len(env.world.tasks_with_marker(r.marker)) for r in rows] == [1, 1, 1]
+
+
+async def test_the_fence_refuses_a_lost_lease_and_covers_the_request(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    now, lease = env.clock.now(), timedelta(seconds=60)
+    (task,) = await claim_due(env.sessions, lease_token="a:1", now=now, lease=lease, limit=5)
+    landed_by = now + timedelta(seconds=90)  # longer than the lease
+    assert await begin_send(
+        env.sessions, task.id, lease_token="a:1", now=now, landed_by=landed_by
+    )  # fmt: skip
+    (row,) = await env.tasks()
+    assert row.lease_expires_at == landed_by and row.send_deadline == landed_by
+    assert row.first_sent_at == now
+    # Renewing never shortens the stretched lease.
+    assert await renew_leases(env.sessions, lease_token="a:1", now=now, lease=lease) == 1
+    assert (await env.tasks())[0].lease_expires_at == landed_by
+    # Past the lease but before the request can no longer land: nobody may rescue it.
+    assert await rescue_expired(env.sessions, now=now + timedelta(seconds=61)) == 0
+    later = now + timedelta(seconds=91)
+    assert await rescue_expired(env.sessions, now=later) == 1
+    assert not await begin_send(
+        env.sessions, task.id, lease_token="a:1", now=later, landed_by=later
+    )  # fmt: skip
+    (row,) = await env.tasks()
+    assert row.state == "retrying" and row.attempts == 0  # a rescue costs no attempt
+
+
+async def test_a_rescued_task_is_looked_up_only_after_its_request_can_no_longer_land(
+    env: Env,
+) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    now, lease = env.clock.now(), timedelta(seconds=5)
+    (task,) = await claim_due(env.sessions, lease_token="a:1", now=now, lease=lease, limit=5)
+    landed_by = now + timedelta(seconds=30)
+    assert await begin_send(
+        env.sessions, task.id, lease_token="a:1", now=now, landed_by=landed_by
+    )  # fmt: skip
+    (row,) = await env.tasks()
+    # The lease was stretched: at 6 s the task is still held, whatever its 5 s lease said.
+    assert await rescue_expired(env.sessions, now=now + timedelta(seconds=6)) == 0
+    assert await rescue_expired(env.sessions, now=now + timedelta(seconds=31)) == 1
+    (row,) = await env.tasks()
+    assert row.next_attempt_at is not None and row.next_attempt_at >= landed_by
+
+
+async def three_refusals_then_a_lost_answer(env: Env) -> None:
+    """Attempts 1-3 get a 500; the 4th and last creates the task, but its answer is lost."""
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    env.world.faults.add(FaultKind.SERVER_ERROR, method="POST", path="/task", times=3)
+    for _ in range(3):
+        assert await env.worker.run_once() == 1
+        env.clock.advance(3600)
+    env.world.faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/task", times=1)
+    assert await env.worker.run_once() == 1
+    (row,) = await env.tasks()
+    assert row.attempts == 4 and len(env.world.tasks_with_marker(row.marker)) == 1
+
+
+async def test_a_last_attempt_whose_answer_was_lost_ends_created_not_failed(env: Env) -> None:
+    await three_refusals_then_a_lost_answer(env)
+    await env.drain()
+    (row,) = await env.tasks()
+    assert row.state == "created" and row.attempts == 4
+    assert len(env.world.tasks_with_marker(row.marker)) == 1
+
+
+async def test_a_final_check_that_cannot_answer_keeps_the_task_retrying(env: Env) -> None:
+    """Never `failed` while it may exist: if the lookup cannot say, the task waits."""
+    await three_refusals_then_a_lost_answer(env)
+    lookups_fail = env.world.faults.add(
+        FaultKind.SERVER_ERROR, method="GET", path="/task", times=None
+    )
+    await env.drain(passes=12)
+    (row,) = await env.tasks()
+    assert row.state == "retrying"
+    assert (row.last_error or "").startswith("checking whether it was created before giving up")
+    lookups_fail.times = 0
+    await env.drain()
+    (row,) = await env.tasks()
+    assert row.state == "created" and len(env.world.tasks_with_marker(row.marker)) == 1
+
+
+async def test_an_outage_pauses_the_tool_and_costs_no_attempts(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(*(item(n) for n in range(12))))
+    outage = env.world.faults.add(FaultKind.SERVER_ERROR, method="POST", path="/task", times=None)
+    for _ in range(30):  # a long outage: far more passes than max_attempts
+        await env.worker.run_once()
+        env.clock.advance(60)
+    rows = await env.tasks()
+    assert {r.state for r in rows} == {"retrying"}
+    assert max(r.attempts for r in rows) <= 1
+    posts = env.world.count("POST", "/api/v2/list")
+    assert posts < 60  # one probe per pause, not one request per task per pass
+    outage.times = 0
+    await env.drain()
+    rows = await env.tasks()
+    assert {r.state for r in rows} == {"created"}
+    assert all(len(env.world.tasks_with_marker(r.marker)) == 1 for r in rows)
+
+
+async def test_a_rate_limit_waits_what_clickup_asked_and_looks_nothing_up(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    env.world.faults.add(FaultKind.RATE_LIMIT, method="POST", path="/task", seconds=30)
+    await env.worker.run_once()
+    (row,) = await env.tasks()
+    assert row.state == "retrying" and row.attempts == 0 and row.first_sent_at is None
+    assert row.next_attempt_at is not None
+    waited = (row.next_attempt_at - env.clock.now()).total_seconds()
+    # ClickUp's reset, a second more (it is in whole seconds), not the longer of it and a
+    # backoff.
+    assert 30 <= waited <= 31 + RATE_LIMIT_JITTER
+    env.clock.advance(32)
+    await env.worker.run_once()
+    (row,) = await env.tasks()
+    assert row.state == "created"
+    assert env.world.count("GET", "/api/v2/list/l1/task") == 0  # a 429 created nothing
+
+
+async def test_the_worker_wakes_when_the_next_retry_is_due(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    env.world.faults.add(FaultKind.RATE_LIMIT, method="POST", path="/task", seconds=3)
+    await env.worker.run_once()
+    # The reset and its second of margin, not the 5 s poll.
+    assert 3 <= await env.worker.next_wait() <= 4 + RATE_LIMIT_JITTER
+    env.clock.advance(10)
+    assert await env.worker.next_wait() == MIN_IDLE_WAIT  # due now: go at once

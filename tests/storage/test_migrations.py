@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -68,3 +72,52 @@ async def test_a_database_from_a_newer_release_is_refused_and_left_alone(
         titles = (await connection.execute(text("SELECT title FROM meetings"))).scalars().all()
     assert version == "9999_future"
     assert titles == ["kept"]
+
+
+MIGRATE_AT_START = """
+import asyncio, sys
+from storage.engine import create_engine
+from storage.migrate import ensure_current
+
+async def main() -> None:
+    engine = create_engine(sys.argv[1])
+    try:
+        await ensure_current(engine, auto_upgrade=True)
+    finally:
+        await engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+async def test_processes_starting_together_on_a_fresh_database_migrate_it_once(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """Each round: three processes start at once on an empty database; none may crash."""
+    root = Path(__file__).parents[2]
+    for round_ in range(2):
+        url = empty_database_url
+        if url.startswith("sqlite"):
+            url = f"sqlite+aiosqlite:///{tmp_path / f'fresh-{round_}.db'}"
+        elif round_:
+            break  # one fresh PostgreSQL database is what the fixture gives
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                MIGRATE_AT_START,
+                url,
+                cwd=root,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(3)
+        ]
+        for process in processes:
+            _, err = await process.communicate()
+            assert process.returncode == 0, err.decode(errors="replace")[-2000:]
+        engine = create_engine(url)
+        try:
+            assert (await migration_state(engine)).is_current
+        finally:
+            await engine.dispose()
