@@ -46,6 +46,9 @@ class Workspace:
     async def user_by_email(self, team_id: str, email: str) -> str | None:
         return f"U{int(email.removeprefix('person').split('@')[0]):05d}"
 
+    async def time_zone(self, team_id: str, user_id: str) -> str | None:
+        return "America/New_York"
+
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:

@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from bot.scopes import REQUIRED_BOT_SCOPES
 from bot.slack_api import DEFAULT_MAX_WAIT, SlackRefused, SlackWebApi
 from primitives.clock import Clock
 from routing.errors import DirectoryUnavailable, TeamNotServed
@@ -73,13 +74,6 @@ class SingleWorkspace:
         return self._token if team_id == self.team_id else None
 
 
-# The scopes the directory needs, and what goes without each.
-NEEDED_SCOPES = {
-    "users:read": "nobody can be checked, so every task is its meeting owner's",
-    "users:read.email": "nobody can be found by e-mail",
-}
-
-
 async def team_of_token(http: httpx.AsyncClient, *, api_url: str, token: str, clock: Clock) -> str:
     """The workspace a bot token belongs to (`auth.test`); `DirectoryUnavailable` if refused.
 
@@ -94,7 +88,7 @@ async def team_of_token(http: httpx.AsyncClient, *, api_url: str, token: str, cl
     team_id = answer.body.get("team_id")
     if not isinstance(team_id, str) or not team_id:
         raise DirectoryUnavailable("Slack's auth.test named no team")
-    for scope, without in NEEDED_SCOPES.items():
+    for scope, without in REQUIRED_BOT_SCOPES.items():
         if answer.scopes is not None and scope not in answer.scopes:
             log.error(
                 "the Slack app lacks the %s scope in workspace %s: %s; add it to the app and "
@@ -114,7 +108,8 @@ def membership(team_id: str, user: object) -> Membership:
     teams = grid.get("teams") if isinstance(grid, dict) else None
     if home is not None and home != team_id and not (isinstance(teams, list) and team_id in teams):
         return Membership(None, OTHER_ORGANISATION)
-    return Membership(str(user["id"]))
+    zone = user.get("tz")
+    return Membership(str(user["id"]), time_zone=zone if isinstance(zone, str) and zone else None)
 
 
 @dataclass
@@ -165,6 +160,11 @@ class SlackDirectory:
     async def user_by_email(self, team_id: str, email: str) -> str | None:
         return (await self.look_up(team_id, emails=[email])).of_email(email).user_id
 
+    async def time_zone(self, team_id: str, user_id: str) -> str | None:
+        """The member's time zone (`tz`): kept from the answer that found them as an owner, so
+        it usually costs no call."""
+        return (await self.look_up(team_id, user_ids=[user_id])).of_id(user_id).time_zone
+
     async def look_up(
         self, team_id: str, *, user_ids: Collection[str] = (), emails: Collection[str] = ()
     ) -> Lookups:
@@ -200,9 +200,12 @@ class SlackDirectory:
         return hit[1]
 
     def _keep(self, team_id: str, kind: str, value: str, answer: Membership) -> None:
-        key = (team_id, kind, value)
-        self._cache[key] = (self._clock.monotonic(), answer)
-        self._cache.move_to_end(key)
+        keys = [(team_id, kind, value)]
+        if kind == "email" and answer.user_id is not None:
+            keys.append((team_id, "id", answer.user_id))  # found by e-mail: known by id too
+        for key in keys:
+            self._cache[key] = (self._clock.monotonic(), answer)
+            self._cache.move_to_end(key)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 

@@ -174,12 +174,18 @@ class Member:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Everything a connection can create tasks in, read once and cached."""
+    """Everything a connection can create tasks in, read once and cached.
+
+    `members_note` says, in words for the task's reason, why assignees cannot be matched by
+    e-mail although the catalog loaded (e.g. the Notion integration may not read its people);
+    None when the members were read.
+    """
 
     provider: ProviderName
     destinations: tuple[Destination, ...]
     members: tuple[Member, ...]
     fetched_at: datetime
+    members_note: str | None = None
 
     def destination(self, destination_id: str) -> Destination | None:
         return next((d for d in self.destinations if d.id == destination_id), None)
@@ -195,9 +201,11 @@ class Catalog:
 class TaskDraft:
     """A task as we want it created, independent of the tool.
 
-    `due` is a `date` (no time given) or a timezone-aware `datetime`. `marker` is our unique
-    tag for this task; the client writes it into the task so `find_task_by_marker` can find a
-    task whose creation response was lost.
+    `due` is a `date` (no time given) or a timezone-aware `datetime`. `time_zone` is the
+    owner's IANA time zone when known (from Slack), which a tool that keeps a date-only due as
+    an instant needs to put it on the right day. `marker` is our unique tag for this task; the
+    client writes it into the task so `find_task_by_marker` can find a task whose creation
+    response was lost.
     """
 
     title: str
@@ -209,6 +217,7 @@ class TaskDraft:
     assignee_name: str | None = None
     meeting_title: str | None = None
     backlink_url: str | None = None
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)

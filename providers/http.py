@@ -5,11 +5,11 @@ The ClickUp and Notion clients reach their APIs only through a `ProviderHttp`:
     send(...)   one request: wait for the connection's budget (`limiter.acquire`), pass the
                 caller's fence if any (`SendGuard`: the worker's lease, checked and recorded
                 in the database right before the send; the request is abandoned at the
-                deadline it returns), send it,
-                note what the answer says about the budget — a 429, or an exhausted
-                `X-RateLimit-Remaining`, holds the connection (here and nowhere else) — and
-                turn a transport failure or anything but a 2xx JSON object into the error
-                tree of `providers.base`.
+                deadline it returns), send it, note what the answer says about the budget —
+                a 429 holds the connection, and the `X-RateLimit-*` headers tell the limiter
+                what is left of the window (here and nowhere else) — and turn a transport
+                failure or anything but a 2xx JSON object into the error tree of
+                `providers.base`.
     read(...)   `send`, repeated a few times on `RateLimited` and `Transient` with jittered
                 exponential backoff that never waits less than the provider's `Retry-After`.
                 Only for requests that are safe to repeat: a create goes through `send` once,
@@ -36,7 +36,7 @@ import httpx
 from primitives.clock import Clock
 from primitives.enums import ProviderName
 from providers.base import ProviderError, RateLimited, SendGuard, Transient
-from providers.ratelimit import ConnectionRateLimiter
+from providers.ratelimit import RESET_MARGIN, ConnectionRateLimiter
 
 
 class Endpoint(StrEnum):
@@ -86,7 +86,9 @@ def requested_wait(response: httpx.Response, now: float) -> float | None:
 
     `Retry-After` (seconds or an HTTP date) comes first; failing that, when the budget is
     spent (a 429, or `X-RateLimit-Remaining: 0`), the time until `X-RateLimit-Reset` (unix
-    seconds, as ClickUp sends it). `now` is unix seconds.
+    seconds, as ClickUp sends it) and `RESET_MARGIN` more: the reset is in whole seconds, so
+    coming back at the second it names may still be inside the spent window. `now` is unix
+    seconds.
     """
     header = response.headers.get("retry-after", "").strip()
     if header:
@@ -104,10 +106,25 @@ def requested_wait(response: httpx.Response, now: float) -> float | None:
             return max(0.0, moment.timestamp() - now)
     if response.status_code == 429 or _budget_spent(response):
         try:
-            return max(0.0, float(response.headers["x-ratelimit-reset"]) - now)
+            reset = float(response.headers["x-ratelimit-reset"])
         except (KeyError, ValueError):
             return None
+        return max(0.0, reset - now) + RESET_MARGIN
     return None
+
+
+def rate_window(response: httpx.Response) -> tuple[int, int, float] | None:
+    """`X-RateLimit-Limit`, `-Remaining` and `-Reset` (unix seconds) when all three are there
+    and readable, else None (Notion sends none of them)."""
+    headers = response.headers
+    try:
+        return (
+            int(headers["x-ratelimit-limit"]),
+            int(headers["x-ratelimit-remaining"]),
+            float(headers["x-ratelimit-reset"]),
+        )
+    except (KeyError, ValueError):
+        return None
 
 
 def _budget_spent(response: httpx.Response) -> bool:
@@ -168,8 +185,29 @@ class ProviderHttp:
         headers = dict(self._headers)
         if authorization:
             headers["Authorization"] = authorization
-        if connection_id is not None:
-            await self._limiter.acquire(connection_id)
+        ticket = None if connection_id is None else await self._limiter.acquire(connection_id)
+        try:
+            return await self._send(
+                method, path, endpoint=endpoint, headers=headers, ticket=ticket,
+                connection_id=connection_id, params=params, json=json, guard=guard,
+            )  # fmt: skip
+        finally:
+            if connection_id is not None and ticket is not None:
+                self._limiter.release(connection_id, ticket)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: Endpoint,
+        headers: dict[str, str],
+        ticket: int | None,
+        connection_id: str | None,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        guard: SendGuard | None,
+    ) -> dict[str, Any]:
         label = self._provider.label
         budget = await guard() if guard is not None else None
         try:
@@ -193,12 +231,13 @@ class ProviderHttp:
             raise Transient(
                 self._provider, f"network error talking to {label} ({kind}); {retry_hint(endpoint)}"
             ) from None
-        wait = requested_wait(response, self._clock.now().timestamp())
+        now = self._clock.now().timestamp()
+        wait = requested_wait(response, now)
         failure = None
         if not response.is_success:
             failure = self._errors(response, endpoint=endpoint, retry_after=wait)
-        if connection_id is not None:
-            self._note_budget(connection_id, response, wait, failure)
+        if connection_id is not None and ticket is not None:
+            self._note_budget(connection_id, ticket, response, failure, now)
         if failure is not None:
             raise failure
         try:
@@ -214,17 +253,22 @@ class ProviderHttp:
     def _note_budget(
         self,
         connection_id: str,
+        ticket: int,
         response: httpx.Response,
-        wait: float | None,
         failure: ProviderError | None,
+        now: float,
     ) -> None:
-        """The one place a provider's rate-limit answer holds a connection."""
+        """The one place a provider's rate-limit answer reaches the connection's budget."""
         if isinstance(failure, RateLimited):
             self._limiter.hold(connection_id, failure.retry_after)
-        elif wait is not None and _budget_spent(response):
-            # The last request of the window went through: wait for the reset instead of
-            # spending a request on a certain 429.
-            self._limiter.hold(connection_id, wait)
+        window = rate_window(response)
+        if window is not None:
+            limit, remaining, reset = window
+            # A window spent by the last request waits for its reset rather than spending a
+            # request on a certain 429.
+            self._limiter.note_window(
+                connection_id, ticket, limit=limit, remaining=remaining, reset=reset, now=now
+            )
 
     async def read(
         self,

@@ -47,6 +47,7 @@ def catalog_to_data(catalog: Catalog) -> dict[str, Any]:
             {"id": m.id, "name": m.name, "email": m.email, "workspace_id": m.workspace_id}
             for m in catalog.members
         ],
+        "members_note": catalog.members_note,
     }
 
 
@@ -78,6 +79,7 @@ def catalog_from_data(data: dict[str, Any], fetched_at: datetime) -> Catalog | N
                 for m in data["members"]
             ),
             fetched_at=fetched_at,
+            members_note=data.get("members_note"),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -374,7 +374,9 @@ class TaskDispatcher:
         created = await provider.create_task(
             credentials, destination, draft, catalog.members, guard=guard
         )
-        return await self._created(task, lease_token, created, adopted=False)
+        # An assignee the tool's people could not be read for: say why it was not assigned.
+        note = catalog.members_note if task.assignee_email else None
+        return await self._created(task, lease_token, created, adopted=False, note=note)
 
     async def _look_up(
         self, task: Task, provider: Provider, credentials: Credentials, destination: Destination
@@ -424,6 +426,7 @@ class TaskDispatcher:
             assignee_email=task.assignee_email,
             assignee_name=task.assignee_name,
             meeting_title=title,
+            time_zone=task.owner_time_zone,
         )
 
     async def _refresh(self, connection: StoredConnection, provider: Provider) -> StoredConnection:
@@ -439,11 +442,19 @@ class TaskDispatcher:
         )  # fmt: skip
 
     async def _created(
-        self, task: Task, lease_token: str, created: CreatedTask, *, adopted: bool
+        self,
+        task: Task,
+        lease_token: str,
+        created: CreatedTask,
+        *,
+        adopted: bool,
+        note: str | None = None,
     ) -> Outcome:
         reason = task.route_reason
         if adopted:
             reason = f"{reason or ''} (found after a lost response; not created twice)".strip()
+        if note:
+            reason = f"{reason}; {note}" if reason else note
         change = TaskUpdate(reason=reason, created=created)
         return await self._finish(task, lease_token, TaskState.CREATED, change)
 

@@ -22,7 +22,7 @@ from primitives.clock import Clock
 from primitives.enums import RoutingMode
 from primitives.ids import new_id
 from routing.decide import RoutingDecision
-from routing.errors import IdempotencyConflict
+from routing.errors import DirectoryUnavailable, IdempotencyConflict
 from routing.inputs import ActionItem, MeetingIn, OwnerRef, TaskRequest, validate_input
 from routing.outbox import TaskUpdate, find_meeting, meeting_tasks, task_by_idempotency_key
 from routing.owner_context import Destinations, OwnerContext, OwnerRouter
@@ -76,6 +76,7 @@ class Intake:
             self._directory, meeting.team_id, [item.assignee for item in meeting.action_items],
             owner_id,
         )  # fmt: skip
+        zones = await self._time_zones(meeting.team_id, [o.user_id for o in owners])
         now = self._clock.now()
         meeting_row = Meeting(
             id=new_id("mtg"),
@@ -107,6 +108,7 @@ class Intake:
                         _task_row(
                             meeting.team_id, item, owner, decision, context, now,
                             meeting_id=meeting_row.id, item_id=item_id,
+                            time_zone=zones.get(owner.user_id),
                         )
                     )  # fmt: skip
                 session.add(meeting_row)
@@ -146,6 +148,7 @@ class Intake:
         owner = TaskOwner(
             owner_id, None, str(request.user.email) if request.user.email else None, ""
         )
+        zones = await self._time_zones(team_id, [owner_id])
         now = self._clock.now()
         try:
             async with self._sessions() as session, session.begin():
@@ -155,6 +158,7 @@ class Intake:
                 row = _task_row(
                     team_id, request.task, owner, decision, context, now,
                     idempotency_key=idempotency_key, fingerprint=fingerprint,
+                    time_zone=zones.get(owner_id),
                 )  # fmt: skip
                 session.add(row)
         except IntegrityError:
@@ -166,6 +170,20 @@ class Intake:
             return found
         await self._results.publish([row])
         return self._results.of(row)
+
+    async def _time_zones(self, team_id: str, user_ids: Sequence[str]) -> dict[str, str]:
+        """The time zone of each distinct owner that Slack tells. A zone is a nicety (a
+        date-only due falls on the right day with the safe instant nearly everywhere), so a
+        directory that cannot answer now costs the zone, never the meeting."""
+        zones: dict[str, str] = {}
+        for user_id in dict.fromkeys(user_ids):
+            try:
+                zone = await self._directory.time_zone(team_id, user_id)
+            except DirectoryUnavailable:
+                break
+            if zone:
+                zones[user_id] = zone
+        return zones
 
     async def _existing_meeting(
         self, team_id: str, external_id: str, item_order: Sequence[str]
@@ -206,6 +224,7 @@ def _task_row(
     item_id: str | None = None,
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
+    time_zone: str | None = None,
 ) -> Task:
     return Task(
         id=new_id("tsk"),
@@ -216,6 +235,7 @@ def _task_row(
         request_fingerprint=fingerprint,
         marker=new_id("mk"),
         owner_user_id=owner.user_id,
+        owner_time_zone=time_zone,
         assignee_name=owner.assignee_name,
         assignee_email=owner.assignee_email,
         title=item.clean_title,

@@ -31,6 +31,7 @@ class Membership:
 
     user_id: str | None
     reason: str | None = None
+    time_zone: str | None = None  # the member's IANA time zone, when Slack tells it
 
 
 NOT_A_MEMBER = Membership(None)
@@ -70,6 +71,10 @@ class Directory(Protocol):
 
     async def user_by_email(self, team_id: str, email: str) -> str | None:
         """The Slack user id of the active member with this e-mail, if any."""
+        ...
+
+    async def time_zone(self, team_id: str, user_id: str) -> str | None:
+        """The member's IANA time zone (Slack's `tz`), None when unknown."""
         ...
 
 

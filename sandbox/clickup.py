@@ -14,9 +14,10 @@ import json
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,9 +25,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
-from sandbox.faults import FaultBook, FaultKind, fault_control_route
+from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route
 
 PAGE_SIZE = 100
+REFUSED_GRANT_ECODE = "OAUTH_019"
 CODE_LIFETIME = timedelta(minutes=10)
 
 
@@ -42,6 +44,10 @@ class ClickUpSandbox:
     """The emulator's whole world. Seed it, point the client at it, inspect it."""
 
     rate_limit_per_minute: int = 100
+    # The workspace's time zone (ClickUp: the person's profile setting, `timezone` in GET
+    # /user). A date-only due (`due_date_time: false`) is kept as 04:00 there, on the calendar
+    # day the instant sent falls on there — as ClickUp does.
+    time_zone: str = "UTC"
     auto_approve: bool = False
     consent_user_id: int | None = None  # who "is logged in" on the consent page
     apps: dict[str, ClickUpApp] = field(default_factory=dict)
@@ -56,7 +62,10 @@ class ClickUpSandbox:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> {user_id, team_ids}
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: FaultBook = field(default_factory=FaultBook)
+    network: Network = field(default_factory=Network)
     requests: Counter[str] = field(default_factory=Counter)
+    # 429s answered because a token's budget was spent: (token, start of its window) -> count.
+    throttled: Counter[tuple[str, float]] = field(default_factory=Counter)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9001))
     _windows: dict[str, tuple[float, int]] = field(default_factory=dict)
 
@@ -88,11 +97,15 @@ class ClickUpSandbox:
 
     def issue_token(self, user_id: int, team_ids: list[str]) -> str:
         token = f"{user_id}_{secrets.token_hex(20)}"
-        self.tokens[token] = {"user_id": user_id, "team_ids": list(team_ids), "revoked": False}
+        self.tokens[token] = {"user_id": user_id, "team_ids": list(team_ids), "revoked": False,
+                              "refused_with": REFUSED_GRANT_ECODE}  # fmt: skip
         return token
 
-    def revoke_token(self, token: str) -> None:
+    def revoke_token(self, token: str, code: str = REFUSED_GRANT_ECODE) -> None:
+        """Refuse `token` from now on with `code`: ClickUp's documented OAUTH_019 by default,
+        or one it answers without documenting (e.g. OAUTH_018)."""
         self.tokens[token]["revoked"] = True
+        self.tokens[token]["refused_with"] = code
 
     def store_task(
         self,
@@ -160,6 +173,14 @@ class ClickUpSandbox:
         return None if found is None else self.spaces[found["space_id"]]["team_id"]
 
 
+def snap_date_only(due_ms: int, time_zone: str) -> int:
+    """What ClickUp keeps for a date-only due sent as `due_ms`: 04:00 in the workspace's time
+    zone, on the day `due_ms` falls on there (so midnight UTC is the day before west of UTC)."""
+    zone = ZoneInfo(time_zone)
+    day = datetime.fromtimestamp(due_ms / 1000, tz=zone).date()
+    return int(datetime.combine(day, time(4), tzinfo=zone).timestamp() * 1000)
+
+
 def _error(status: int, err: str, code: str, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse({"err": err, "ECODE": code}, status_code=status, headers=headers)
 
@@ -178,16 +199,21 @@ def create_clickup_emulator(
             return None, _error(400, "Authorization header required", "OAUTH_017")
         grant = world.tokens.get(token)
         if grant is None or grant["revoked"]:
-            return None, _error(401, "Oauth token not found", "OAUTH_019")
+            code = REFUSED_GRANT_ECODE if grant is None else grant["refused_with"]
+            return None, _error(401, "Oauth token not found", code)
         return {**grant, "token": token}, None
 
     def rate_headers(token: str) -> tuple[dict[str, str], bool]:
+        # A window per token opens with its first request and lasts a minute; the reset is
+        # announced in whole seconds (rounded down), as ClickUp's unix-seconds header is.
         now = time.now().timestamp()
         start, used = world._windows.get(token, (now, 0))
         if now - start >= 60:
             start, used = now, 0
         used += 1
         world._windows[token] = (start, used)
+        if used > world.rate_limit_per_minute:
+            world.throttled[(token, start)] += 1
         remaining = max(0, world.rate_limit_per_minute - used)
         headers = {
             "X-RateLimit-Limit": str(world.rate_limit_per_minute),
@@ -197,6 +223,17 @@ def create_clickup_emulator(
         return headers, used > world.rate_limit_per_minute
 
     async def api(request: Request, handler: Any) -> Response:
+        """One API call over the world's network: there, answered, and back."""
+        way = world.network.delay()
+        if way:
+            await time.sleep(way)
+        response = await answer(request, handler)
+        back = world.network.delay()
+        if back:
+            await time.sleep(back)
+        return response
+
+    async def answer(request: Request, handler: Any) -> Response:
         """Auth, rate limit and faults around one API handler."""
         key = f"{request.method} {request.url.path}"
         world.requests[key] += 1
@@ -210,9 +247,10 @@ def create_clickup_emulator(
         assert grant is not None
         headers, limited = rate_headers(grant["token"])
         kinds = {fault.kind for fault in fired}
-        if FaultKind.REVOKED in kinds:
-            world.revoke_token(grant["token"])
-            return _error(401, "Oauth token not found", "OAUTH_019")
+        revoked = next((f for f in fired if f.kind is FaultKind.REVOKED), None)
+        if revoked is not None:
+            world.revoke_token(grant["token"], revoked.code or REFUSED_GRANT_ECODE)
+            return _error(401, "Oauth token not found", revoked.code or REFUSED_GRANT_ECODE)
         if limited or FaultKind.RATE_LIMIT in kinds:
             throttled = {**headers, "X-RateLimit-Remaining": "0"}
             injected = next((f for f in fired if f.kind is FaultKind.RATE_LIMIT), None)
@@ -332,7 +370,9 @@ def create_clickup_emulator(
         }
 
     async def get_user(request: Request, grant: dict[str, Any]) -> Response:
-        return JSONResponse({"user": world.users[grant["user_id"]]})
+        return JSONResponse(
+            {"user": {**world.users[grant["user_id"]], "timezone": world.time_zone}}
+        )
 
     async def get_teams(request: Request, grant: dict[str, Any]) -> Response:
         return JSONResponse(
@@ -436,6 +476,8 @@ def create_clickup_emulator(
         members = world.teams[team_id]["members"]
         if not isinstance(assignees, list) or any(a not in members for a in assignees):
             return _error(400, "Assignees must be members of the workspace", "ASSIGN_023")
+        if due is not None and not body.get("due_date_time"):
+            due = snap_date_only(due, world.time_zone)
         task = world.store_task(
             list_id,
             name,

@@ -35,6 +35,7 @@ class Fault:
     times: int | None = 1
     probability: float = 1.0
     seconds: float = 0.0
+    code: str | None = None  # the error code to answer with, where the tool has several
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -79,6 +80,24 @@ class FaultBook:
 
     def describe(self) -> list[dict[str, Any]]:
         return [asdict(fault) for fault in self.faults]
+
+
+@dataclass
+class Network:
+    """How long a request takes to reach the emulator, and its answer to come back: each way
+    drawn from [low, high] seconds by a seeded generator, slept on the emulator's clock. Zero
+    by default (in process, answers are immediate); with a spread, requests sent one after the
+    other overlap and arrive out of step, as they do over a real network."""
+
+    low: float = 0.0
+    high: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def delay(self) -> float:
+        return self._rng.uniform(self.low, self.high) if self.high > 0 else 0.0
 
 
 def fault_control_route(book: FaultBook) -> Route:

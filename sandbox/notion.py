@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
-from sandbox.faults import FaultBook, FaultKind, fault_control_route
+from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route
 
 CODE_LIFETIME = timedelta(minutes=10)
 TEXT_LIMIT = 2000
@@ -47,6 +47,9 @@ class NotionSandbox:
 
     workspace_id: str = "ws-acme"
     workspace_name: str = "Acme"
+    # The integration's "user information" capability: "with_email" (Read user information
+    # including email addresses), "without_email", or "none" (GET /v1/users answers 403).
+    user_information: str = "with_email"
     requests_per_second: float = 3.0
     burst: float = 10.0
     auto_approve: bool = False
@@ -58,7 +61,9 @@ class NotionSandbox:
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh -> access
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: FaultBook = field(default_factory=FaultBook)
+    network: Network = field(default_factory=Network)
     requests: Counter[str] = field(default_factory=Counter)
+    throttled: list[float] = field(default_factory=list)  # when (unix) each over-budget 429 was
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def add_integration(self, client_id: str, client_secret: str, *redirect_uris: str) -> None:
@@ -143,11 +148,23 @@ def create_notion_emulator(
         tokens = min(world.burst, tokens + (now - updated) * world.requests_per_second)
         if tokens < 1:
             world._buckets[token] = (tokens, now)
+            world.throttled.append(now)
             return True
         world._buckets[token] = (tokens - 1, now)
         return False
 
     async def api(request: Request, handler: Any) -> Response:
+        """One API call over the world's network: there, answered, and back."""
+        way = world.network.delay()
+        if way:
+            await time.sleep(way)
+        response = await answer(request, handler)
+        back = world.network.delay()
+        if back:
+            await time.sleep(back)
+        return response
+
+    async def answer(request: Request, handler: Any) -> Response:
         world.requests[f"{request.method} {request.url.path}"] += 1
         fired = world.faults.draw(request.method, request.url.path)
         kinds = {f.kind for f in fired}
@@ -337,8 +354,13 @@ def create_notion_emulator(
         return JSONResponse(paginate(pages, body.get("start_cursor"), body.get("page_size")))
 
     async def users(request: Request, grant: dict[str, Any]) -> Response:
+        if world.user_information == "none":
+            return _error(403, "restricted_resource",
+                          "Insufficient permissions for this endpoint.")  # fmt: skip
+        with_email = world.user_information == "with_email"
         items = [{"object": "user", "id": u["id"], "type": "person", "name": u["name"],
-                  "person": {"email": u["email"]}} for u in world.users.values()]  # fmt: skip
+                  "person": {"email": u["email"]} if with_email else {}}
+                 for u in world.users.values()]  # fmt: skip
         items.append({"object": "user", "id": "bot-1", "type": "bot", "name": "Scrumy Tasks"})
         params = request.query_params
         return JSONResponse(paginate(items, params.get("start_cursor"), params.get("page_size")))

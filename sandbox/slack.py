@@ -79,6 +79,7 @@ class SlackSandbox:
         is_bot: bool = False,
         stranger: bool = False,
         visible: bool = True,
+        tz: str = "Europe/London",
     ) -> None:
         user: dict[str, Any] = {
             "id": user_id,
@@ -87,7 +88,7 @@ class SlackSandbox:
             "real_name": name,
             "deleted": deleted,
             "is_bot": is_bot,
-            "tz": "Europe/London",
+            "tz": tz,  # Slack sends the person's IANA time zone (and tz_label, tz_offset)
             "profile": {"real_name": name, "display_name": name.split()[0], "email": email},
         }
         if stranger:
@@ -236,8 +237,8 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
 def seed_demo_slack(world: SlackSandbox, *, team_id: str, bot_token: str) -> None:
     """The Acme workspace: the three people of the ClickUp and Notion demo worlds, and a bot."""
     world.add_workspace(team_id, bot_token)
-    world.add_user(team_id, "U0ANA", "Ana Lima", "ana@acme.example")
-    world.add_user(team_id, "U0BO", "Bo Chen", "bo@acme.example")
-    world.add_user(team_id, "U0CY", "Cy Roy", "cy@acme.example")
+    world.add_user(team_id, "U0ANA", "Ana Lima", "ana@acme.example", tz="America/Los_Angeles")
+    world.add_user(team_id, "U0BO", "Bo Chen", "bo@acme.example", tz="Europe/Berlin")
+    world.add_user(team_id, "U0CY", "Cy Roy", "cy@acme.example", tz="Pacific/Auckland")
     world.add_user(team_id, "U0GONE", "Dee Past", "dee@acme.example", deleted=True)
     world.add_user(team_id, "B0SCRUMY", "Scrumy", None, is_bot=True)

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.scopes import REQUIRED_BOT_SCOPES, ScopeCheckFailed, granted_scopes
+from primitives.clock import SystemClock
+from primitives.enums import ProviderName
+from providers.base import ProviderError
+from providers.notion import NotionProvider, notion_limiter
+from routing.owner_context import credentials_of
 from scrumy.settings import Settings, SettingsError, load_settings
 from scrumy.startup import StartupError, build_vault
+from storage.connections import decrypt_connection
 from storage.engine import DatabaseUnavailable, check_connection, create_engine, session_factory
 from storage.migrate import SchemaMismatch, ensure_current
+from storage.models import UserAuthToken
 from storage.rotation import audit_encryption
-from storage.vault import VaultError
+from storage.vault import TokenVault, VaultError
+
+# Connections probed for the Notion capabilities they lack: enough to see a pattern, few enough
+# to keep `scrumy check` quick on a big installation.
+NOTION_CONNECTIONS_PROBED = 20
 
 
 class Status(StrEnum):
     OK = "ok"
     OFF = "off"  # not configured; fine unless you need it
+    WARN = "warn"  # works, with something missing (docs/setup.md says what)
     FAIL = "FAIL"
 
 
@@ -76,8 +94,88 @@ def _integration_checks(settings: Settings) -> list[CheckResult]:
     return results
 
 
-async def run_checks(echo: Callable[[str], None]) -> bool:
-    """Print one line per check; True when nothing failed."""
+async def _slack_scopes(settings: Settings, http: httpx.AsyncClient) -> CheckResult | None:
+    """The scopes the bot token lacks (SLACK_BOT_TOKEN only: an installation's token is
+    checked when it is installed)."""
+    if settings.slack_bot_token is None:
+        return None
+    try:
+        granted = await granted_scopes(
+            http, api_url=str(settings.slack_api_url),
+            token=settings.slack_bot_token.get_secret_value(),
+        )  # fmt: skip
+    except ScopeCheckFailed as error:
+        return CheckResult("slack scopes", Status.FAIL, str(error))
+    missing = [scope for scope in REQUIRED_BOT_SCOPES if scope not in granted]
+    if not missing:
+        return CheckResult("slack scopes", Status.OK, ", ".join(REQUIRED_BOT_SCOPES))
+    said = "; ".join(f"{scope} ({REQUIRED_BOT_SCOPES[scope]})" for scope in missing)
+    return CheckResult(
+        "slack scopes", Status.FAIL, f"the bot token lacks {said}; see docs/setup.md"
+    )
+
+
+async def _notion_capabilities(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    vault: TokenVault,
+    http: httpx.AsyncClient,
+) -> CheckResult | None:
+    """Capabilities the Notion integration lacks, as its connections show them."""
+    if not (settings.notion_client_id and settings.notion_client_secret):
+        return None
+    async with sessions() as session:
+        rows = (
+            await session.scalars(
+                select(UserAuthToken)
+                .where(
+                    UserAuthToken.provider == ProviderName.NOTION,
+                    UserAuthToken.needs_reconnect.is_(False),
+                )
+                .limit(NOTION_CONNECTIONS_PROBED)
+            )
+        ).all()
+    if not rows:
+        return None
+    clock = SystemClock()
+    notion = NotionProvider(
+        http, api_url=str(settings.notion_api_url), client_id=settings.notion_client_id,
+        client_secret=settings.notion_client_secret.get_secret_value(),
+        limiter=notion_limiter(clock), clock=clock,
+    )  # fmt: skip
+    lacking: dict[str, int] = {}
+    for row in rows:
+        try:
+            missing = await notion.missing_capabilities(
+                credentials_of(decrypt_connection(row, vault))
+            )
+        except (ProviderError, VaultError):
+            continue  # a broken connection says nothing about the integration's settings
+        for capability in missing:
+            lacking[capability] = lacking.get(capability, 0) + 1
+    if not lacking:
+        return CheckResult("notion caps", Status.OK, f"{len(rows)} connection(s) probed")
+    said = "; ".join(
+        f"“{capability}” lacking on {n} of {len(rows)} connection(s)"
+        for capability, n in lacking.items()
+    )
+    return CheckResult(
+        "notion caps", Status.WARN,
+        f"{said}: assignees are not matched; give the integration that capability "
+        "(docs/setup.md)",
+    )  # fmt: skip
+
+
+async def run_checks(echo: Callable[[str], None], *, http: httpx.AsyncClient | None = None) -> bool:
+    """Print one line per check; True when nothing failed. `http` reaches Slack and Notion
+    (a client of its own when not given)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if http is None:
+            http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+        return await _run_checks(echo, http)
+
+
+async def _run_checks(echo: Callable[[str], None], http: httpx.AsyncClient) -> bool:
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -120,6 +218,9 @@ async def run_checks(echo: Callable[[str], None]) -> bool:
                         "tokens", Status.OK, f"{audit.total} stored token(s) readable{older}"
                     )
                 )
+                notion = await _notion_capabilities(settings, session_factory(engine), vault, http)
+                if notion is not None:
+                    results.append(notion)
     except (DatabaseUnavailable, SchemaMismatch) as error:
         name = "database" if isinstance(error, DatabaseUnavailable) else "migrations"
         results.append(CheckResult(name, Status.FAIL, str(error)))
@@ -127,6 +228,9 @@ async def run_checks(echo: Callable[[str], None]) -> bool:
         await engine.dispose()
 
     results.extend(_integration_checks(settings))
+    scopes = await _slack_scopes(settings, http)
+    if scopes is not None:
+        results.append(scopes)
     for result in results:
         echo(result.line())
     return all(result.status is not Status.FAIL for result in results)

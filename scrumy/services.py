@@ -11,9 +11,8 @@ import httpx
 from primitives.clock import Clock, SystemClock
 from primitives.enums import ProviderName
 from providers.base import Provider
-from providers.clickup import ClickUpProvider
-from providers.notion import NotionProvider
-from providers.ratelimit import ConnectionRateLimiter
+from providers.clickup import ClickUpProvider, clickup_limiter
+from providers.notion import NotionProvider, notion_limiter
 from routing.catalogs import CatalogCache
 from routing.notify import LogNotifier, Notifier
 from routing.observe import DispatchObserver
@@ -21,14 +20,6 @@ from routing.wake import LocalWakeSignal, PostgresWakeSignal, WakeSignal
 from routing.worker import DispatchWorker, WorkerConfig
 from scrumy.settings import Settings
 from scrumy.startup import Storage, open_storage
-
-# ClickUp's limit depends on the workspace's plan (100 to 10,000 requests a minute per token),
-# so we do not guess it: the bucket only smooths bursts and the X-RateLimit headers hold us.
-CLICKUP_RATE = 50.0
-CLICKUP_BURST = 100.0
-# Notion: an average of three requests a second per connection, small bursts allowed.
-NOTION_RATE = 3.0
-NOTION_BURST = 10.0
 
 
 @dataclass
@@ -64,7 +55,7 @@ def build_providers(
             auth_url=str(settings.clickup_auth_url),
             client_id=settings.clickup_client_id,
             client_secret=settings.clickup_client_secret.get_secret_value(),
-            limiter=ConnectionRateLimiter(clock, rate=CLICKUP_RATE, burst=CLICKUP_BURST),
+            limiter=clickup_limiter(clock),
             clock=clock,
         )
     if settings.notion_client_id and settings.notion_client_secret:
@@ -73,7 +64,7 @@ def build_providers(
             api_url=str(settings.notion_api_url),
             client_id=settings.notion_client_id,
             client_secret=settings.notion_client_secret.get_secret_value(),
-            limiter=ConnectionRateLimiter(clock, rate=NOTION_RATE, burst=NOTION_BURST),
+            limiter=notion_limiter(clock),
             clock=clock,
         )
     return providers

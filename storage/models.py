@@ -174,6 +174,9 @@ class Task(Timestamps, Base):
     marker: Mapped[str] = mapped_column(String(64))
 
     owner_user_id: Mapped[str] = mapped_column(String(32))
+    # The owner's IANA time zone (Slack's `tz`) when known at intake: a date-only due is sent
+    # to ClickUp as an instant, which must fall on the intended day where the owner works.
+    owner_time_zone: Mapped[str | None] = mapped_column(String(64))
     assignee_name: Mapped[str | None] = mapped_column(String(255))
     assignee_email: Mapped[str | None] = mapped_column(String(320))
 

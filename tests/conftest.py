@@ -23,9 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from providers.clickup import ClickUpProvider
-from providers.notion import NotionProvider
-from providers.ratelimit import ConnectionRateLimiter
+from providers.clickup import ClickUpProvider, clickup_limiter
+from providers.notion import NotionProvider, notion_limiter
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator
 from sandbox.notion import NotionSandbox, create_notion_emulator
 from sandbox.slack import SlackSandbox, create_slack_emulator
@@ -312,7 +311,7 @@ def clickup(http: httpx.AsyncClient, clock: FakeClock) -> ClickUpProvider:
         auth_url=f"{CLICKUP_URL}/api",
         client_id=CLICKUP_CLIENT_ID,
         client_secret=CLICKUP_CLIENT_SECRET,
-        limiter=ConnectionRateLimiter(clock, rate=100 / 60, burst=100),
+        limiter=clickup_limiter(clock),
         clock=clock,
     )
 
@@ -324,6 +323,6 @@ def notion(http: httpx.AsyncClient, clock: FakeClock) -> NotionProvider:
         api_url=NOTION_URL,
         client_id=NOTION_CLIENT_ID,
         client_secret=NOTION_CLIENT_SECRET,
-        limiter=ConnectionRateLimiter(clock, rate=3, burst=10),
+        limiter=notion_limiter(clock),
         clock=clock,
     )

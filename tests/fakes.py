@@ -42,10 +42,16 @@ class FakeClock:
 
 
 class StaticDirectory:
-    """A Slack workspace with a fixed set of members: {team: {user_id: email}}."""
+    """A Slack workspace with a fixed set of members: {team: {user_id: email}}, and the time
+    zones of those who have one: {user_id: zone}."""
 
-    def __init__(self, members: Mapping[str, Mapping[str, str]]) -> None:
+    def __init__(
+        self,
+        members: Mapping[str, Mapping[str, str]],
+        time_zones: Mapping[str, str] | None = None,
+    ) -> None:
         self.members = {team: dict(users) for team, users in members.items()}
+        self.time_zones = dict(time_zones or {})  # user id -> IANA time zone
         self.lookups = 0
 
     async def serves(self, team_id: str) -> bool:
@@ -69,6 +75,9 @@ class StaticDirectory:
             if address.casefold() == wanted:
                 return user_id
         return None
+
+    async def time_zone(self, team_id: str, user_id: str) -> str | None:
+        return self.time_zones.get(user_id)
 
 
 class RecordingNotifier:

@@ -44,6 +44,20 @@ from providers.clickup.mapping import task_body
 from providers.http import Endpoint, ProviderHttp
 from providers.ratelimit import ConnectionRateLimiter
 
+# ClickUp counts requests per token per minute — 100, 1,000 or 10,000 by the workspace's plan
+# — and every answer says how many are left and when the minute resets (X-RateLimit-*): the
+# limiter follows that window. The bucket only smooths bursts and guesses no plan.
+WINDOW_SECONDS = 60.0
+SMOOTHING_RATE = 50.0
+SMOOTHING_BURST = 100.0
+
+
+def clickup_limiter(clock: Clock) -> ConnectionRateLimiter:
+    """The per-connection budget to give `ClickUpProvider` (one per process)."""
+    return ConnectionRateLimiter(
+        clock, rate=SMOOTHING_RATE, burst=SMOOTHING_BURST, window=WINDOW_SECONDS
+    )
+
 
 def _authorization(token: str) -> str:
     # Personal tokens go raw; OAuth tokens as Bearer (a Bearer pk_ token is refused).

@@ -51,6 +51,33 @@ from providers.notion.mapping import BLOCKS_PER_REQUEST, page_body
 from providers.ratelimit import ConnectionRateLimiter
 
 NOTION_VERSION = "2025-09-03"
+# Notion: "an average of three requests per second" per connection, "some bursts beyond the
+# average rate are allowed" (how many, it does not say). We pace 5% under the average — at
+# exactly it, any jitter on the way makes one request in a second the fourth — and burst two
+# requests, the least a "burst beyond the average" can mean, which leaves Notion's bucket a
+# request of slack for requests that reach it out of step. After a 429 the limiter waits
+# Retry-After and starts again from an empty bucket.
+AVERAGE_PER_SECOND = 3.0
+PACE_PER_SECOND = 0.95 * AVERAGE_PER_SECOND
+BURST = 2.0
+
+
+def notion_limiter(clock: Clock) -> ConnectionRateLimiter:
+    """The per-connection budget to give `NotionProvider` (one per process)."""
+    return ConnectionRateLimiter(clock, rate=PACE_PER_SECOND, burst=BURST)
+
+
+# Why an assignee was not matched, in the task's reason (the capabilities as Notion names them
+# in the integration's settings; docs/setup.md says what each is for).
+USER_INFORMATION = "Read user information including email addresses"
+NO_USER_INFORMATION = (
+    "the assignee was not matched: the Notion integration may not read user information — "
+    f"give it “{USER_INFORMATION}”"
+)
+NO_USER_EMAILS = (
+    "the assignee was not matched: the Notion integration reads people without their e-mail "
+    f"addresses — give it “{USER_INFORMATION}”"
+)
 
 
 class NotionProvider:
@@ -211,10 +238,12 @@ class NotionProvider:
                 if not page.get("has_more"):
                     break
                 cursor = page.get("next_cursor")
-            members = await self._members(credentials)
+            members, note = await self._members(credentials)
         except (KeyError, TypeError):
             raise Transient(NOTION, "Notion sent a listing of an unexpected shape") from None
-        return Catalog(NOTION, tuple(destinations), tuple(members), self._clock.now())
+        return Catalog(
+            NOTION, tuple(destinations), tuple(members), self._clock.now(), members_note=note
+        )
 
     def _destination(self, source: dict[str, Any], credentials: Credentials) -> Destination:
         title = "".join(t.get("plain_text", "") for t in source.get("title") or ()) or "Untitled"
@@ -231,12 +260,25 @@ class NotionProvider:
             parent_id=parent.get("database_id"), fields=tuple(fields),
         )  # fmt: skip
 
-    async def _members(self, credentials: Credentials) -> list[Member]:
+    async def _members(self, credentials: Credentials) -> tuple[list[Member], str | None]:
+        """The workspace's people, and a note when they cannot be matched by e-mail.
+
+        Reading users is a capability the integration may lack ("Read user information"): then
+        `GET /v1/users` answers 403 `restricted_resource`. The destinations are still good, so
+        the catalog loads without members, and a note says why assignees are not matched —
+        never "share the database", which is not the problem. With "Read user information
+        without email addresses" the people come without e-mail: the same note.
+        """
         members: list[Member] = []
         cursor: str | None = None
         while True:
             params = {"page_size": 100, **({"start_cursor": cursor} if cursor else {})}
-            page = await self._read("GET", "/users", credentials, params=params)
+            try:
+                page = await self._read("GET", "/users", credentials, params=params)
+            except Permanent as refused:
+                if refused.code != "restricted_resource":
+                    raise
+                return [], NO_USER_INFORMATION
             for user in page["results"]:
                 if user.get("type") == "person":
                     email = (user.get("person") or {}).get("email")
@@ -245,8 +287,17 @@ class NotionProvider:
                                credentials.workspace_id or "")
                     )  # fmt: skip
             if not page.get("has_more"):
-                return members
+                if members and not any(m.email for m in members):
+                    return members, NO_USER_EMAILS
+                return members, None
             cursor = page.get("next_cursor")
+
+    async def missing_capabilities(self, credentials: Credentials) -> tuple[str, ...]:
+        """The integration capabilities this connection shows it lacks, by Notion's names;
+        so far what reading the people tells ("Read user information including email
+        addresses"). For `scrumy check`."""
+        _, note = await self._members(credentials)
+        return () if note is None else (USER_INFORMATION,)
 
     # --- tasks ------------------------------------------------------------------------------
 

@@ -306,3 +306,18 @@ def test_who_counts_as_a_member() -> None:
     grid = {**person, "team_id": "E0ORG", "enterprise_user": {"teams": ["T0HQ", TEAM]}}
     assert membership(TEAM, grid).user_id == "U1"
     assert membership("T0ELSE", grid).reason == OTHER_ORGANISATION
+
+
+async def test_time_zones_come_with_the_answers_that_found_the_owner(
+    slack_world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
+) -> None:
+    people = directory(http, clock)
+    assert await people.is_member(TEAM, "U0ANA")
+    assert await people.user_by_email(TEAM, "bo@acme.example") == "U0BO"
+    calls = sum(slack_world.requests.values())
+    assert await people.time_zone(TEAM, "U0ANA") == "America/Los_Angeles"
+    assert await people.time_zone(TEAM, "U0BO") == "Europe/Berlin"
+    assert sum(slack_world.requests.values()) == calls  # kept from those answers
+    assert await people.time_zone(TEAM, "U0CY") == "Pacific/Auckland"  # asked: users.info
+    assert sum(slack_world.requests.values()) == calls + 1
+    assert await people.time_zone(TEAM, "U0NOBODY") is None

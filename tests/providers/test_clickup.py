@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, date, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,6 +22,9 @@ from providers.base import (
     Transient,
 )
 from providers.clickup import ClickUpProvider
+from providers.clickup import errors as clickup_errors
+from providers.clickup.mapping import date_only_instant
+from providers.http import Endpoint
 from providers.ratelimit import ConnectionRateLimiter
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
@@ -94,7 +99,7 @@ async def test_catalog_lists_every_list_with_its_path_and_the_members(
 @pytest.mark.parametrize(
     ("due", "expected_ms", "with_time"),
     [
-        (date(2026, 3, 9), 1773014400000, False),
+        (date(2026, 3, 9), 1773028800000, False),  # 04:00 in the workspace's zone, UTC here
         (datetime(2026, 3, 9, 17, 0, tzinfo=UTC), 1773075600000, True),
         (datetime(2026, 3, 9, 17, 0, tzinfo=timezone(timedelta(hours=-5))), 1773093600000, True),
         (datetime(2026, 3, 10, 1, 30, tzinfo=timezone(timedelta(hours=9))), 1773073800000, True),
@@ -127,6 +132,46 @@ async def test_creation_is_one_call_and_maps_every_field(
     assert task["markdown_description"].startswith("Menu overlaps.")
     assert "scrumy:mk_test1" in task["markdown_description"]
     assert "Weekly sync" in task["markdown_description"]
+
+
+@pytest.mark.parametrize(
+    ("workspace_zone", "owner_zone"),
+    [
+        ("America/Los_Angeles", "America/Los_Angeles"),  # the owner's zone, known from Slack
+        ("America/Los_Angeles", None),  # not known: the safe instant
+        ("Pacific/Honolulu", None),
+        ("Pacific/Auckland", None),  # UTC+13 in March: noon UTC would be the next day
+        ("Pacific/Auckland", "Pacific/Auckland"),
+        ("Pacific/Pago_Pago", "Pacific/Pago_Pago"),  # UTC-11: only the owner's zone gets it
+        ("Asia/Kolkata", "Europe/Berlin"),  # the owner's zone is not the workspace's
+        ("America/New_York", "Europe/London"),
+    ],
+)
+async def test_a_date_only_due_lands_on_its_day_in_the_workspaces_time_zone(
+    clickup: ClickUpProvider, clickup_world: ClickUpSandbox, credentials: Credentials,
+    workspace_zone: str, owner_zone: str | None,
+) -> None:  # fmt: skip
+    # ClickUp keeps a date-only due as 04:00 in the workspace's zone on the day the instant
+    # sent falls on there; midnight UTC was the day before everywhere west of UTC.
+    clickup_world.time_zone = workspace_zone
+    created = await clickup.create_task(
+        credentials, LIST, draft(due=date(2026, 3, 9), time_zone=owner_zone)
+    )
+    task = clickup_world.tasks[created.task_id]
+    kept = datetime.fromtimestamp(int(task["due_date"]) / 1000, tz=ZoneInfo(workspace_zone))
+    assert (kept.date(), kept.hour, task["due_date_time"]) == (date(2026, 3, 9), 4, False)
+
+
+def test_the_safe_instant_is_on_the_day_in_every_zone_from_utc_minus_10_to_plus_13() -> None:
+    day = date(2026, 3, 9)
+    instant = date_only_instant(day, None)
+    for name in zoneinfo.available_timezones():
+        local = instant.astimezone(ZoneInfo(name))
+        offset = (local.utcoffset() or timedelta()).total_seconds() / 3600
+        if -10 <= offset < 14:
+            assert local.date() == day, name
+    # An unknown zone name is no zone at all.
+    assert date_only_instant(day, "Mars/Olympus_Mons") == instant
 
 
 async def test_optional_fields_may_be_missing_and_descriptions_long(
@@ -214,6 +259,30 @@ async def test_marker_search_pages_through_long_lists(
     assert clickup_world.count("GET", "/api/v2/list/l2/task") == 3
 
 
+@pytest.mark.parametrize(
+    "code",
+    # Documented as "token not found"; answered in the wild but not documented (OAUTH_018 "Oauth
+    # token not found", OAUTH_017 no usable token); and a code nobody has seen yet.
+    ["OAUTH_019", "OAUTH_021", "OAUTH_025", "OAUTH_077", "OAUTH_018", "OAUTH_017", "OAUTH_099"],
+)
+async def test_a_token_refused_with_any_token_code_means_reconnect(
+    clickup: ClickUpProvider, clickup_world: ClickUpSandbox, credentials: Credentials, code: str
+) -> None:
+    clickup_world.revoke_token(credentials.access_token, code)
+    with pytest.raises(AuthRevoked, match="reconnect ClickUp") as raised:
+        await clickup.create_task(credentials, LIST, draft())
+    assert raised.value.code == code
+    with pytest.raises(AuthRevoked):
+        await clickup.fetch_catalog(credentials)
+
+
+@pytest.mark.parametrize("code", ["OAUTH_023", "OAUTH_026", "OAUTH_027", "OAUTH_045"])
+def test_the_documented_workspace_codes_still_mean_another_list(code: str) -> None:
+    response = httpx.Response(401, json={"err": "Team(s) not authorized", "ECODE": code})
+    failure = clickup_errors.error_from_response(response, endpoint=Endpoint.API, retry_after=None)
+    assert isinstance(failure, Permanent) and "choose another list" in failure.message
+
+
 async def test_a_foreign_list_is_permanent_not_a_reconnect(
     clickup: ClickUpProvider, credentials: Credentials
 ) -> None:
@@ -248,7 +317,8 @@ async def test_a_429_gives_the_reset_delay(
     clickup_world.faults.add(FaultKind.RATE_LIMIT, method="POST")
     with pytest.raises(RateLimited) as raised:
         await clickup.create_task(credentials, LIST, draft())
-    assert 1 <= raised.value.retry_after <= 60
+    # Until the window's reset, and a second more: the reset is in whole seconds.
+    assert 1 <= raised.value.retry_after <= 61
 
 
 async def test_a_slow_answer_is_still_an_answer(

@@ -244,17 +244,28 @@ async def test_the_emulator_enforces_notions_limits(
 
 
 async def test_the_budget_is_three_a_second_with_retry_after(
-    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials, clock: FakeClock
-) -> None:
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials,
+    clock: FakeClock, http: httpx.AsyncClient,
+) -> None:  # fmt: skip
     notion_world.burst = 2
     notes = await catalog_destination(notion, credentials, "Meeting Notes")
-    # The budget is per token, and a new token starts with a full one: two pages, then a 429.
+    # The budget is per token, and a new token starts with a full one: two pages, then a 429
+    # for a client that does not keep Notion's pace...
+    unpaced = NotionProvider(
+        http, api_url=NOTION_URL, client_id=NOTION_CLIENT_ID, client_secret="s",
+        limiter=ConnectionRateLimiter(clock, rate=100, burst=100), clock=clock,
+    )  # fmt: skip
     fresh = Credentials("con_fresh", notion_world.issue_tokens("u-ana")[0], "ws-acme")
-    await notion.create_task(fresh, notes, draft())
-    await notion.create_task(fresh, notes, draft())
+    await unpaced.create_task(fresh, notes, draft())
+    await unpaced.create_task(fresh, notes, draft())
     with pytest.raises(RateLimited) as raised:
-        await notion.create_task(fresh, notes, draft())
+        await unpaced.create_task(fresh, notes, draft())
     assert raised.value.retry_after >= 1
+    # ...and none for ours, which keeps under three a second from a burst of two.
+    paced = Credentials("con_paced", notion_world.issue_tokens("u-ana")[0], "ws-acme")
+    for _ in range(6):
+        await notion.create_task(paced, notes, draft())
+    assert clock.slept and all(pause >= 1 / 3 for pause in clock.slept[-4:])
 
 
 @respx.mock
@@ -287,3 +298,29 @@ async def test_garbage_is_always_a_provider_error(clock: FakeClock) -> None:
         refresh.mock(return_value=httpx.Response(400, json={"error": "invalid_grant"}))
         with pytest.raises(AuthRevoked):
             await client.refresh("nrt_old")
+
+
+@pytest.mark.parametrize("user_information", ["none", "without_email"])
+async def test_the_catalog_loads_without_the_user_information_capability(
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials,
+    user_information: str,
+) -> None:  # fmt: skip
+    notion_world.user_information = user_information
+    catalog = await notion.fetch_catalog(credentials)
+    assert {d.name for d in catalog.destinations} == {"Product Roadmap", "Meeting Notes"}
+    assert catalog.member_by_email("bo@acme.example") is None
+    assert "Read user information including email addresses" in (catalog.members_note or "")
+    roadmap = catalog.destinations[0]
+    created = await notion.create_task(
+        credentials, roadmap, draft(assignee_email="bo@acme.example", assignee_name="Bo"),
+        catalog.members,
+    )  # fmt: skip
+    page = notion_world.pages[created.task_id]
+    assert "Assignee" not in page["properties"]
+    assert "Assignee named in the meeting: Bo" in str(page["children"])
+
+
+async def test_with_user_information_there_is_no_note(
+    notion: NotionProvider, credentials: Credentials
+) -> None:
+    assert (await notion.fetch_catalog(credentials)).members_note is None

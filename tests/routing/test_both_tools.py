@@ -138,3 +138,32 @@ async def test_a_dead_notion_refresh_means_reconnect(
     assert row.state == "pending_auth"
     status = await utility.get_auth_status("U1", team_id="T1")
     assert status.notion.needs_reconnect and status.clickup.connected
+
+
+@pytest.mark.parametrize("user_information", ["none", "without_email"])
+async def test_notion_without_user_information_still_creates_and_says_why_unassigned(
+    both: tuple[IntegrationUtility, DispatchWorker],
+    sessions: async_sessionmaker[AsyncSession],
+    clickup_world: ClickUpSandbox,
+    notion_world: NotionSandbox,
+    user_information: str,
+) -> None:
+    # The integration lacks "Read user information including email addresses": GET /v1/users
+    # answers 403 restricted_resource (or people without e-mail). The databases are shared.
+    notion_world.user_information = user_information
+    utility, worker = both
+    await connect_both(utility, clickup_world, notion_world)
+    await utility.process_meeting(meeting(
+        item(1, title="Spec", project_name="roadmap product",
+             assignee={"email": "cy@acme.example", "name": "Cy"}),  # in Notion, not in Slack
+        item(2, title="Notes", project_name="meeting notes"),
+    ))  # fmt: skip
+    await worker.run_once()
+    spec, notes = await rows(sessions)
+    assert (spec.state, notes.state) == ("created", "created")
+    assert "Read user information including email addresses" in (spec.route_reason or "")
+    assert "share" not in (spec.route_reason or "") + (spec.last_error or "")
+    assert "Read user information" not in (notes.route_reason or "")  # nobody to assign
+    page = notion_world.pages_with_marker(spec.marker)[0]
+    assert "Assignee" not in page["properties"]
+    assert "Assignee named in the meeting: Cy" in str(page["children"])

@@ -10,12 +10,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.enums import TaskState
-from routing.errors import IdempotencyConflict, InvalidInput, NotAllowed, UnknownOwner
+from routing.errors import (
+    DirectoryUnavailable,
+    IdempotencyConflict,
+    InvalidInput,
+    NotAllowed,
+    UnknownOwner,
+)
 from routing.utility import IntegrationUtility
 from storage.models import Meeting, Task
-from tests.fakes import FakeClock, RecordingNotifier
+from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 from tests.meetings import item, meeting
-from tests.wiring import Wiring, wire
+from tests.wiring import MEMBERS, Wiring, wire
 
 
 @pytest.fixture
@@ -147,3 +153,23 @@ async def test_auth_status_counts_pending_tasks(utility: IntegrationUtility) -> 
     assert status.pending_tasks_count == 2
     assert not status.can_create_tasks
     assert not status.clickup.connected and not status.notion.connected
+
+
+class _NoTimeZones(StaticDirectory):
+    """Slack knows who is who, but cannot say where they are right now."""
+
+    async def time_zone(self, team_id: str, user_id: str) -> str | None:
+        raise DirectoryUnavailable("Slack is rate limiting us", retry_after=3)
+
+
+async def test_owners_time_zones_are_kept_and_never_block_a_meeting(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    zones = StaticDirectory(MEMBERS, time_zones={"U1": "America/Los_Angeles"})
+    await wire(sessions, clock, directory=zones).utility.process_meeting(planning())
+    async with sessions() as session:
+        kept = {t.owner_user_id: t.owner_time_zone for t in await session.scalars(select(Task))}
+    assert kept == {"U1": "America/Los_Angeles", "U2": None}  # Bo's zone is not known
+    silent = wire(sessions, clock, directory=_NoTimeZones(MEMBERS)).utility
+    result = await silent.process_meeting(planning(meeting_id="m-43"))
+    assert len(result.items) == 3  # stored all the same, without zones

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -20,9 +21,9 @@ from routing.worker import MIN_IDLE_WAIT, DispatchWorker, WorkerConfig
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
 from storage.models import Task, UserAuthToken
-from tests.fakes import FakeClock, RecordingNotifier
+from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 from tests.meetings import item, meeting
-from tests.wiring import Wiring, wire
+from tests.wiring import MEMBERS, Wiring, wire
 
 CLICKUP = ProviderName.CLICKUP
 
@@ -159,10 +160,15 @@ async def test_a_worker_that_died_mid_task_is_rescued(env: Env) -> None:
     assert row.state == "created" and len(env.world.tasks) == 1
 
 
-async def test_a_revoked_connection_sends_the_owners_tasks_back_to_wait(env: Env) -> None:
+# OAUTH_019 is documented; OAUTH_018 is what ClickUp answers in the wild for the same thing;
+# OAUTH_099 stands for a code nobody has seen yet.
+@pytest.mark.parametrize("code", ["OAUTH_019", "OAUTH_018", "OAUTH_099"])
+async def test_a_revoked_connection_sends_the_owners_tasks_back_to_wait(
+    env: Env, code: str
+) -> None:
     await env.connect()
     await env.utility.process_meeting(meeting(item(1), item(2), item(3)))
-    env.world.faults.add(FaultKind.REVOKED, method="POST", path="/task")
+    env.world.faults.add(FaultKind.REVOKED, method="POST", path="/task", code=code)
     await env.wiring.another_worker("w1").run_once()
     rows = await env.tasks()
     assert {r.state for r in rows} == {"pending_auth"}
@@ -267,6 +273,34 @@ async def test_disconnecting_sends_unsent_tasks_back_to_wait(env: Env) -> None:
     assert not status.clickup.connected and status.pending_tasks_count == 2
     assert await env.worker.run_once() == 0
     assert not await env.utility.disconnect(team_id="T1", user_id="U1", provider=CLICKUP)
+
+
+async def test_a_date_only_due_lands_on_its_day_where_the_owner_works(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    clickup: ClickUpProvider,
+    clickup_world: ClickUpSandbox,
+) -> None:
+    # Ana works in Los Angeles, and so does her ClickUp workspace: a date-only due sent as
+    # midnight UTC would be kept as 04:00 on the day before there.
+    clickup_world.time_zone = "America/Los_Angeles"
+    directory = StaticDirectory(MEMBERS, time_zones={"U1": "America/Los_Angeles"})
+    env = Env(wire(sessions, clock, {CLICKUP: clickup}, directory=directory), clickup_world, clock)
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1, due_date="2026-03-09")))
+    await env.utility.create_task(
+        "U1", {"title": "One more", "due_date": "2026-03-10"}, team_id="T1"
+    )
+    await env.drain()
+    rows = await env.tasks()
+    assert [r.owner_time_zone for r in rows] == ["America/Los_Angeles"] * 2
+    kept = {
+        task["name"]: datetime.fromtimestamp(
+            int(task["due_date"]) / 1000, ZoneInfo("America/Los_Angeles")
+        ).date()
+        for task in clickup_world.tasks.values()
+    }
+    assert kept == {"Action 1": date(2026, 3, 9), "One more": date(2026, 3, 10)}
 
 
 # --- exactly once under slow providers, lost answers and outages -----------------------------
@@ -410,8 +444,10 @@ async def test_a_rate_limit_waits_what_clickup_asked_and_looks_nothing_up(env: E
     assert row.state == "retrying" and row.attempts == 0 and row.first_sent_at is None
     assert row.next_attempt_at is not None
     waited = (row.next_attempt_at - env.clock.now()).total_seconds()
-    assert 29 <= waited <= 30 + RATE_LIMIT_JITTER  # not the longer of it and a backoff
-    env.clock.advance(31)
+    # ClickUp's reset, a second more (it is in whole seconds), not the longer of it and a
+    # backoff.
+    assert 30 <= waited <= 31 + RATE_LIMIT_JITTER
+    env.clock.advance(32)
     await env.worker.run_once()
     (row,) = await env.tasks()
     assert row.state == "created"
@@ -423,6 +459,7 @@ async def test_the_worker_wakes_when_the_next_retry_is_due(env: Env) -> None:
     await env.utility.process_meeting(meeting(item(1)))
     env.world.faults.add(FaultKind.RATE_LIMIT, method="POST", path="/task", seconds=3)
     await env.worker.run_once()
-    assert 2 <= await env.worker.next_wait() <= 3 + RATE_LIMIT_JITTER  # not the 5 s poll
+    # The reset and its second of margin, not the 5 s poll.
+    assert 3 <= await env.worker.next_wait() <= 4 + RATE_LIMIT_JITTER
     env.clock.advance(10)
     assert await env.worker.next_wait() == MIN_IDLE_WAIT  # due now: go at once

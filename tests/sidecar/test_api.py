@@ -341,6 +341,9 @@ class _SlackDown:
     async def user_by_email(self, team_id: str, email: str) -> str | None:
         raise DirectoryUnavailable("Slack is rate limiting us", retry_after=7)
 
+    async def time_zone(self, team_id: str, user_id: str) -> str | None:
+        raise DirectoryUnavailable("Slack is rate limiting us", retry_after=7)
+
 
 async def test_when_slack_cannot_say_who_is_who_the_answer_is_503(harness: Harness) -> None:
     deps = harness.deps
