@@ -1,10 +1,12 @@
 """An emulator of the Slack Web API, for tests, benchmarks and the demo (see docs/sandbox.md).
 
 So far it speaks the directory methods the app uses to find a task's owner: `users.info` and
-`users.lookupByEmail` — GET with a query or POST with a form, `Authorization: Bearer xoxb-…`
+`users.lookupByEmail`, and `team.info` for a workspace's name — GET with a query or POST with a
+form, `Authorization: Bearer xoxb-…`
 (one bot token per workspace), Slack's envelope `{"ok": true, …}` / `{"ok": false, "error"}`
 with HTTP 200, and 429 with `Retry-After` when the method's per-minute budget (Tier 4: 100 a
-minute per workspace) is spent or a fault says so. State is in memory and inspectable.
+minute per workspace) is spent or a fault says so. Sign in with Slack (OpenID Connect) is in
+`sandbox.slack_openid`. State is in memory and inspectable.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, fault_control_route
+from sandbox.slack_openid import SlackOpenId, openid_routes
 
 TIER_4_PER_MINUTE = 100
 
@@ -33,10 +36,14 @@ class SlackSandbox:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> user object
     faults: FaultBook = field(default_factory=FaultBook)
     requests: Counter[str] = field(default_factory=Counter)
+    team_names: dict[str, str] = field(default_factory=dict)  # team id -> workspace name
+    openid: SlackOpenId = field(default_factory=SlackOpenId)  # Sign in with Slack
     _calls: dict[tuple[str, str, int], int] = field(default_factory=lambda: defaultdict(int))
 
-    def add_workspace(self, team_id: str, bot_token: str) -> None:
+    def add_workspace(self, team_id: str, bot_token: str, name: str | None = None) -> None:
         self.bot_tokens[bot_token] = team_id
+        if name is not None:
+            self.team_names[team_id] = name
 
     def add_user(
         self,
@@ -122,10 +129,19 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
                 return {"ok": True, "user": user}
         return {"ok": False, "error": "users_not_found"}
 
+    def team_info(team_id: str, values: dict[str, str]) -> dict[str, Any]:
+        wanted = values.get("team") or team_id
+        if wanted != team_id:
+            return {"ok": False, "error": "team_not_found"}
+        name = world.team_names.get(team_id, team_id)
+        return {"ok": True, "team": {"id": team_id, "name": name, "domain": team_id.lower()}}
+
     app = Starlette(
         routes=[
             method("users.info", users_info),
             method("users.lookupByEmail", lookup_by_email),
+            method("team.info", team_info),
+            *openid_routes(world.openid, world.users, world.team_names, world.requests, time),
             fault_control_route(world.faults),
         ]
     )
@@ -135,7 +151,7 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
 
 def seed_demo_slack(world: SlackSandbox, *, team_id: str, bot_token: str) -> None:
     """The Acme workspace: the three people of the ClickUp and Notion demo worlds, and a bot."""
-    world.add_workspace(team_id, bot_token)
+    world.add_workspace(team_id, bot_token, "Acme")
     world.add_user(team_id, "U0ANA", "Ana Lima", "ana@acme.example")
     world.add_user(team_id, "U0BO", "Bo Chen", "bo@acme.example")
     world.add_user(team_id, "U0CY", "Cy Roy", "cy@acme.example")

@@ -19,7 +19,8 @@ import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from bot.directory import SlackDirectory
+from bot.directory import SlackDirectory, TokenSource
+from bot.people import SlackPeople
 from routing.owners import Directory
 from routing.utility import IntegrationUtility
 from routing.worker import WorkerConfig
@@ -29,6 +30,7 @@ from scrumy.startup import StartupError
 from sidecar.app import SidecarDeps, create_sidecar
 from sidecar.links import SIGNING_PURPOSE, LinkSigner
 from sidecar.metrics import Metrics
+from sidecar.slack_sign_in import SlackSignIn
 from storage.api_keys import ApiKeyStore
 from storage.models import SlackInstallation
 from storage.oauth_states import OAuthStateStore
@@ -42,13 +44,8 @@ class WebApp:
     deps: SidecarDeps  # what the app was built from: the utility, links, metrics, …
 
 
-def slack_directory(settings: Settings, services: Services) -> SlackDirectory:
-    """The directory, reading bot tokens from SLACK_BOT_TOKEN or the stored installations."""
-    if settings.slack_bot_token is None and settings.slack_client_id is None:
-        raise StartupError(
-            "SLACK_BOT_TOKEN: not set (nor SLACK_CLIENT_ID/SLACK_CLIENT_SECRET); the app needs "
-            "Slack to know who owns a task — try `scrumy demo` to see it without an account"
-        )
+def bot_tokens(settings: Settings, services: Services) -> TokenSource:
+    """A workspace's bot token: SLACK_BOT_TOKEN, else the stored installation's."""
     fixed = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     storage = services.storage
 
@@ -61,9 +58,32 @@ def slack_directory(settings: Settings, services: Services) -> SlackDirectory:
             )
         return storage.vault.decrypt(row.encrypted_bot_token) if row else None
 
+    return token_for
+
+
+def slack_directory(settings: Settings, services: Services) -> SlackDirectory:
+    """The directory, reading bot tokens from SLACK_BOT_TOKEN or the stored installations."""
+    if settings.slack_bot_token is None and settings.slack_client_id is None:
+        raise StartupError(
+            "SLACK_BOT_TOKEN: not set (nor SLACK_CLIENT_ID/SLACK_CLIENT_SECRET); the app needs "
+            "Slack to know who owns a task — try `scrumy demo` to see it without an account"
+        )
     return SlackDirectory(
-        services.http, api_url=str(settings.slack_api_url), tokens=token_for, clock=services.clock
-    )
+        services.http, api_url=str(settings.slack_api_url),
+        tokens=bot_tokens(settings, services), clock=services.clock,
+    )  # fmt: skip
+
+
+def slack_sign_in(settings: Settings, services: Services) -> SlackSignIn | None:
+    """Sign in with Slack when a Slack OAuth app is configured (else connect pages confirm)."""
+    if settings.slack_client_id is None or settings.slack_client_secret is None:
+        return None
+    return SlackSignIn(
+        services.http, client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        auth_url=str(settings.slack_auth_url), api_url=str(settings.slack_api_url),
+        clock=services.clock,
+    )  # fmt: skip
 
 
 def build_web_app(
@@ -87,6 +107,14 @@ def build_web_app(
         api_keys=ApiKeyStore(storage.sessions),
         providers=services.providers, links=links, clock=services.clock, metrics=metrics,
         base_url=settings.base_url,
+        people=SlackPeople(
+            services.http, api_url=str(settings.slack_api_url),
+            tokens=bot_tokens(settings, services),
+        ),
+        sign_in=slack_sign_in(settings, services),
+        metrics_token=(
+            settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        ),
     )  # fmt: skip
     return WebApp(create_sidecar(deps), deps)
 
