@@ -495,6 +495,7 @@ async def test_our_own_failure_shows_a_page_not_a_stack_trace(
     assert api.json() == {
         "error": {"code": "internal_error", "message": "something went wrong on our side"}
     }
+    assert api.headers["x-content-type-options"] == "nosniff"
     assert any(record.exc_info for record in caplog.records)
 
 
