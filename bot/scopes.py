@@ -12,6 +12,7 @@ import httpx
 REQUIRED_BOT_SCOPES = {
     "users:read": "users.info: nobody can be checked, so every task is its meeting owner's",
     "users:read.email": "users.lookupByEmail: owners and assignees given by e-mail are not found",
+    "team:read": "team.info: the connect confirmation page names the workspace by its id",
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from primitives.clock import Clock
 from primitives.enums import ProviderName
 from primitives.ids import new_id
+from primitives.text import clean_name
 from providers.base import Catalog, Credentials, Destination, DestinationField, Member, Provider
 from storage.models import ProviderCatalog
 
@@ -26,16 +27,18 @@ FORMAT_VERSION = 1
 
 
 def catalog_to_data(catalog: Catalog) -> dict[str, Any]:
-    """A JSON-ready form of a catalog (the `provider_catalog.data` column)."""
+    """A JSON-ready form of a catalog (the `provider_catalog.data` column). Names people see
+    (lists, databases, their paths, members) are stored without bidi or control characters;
+    field names stay exact, since the tool's API is called with them."""
     return {
         "version": FORMAT_VERSION,
         "provider": catalog.provider.value,
         "destinations": [
             {
                 "id": d.id,
-                "name": d.name,
+                "name": clean_name(d.name) or d.id,
                 "workspace_id": d.workspace_id,
-                "path": list(d.path),
+                "path": [clean_name(part) for part in d.path],
                 "parent_id": d.parent_id,
                 "fields": [
                     {"name": f.name, "type": f.type, "options": list(f.options)} for f in d.fields
@@ -44,7 +47,12 @@ def catalog_to_data(catalog: Catalog) -> dict[str, Any]:
             for d in catalog.destinations
         ],
         "members": [
-            {"id": m.id, "name": m.name, "email": m.email, "workspace_id": m.workspace_id}
+            {
+                "id": m.id,
+                "name": clean_name(m.name),
+                "email": m.email,
+                "workspace_id": m.workspace_id,
+            }
             for m in catalog.members
         ],
         "members_note": catalog.members_note,

@@ -8,6 +8,7 @@ Tokens are stored and read only through `storage.connections`, always encrypted 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import Clock
 from primitives.enums import ProviderName, TaskState
+from primitives.text import clean_optional
 from providers.base import Credentials, Provider, ProviderAccount, ProviderError
 from routing.catalogs import CatalogCache
+from routing.notify import Notifier
 from routing.outbox import (
     TaskUpdate,
     count_owner_tasks,
@@ -30,6 +33,8 @@ from routing.results import Results
 from storage.connections import NewTokens, save_connection
 from storage.models import Task, UserAuthToken
 from storage.vault import TokenVault
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,14 @@ class AuthStatus:
     can_create_tasks: bool
 
 
+def _account_label(workspace_name: str | None, account: ProviderAccount) -> str | None:
+    """How the owner recognises the account: "Acme (ana@acme.example)"."""
+    who = clean_optional(account.account_email or account.account_name)
+    if workspace_name and who:
+        return f"{workspace_name} ({who})"
+    return workspace_name or who
+
+
 class Connections:
     """Connecting, disconnecting, and what waits on a connection."""
 
@@ -60,6 +73,7 @@ class Connections:
         catalogs: CatalogCache,
         router: OwnerRouter,
         results: Results,
+        notifier: Notifier,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
@@ -68,6 +82,7 @@ class Connections:
         self._catalogs = catalogs
         self._router = router
         self._results = results
+        self._notifier = notifier
 
     async def status(self, team_id: str, user_id: str) -> AuthStatus:
         async with self._sessions() as session:
@@ -97,14 +112,24 @@ class Connections:
         return AuthStatus(clickup, notion, pending, clickup.connected or notion.connected)
 
     async def completed(self, team_id: str, user_id: str, account: ProviderAccount) -> int:
-        """Store a new connection, read its catalog, and queue the person's waiting tasks.
+        """Store a new connection, tell its owner (in Slack: "Not you? Disconnect"), read its
+        catalog, and queue the person's waiting tasks.
 
-        Returns how many waiting tasks were queued.
+        Returns how many waiting tasks were queued. Names from the tool are stored without
+        control or bidi characters.
         """
         now = self._clock.now()
         workspace = account.workspace
+        workspace_name = clean_optional(workspace.name) if workspace else None
         tokens = account.tokens
         async with self._sessions() as session, session.begin():
+            earlier = await session.scalar(
+                select(UserAuthToken.id).where(
+                    UserAuthToken.team_id == team_id,
+                    UserAuthToken.user_id == user_id,
+                    UserAuthToken.provider == account.provider,
+                )
+            )
             row = await save_connection(
                 session, self._vault, team_id=team_id, user_id=user_id,
                 provider=account.provider,
@@ -112,10 +137,18 @@ class Connections:
                     tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scope
                 ),
                 now=now, workspace_id=workspace.id if workspace else None,
-                workspace_name=workspace.name if workspace else None,
-                account_id=account.account_id, account_email=account.account_email,
+                workspace_name=workspace_name, account_id=account.account_id,
+                account_email=clean_optional(account.account_email, limit=320),
             )  # fmt: skip
             connection_id = row.id
+        try:
+            await self._notifier.connection_changed(
+                team_id, user_id, account.provider, _account_label(workspace_name, account),
+                replaced=earlier is not None,
+            )  # fmt: skip
+        except Exception:
+            log.exception("could not tell %s about their %s connection", user_id,
+                          account.provider.label)  # fmt: skip
         provider = self._providers.get(account.provider)
         if provider is not None:
             credentials = Credentials(

@@ -44,6 +44,14 @@ class Notifier(Protocol):
         """A person's connection stopped working; their tasks wait until they reconnect."""
         ...
 
+    async def connection_changed(
+        self, team_id: str, user_id: str, provider: ProviderName, account_name: str | None,
+        *, replaced: bool,
+    ) -> None:  # fmt: skip
+        """A person's tool was connected (`replaced`: instead of an earlier connection). The
+        Slack app tells them in a direct message with a "Not you? Disconnect" button."""
+        ...
+
 
 async def announce(notifier: Notifier, changes: Sequence[TaskChange]) -> None:
     """Tell `notifier` about `changes`, one call per meeting (standalone tasks together)."""
@@ -74,3 +82,13 @@ class LogNotifier:
 
     async def reconnect_needed(self, team_id: str, user_id: str, provider: ProviderName) -> None:
         self._log.warning("%s must reconnect %s", user_id, provider.label)
+
+    async def connection_changed(
+        self, team_id: str, user_id: str, provider: ProviderName, account_name: str | None,
+        *, replaced: bool,
+    ) -> None:  # fmt: skip
+        self._log.warning(
+            "%s %s %s (%s) in %s; if it was not them, they disconnect with /tasks disconnect %s",
+            user_id, "replaced their connection to" if replaced else "connected",
+            provider.label, account_name or "unnamed account", team_id, provider.value,
+        )  # fmt: skip

@@ -71,7 +71,7 @@ class IntegrationUtility:
         )
         self._connections = Connections(
             sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
-            router=router, results=results,
+            router=router, results=results, notifier=notifier,
         )  # fmt: skip
         self._preferences = Preferences(sessions=sessions, clock=clock, catalogs=catalogs)
         self._actions = TaskActions(sessions=sessions, clock=clock, router=router, results=results)

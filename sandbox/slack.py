@@ -1,8 +1,9 @@
 """An emulator of the Slack Web API, for tests, benchmarks and the demo (see docs/sandbox.md).
 
 So far it speaks the methods the app uses to find a task's owner: `auth.test`, `users.info`,
-`users.lookupByEmail` and `users.list` — GET with a query or POST with a form,
-`Authorization: Bearer xoxb-…` (one bot token per workspace), Slack's envelope
+`users.lookupByEmail` and `users.list`, and `team.info` for a workspace's name — GET with a
+query or POST with a form, `Authorization: Bearer xoxb-…` (one bot token per workspace),
+Slack's envelope
 `{"ok": true, …}` / `{"ok": false, "error"}` with HTTP 200, and as Slack does:
 
 - each method needs its scope (`users:read`; `users:read.email` for `users.lookupByEmail`, and
@@ -15,7 +16,8 @@ So far it speaks the methods the app uses to find a task's owner: `auth.test`, `
   they are found, with their own `team_id`; someone whose organisation hides them is
   `user_not_visible` to `users.info`; a stranger carries `is_stranger`.
 
-State is in memory and inspectable.
+Sign in with Slack (OpenID Connect) is in `sandbox.slack_openid`. State is in memory and
+inspectable.
 """
 
 from __future__ import annotations
@@ -32,16 +34,18 @@ from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, fault_control_route
+from sandbox.slack_openid import SlackOpenId, openid_routes
 
 # Requests a minute per workspace, by method (Slack's tiers: 4 = 100+, 3 = 50+, 2 = 20+).
 TIERS: dict[str, int] = {"users.info": 100, "users.lookupByEmail": 50, "users.list": 20}
 # What a bot token is granted unless `add_workspace` says otherwise.
-BOT_SCOPES = frozenset({"users:read", "users:read.email", "chat:write", "commands"})
+BOT_SCOPES = frozenset({"users:read", "users:read.email", "team:read", "chat:write", "commands"})
 # The scope each method needs (auth.test needs none).
 NEEDED_SCOPE = {
     "users.info": "users:read",
     "users.list": "users:read",
     "users.lookupByEmail": "users:read.email",
+    "team.info": "team:read",
 }
 MAX_PAGE = 1000
 
@@ -60,13 +64,22 @@ class SlackSandbox:
     faults: FaultBook = field(default_factory=FaultBook)
     requests: Counter[str] = field(default_factory=Counter)
     rate_limited: Counter[str] = field(default_factory=Counter)  # 429s answered, by method
+    team_names: dict[str, str] = field(default_factory=dict)  # team id -> workspace name
+    openid: SlackOpenId = field(default_factory=SlackOpenId)  # Sign in with Slack
     _calls: dict[tuple[str, str, int], int] = field(default_factory=lambda: defaultdict(int))
 
     def add_workspace(
-        self, team_id: str, bot_token: str, *, scopes: frozenset[str] | set[str] | None = None
+        self,
+        team_id: str,
+        bot_token: str,
+        name: str | None = None,
+        *,
+        scopes: frozenset[str] | set[str] | None = None,
     ) -> None:
         self.bot_tokens[bot_token] = team_id
         self.scopes[bot_token] = frozenset(BOT_SCOPES if scopes is None else scopes)
+        if name is not None:
+            self.team_names[team_id] = name
 
     def add_user(
         self,
@@ -221,12 +234,21 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
             "response_metadata": {"next_cursor": cursor},
         }  # fmt: skip
 
+    def team_info(team_id: str, granted: frozenset[str], values: dict[str, str]) -> dict[str, Any]:
+        wanted = values.get("team") or team_id
+        if wanted != team_id:
+            return {"ok": False, "error": "team_not_found"}
+        name = world.team_names.get(team_id, team_id)
+        return {"ok": True, "team": {"id": team_id, "name": name, "domain": team_id.lower()}}
+
     app = Starlette(
         routes=[
             method("auth.test", auth_test),
             method("users.info", users_info),
             method("users.lookupByEmail", lookup_by_email),
             method("users.list", users_list),
+            method("team.info", team_info),
+            *openid_routes(world.openid, world.users, world.team_names, world.requests, time),
             fault_control_route(world.faults),
         ]
     )
@@ -236,7 +258,7 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
 
 def seed_demo_slack(world: SlackSandbox, *, team_id: str, bot_token: str) -> None:
     """The Acme workspace: the three people of the ClickUp and Notion demo worlds, and a bot."""
-    world.add_workspace(team_id, bot_token)
+    world.add_workspace(team_id, bot_token, "Acme")
     world.add_user(team_id, "U0ANA", "Ana Lima", "ana@acme.example", tz="America/Los_Angeles")
     world.add_user(team_id, "U0BO", "Bo Chen", "bo@acme.example", tz="Europe/Berlin")
     world.add_user(team_id, "U0CY", "Cy Roy", "cy@acme.example", tz="Pacific/Auckland")

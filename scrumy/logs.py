@@ -90,4 +90,9 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logg
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
     # Alembic narrates every connection; `storage.migrate` logs the one line that matters.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Never SQL with its parameters or result rows (task text, e-mail addresses), even when
+    # debugging: SQLAlchemy logs statements at INFO and rows at DEBUG, aiosqlite logs every
+    # call with its arguments at DEBUG. Their warnings and errors still come through.
+    for name in ("sqlalchemy", "aiosqlite", "asyncpg"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler

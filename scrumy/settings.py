@@ -29,6 +29,15 @@ _URL_DRIVERS = {
 }
 
 
+def _is_local(host: str) -> bool:
+    host = host.strip("[]").lower()
+    return (
+        host in ("localhost", "::1")
+        or host.endswith(".localhost")
+        or (host.startswith("127.") and host.replace(".", "").isdigit())
+    )
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; `str(error)` is one line for the person starting us."""
 
@@ -64,10 +73,15 @@ class Settings(BaseSettings):
     notion_client_id: str | None = None
     notion_client_secret: SecretStr | None = None
 
+    # When set, `/metrics` answers only `Authorization: Bearer <METRICS_TOKEN>`.
+    metrics_token: SecretStr | None = None
+
     # Newest first: the first key encrypts, every key decrypts.
     scrumy_encryption_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
 
     slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api/")
+    # Where Sign in with Slack's authorize page lives (`/openid/connect/authorize` under it).
+    slack_auth_url: AnyHttpUrl = AnyHttpUrl("https://slack.com")
     clickup_api_url: AnyHttpUrl = AnyHttpUrl("https://api.clickup.com/api")
     clickup_auth_url: AnyHttpUrl = AnyHttpUrl("https://app.clickup.com/api")
     notion_api_url: AnyHttpUrl = AnyHttpUrl("https://api.notion.com")
@@ -109,6 +123,18 @@ class Settings(BaseSettings):
                     "make one with `scrumy keys new`"
                 ) from None
         return keys
+
+    @field_validator("app_base_url")
+    @classmethod
+    def _https_unless_local(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        # Connect links, OAuth redirects and the browser cookie travel over this address: in
+        # plain http anyone on the way could read a code or a cookie.
+        if url.scheme == "http" and not _is_local(url.host or ""):
+            raise ValueError(
+                f"plain http is allowed only for localhost; use https://{url.host}… for a "
+                "public address"
+            )
+        return url
 
     @field_validator("log_level")
     @classmethod

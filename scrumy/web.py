@@ -20,6 +20,7 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from bot.directory import SingleWorkspace, SlackDirectory, TokenSource, team_of_token
+from bot.people import SlackPeople
 from routing.errors import DirectoryUnavailable
 from routing.owners import Directory
 from routing.utility import IntegrationUtility
@@ -30,6 +31,7 @@ from scrumy.startup import StartupError
 from sidecar.app import SidecarDeps, create_sidecar
 from sidecar.links import SIGNING_PURPOSE, LinkSigner
 from sidecar.metrics import Metrics
+from sidecar.slack_sign_in import SlackSignIn
 from storage.api_keys import ApiKeyStore
 from storage.models import SlackInstallation
 from storage.oauth_states import OAuthStateStore
@@ -43,8 +45,8 @@ class WebApp:
     deps: SidecarDeps  # what the app was built from: the utility, links, metrics, …
 
 
-async def slack_directory(settings: Settings, services: Services) -> SlackDirectory:
-    """The directory, reading bot tokens from SLACK_BOT_TOKEN or the stored installations.
+async def bot_tokens(settings: Settings, services: Services) -> TokenSource:
+    """A workspace's bot token: SLACK_BOT_TOKEN's, else the stored installation's.
 
     With SLACK_BOT_TOKEN, Slack is asked once here which workspace the token belongs to
     (`auth.test`): that workspace is the only one served, and a token Slack refuses stops
@@ -55,36 +57,55 @@ async def slack_directory(settings: Settings, services: Services) -> SlackDirect
             "SLACK_BOT_TOKEN: not set (nor SLACK_CLIENT_ID/SLACK_CLIENT_SECRET); the app needs "
             "Slack to know who owns a task — try `scrumy demo` to see it without an account"
         )
-    api_url = str(settings.slack_api_url)
     storage = services.storage
-    tokens: TokenSource
     if settings.slack_bot_token is not None:
         token = settings.slack_bot_token.get_secret_value()
         try:
             team_id = await team_of_token(
-                services.http, api_url=api_url, token=token, clock=services.clock
-            )
+                services.http, api_url=str(settings.slack_api_url), token=token,
+                clock=services.clock,
+            )  # fmt: skip
         except DirectoryUnavailable as error:
             raise StartupError(
                 f"SLACK_BOT_TOKEN: cannot tell which Slack workspace it belongs to ({error})"
             ) from None
         log.info("serving the Slack workspace %s (the bot token's own)", team_id)
-        tokens = SingleWorkspace(token, team_id)
-    else:
+        return SingleWorkspace(token, team_id)
 
-        async def token_for(team_id: str) -> str | None:
-            async with storage.sessions() as session:
-                row = await session.scalar(
-                    select(SlackInstallation).where(SlackInstallation.team_id == team_id)
-                )
-            return storage.vault.decrypt(row.encrypted_bot_token) if row else None
+    async def token_for(team_id: str) -> str | None:
+        async with storage.sessions() as session:
+            row = await session.scalar(
+                select(SlackInstallation).where(SlackInstallation.team_id == team_id)
+            )
+        return storage.vault.decrypt(row.encrypted_bot_token) if row else None
 
-        tokens = token_for
-    return SlackDirectory(services.http, api_url=api_url, tokens=tokens, clock=services.clock)
+    return token_for
 
 
-def build_web_app(settings: Settings, services: Services, *, directory: Directory) -> WebApp:
-    """The HTTP app over the running services and the Slack directory (`slack_directory`)."""
+def slack_directory(settings: Settings, services: Services, tokens: TokenSource) -> SlackDirectory:
+    """The directory over the Slack Web API, with the workspaces' bot tokens."""
+    return SlackDirectory(
+        services.http, api_url=str(settings.slack_api_url), tokens=tokens, clock=services.clock
+    )
+
+
+def slack_sign_in(settings: Settings, services: Services) -> SlackSignIn | None:
+    """Sign in with Slack when a Slack OAuth app is configured (else connect pages confirm)."""
+    if settings.slack_client_id is None or settings.slack_client_secret is None:
+        return None
+    return SlackSignIn(
+        services.http, client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        auth_url=str(settings.slack_auth_url), api_url=str(settings.slack_api_url),
+        clock=services.clock,
+    )  # fmt: skip
+
+
+def build_web_app(
+    settings: Settings, services: Services, *, tokens: TokenSource, directory: Directory
+) -> WebApp:
+    """The HTTP app over the running services, the workspaces' bot tokens (`bot_tokens`) and
+    the Slack directory (`slack_directory`)."""
     storage = services.storage
     links = LinkSigner(
         storage.vault.derived_keys(SIGNING_PURPOSE), base_url=settings.base_url,
@@ -102,6 +123,11 @@ def build_web_app(settings: Settings, services: Services, *, directory: Director
         api_keys=ApiKeyStore(storage.sessions),
         providers=services.providers, links=links, clock=services.clock, metrics=metrics,
         base_url=settings.base_url,
+        people=SlackPeople(services.http, api_url=str(settings.slack_api_url), tokens=tokens),
+        sign_in=slack_sign_in(settings, services),
+        metrics_token=(
+            settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        ),
     )  # fmt: skip
     return WebApp(create_sidecar(deps), deps)
 
@@ -127,7 +153,9 @@ async def serve(
     worker_config: WorkerConfig | None,
 ) -> None:
     """Serve until stopped; `worker_config` None runs no worker (`--no-worker`)."""
-    web = build_web_app(settings, services, directory=await slack_directory(settings, services))
+    tokens = await bot_tokens(settings, services)
+    directory = slack_directory(settings, services, tokens)
+    web = build_web_app(settings, services, tokens=tokens, directory=directory)
     config = uvicorn.Config(
         web.app, host=host, port=port, lifespan="off", log_config=None, access_log=False,
         server_header=False,

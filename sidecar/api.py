@@ -66,7 +66,8 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
 
 
 def _check(pattern: re.Pattern[str], value: str, field: str, what: str) -> str:
-    if not pattern.match(value):
+    # The whole value: `$` would also match before a final newline (`U0ADA%0A`).
+    if not pattern.fullmatch(value):
         raise ApiError(422, "invalid_input", f"not a {what}", field=field)
     return value
 
@@ -142,7 +143,7 @@ class TaskApi:
 
     async def post_task(self, request: Request, team_id: str) -> Response:
         key = request.headers.get("idempotency-key")
-        if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
             raise ApiError(
                 422, "invalid_input", "1 to 255 printable ASCII characters", field="Idempotency-Key"
             )

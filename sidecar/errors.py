@@ -52,7 +52,8 @@ def error_response(
     status: int, code: str, message: str, *, field: str | None = None
 ) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
-    headers = {"Cache-Control": "no-store"}
+    # nosniff here too: a 500 is answered outside the app's middleware.
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="scrumy-tasks"'
     return JSONResponse(body.model_dump(mode="json", exclude_none=True), status, headers)

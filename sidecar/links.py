@@ -1,10 +1,11 @@
 """Personal connect links: what a Slack message's "Connect ClickUp" button opens.
 
-A link token is `<payload>.<mac>`, both base64url: the payload names the team, the person, the
-tool and an expiry (15 minutes), and the MAC is HMAC-SHA256 over the payload with a key derived
-from the encryption keys (newest signs, any verifies, so key rotation does not break links that
-are still valid). The token carries no secret; it only proves that we made this link for this
-person, so the OAuth state started from it is bound to them.
+A link token is `<payload>.<mac>`, both strict unpadded base64url: the payload names the team,
+the person, the tool, an expiry (15 minutes) and a random nonce (each link is its own: it is
+spent by the connection made with it), and the MAC is HMAC-SHA256 over the payload with a key
+derived from the encryption keys (newest signs, any verifies, so key rotation does not break
+links that are still valid). The token carries no secret; it only proves that we made this link
+for this person, so the OAuth state started from it is bound to them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,8 +56,19 @@ def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict unpadded base64url: only its alphabet, no padding, and only the one spelling
+    that encoding the bytes gives back (no stray bits in the last character), so a link has
+    exactly one form (it is spent by its hash)."""
+    if not _BASE64URL.fullmatch(text):
+        raise ValueError("not unpadded base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64encode(data) != text:
+        raise ValueError("not the canonical base64url of its bytes")
+    return data
 
 
 class LinkSigner:
@@ -77,8 +91,16 @@ class LinkSigner:
 
     def token_for(self, *, team_id: str, user_id: str, provider: ProviderName) -> str:
         expires = int((self._clock.now() + self._lifetime).timestamp())
+        # "n": each link is its own (one is spent by its connection, not its twin made in the
+        # same second).
         payload = json.dumps(
-            {"t": team_id, "u": user_id, "p": provider.value, "e": expires},
+            {
+                "t": team_id,
+                "u": user_id,
+                "p": provider.value,
+                "e": expires,
+                "n": _b64encode(secrets.token_bytes(9)),
+            },
             separators=(",", ":"),
             sort_keys=True,
         ).encode("utf-8")
@@ -91,10 +113,16 @@ class LinkSigner:
 
     def verify(self, token: str, *, provider: ProviderName) -> LinkClaims:
         """The claims of an authentic, unexpired link for `provider`, or `LinkRefused`."""
-        if not token or len(token) > _MAX_TOKEN_LENGTH or token.count(".") != 1:
+        if (
+            not token
+            or len(token) > _MAX_TOKEN_LENGTH
+            or not token.isascii()
+            or token.count(".") != 1
+        ):
             raise LinkRefused(LinkProblem.INVALID)
         body, mac_text = token.split(".")
         try:
+            _b64decode(body)
             mac = _b64decode(mac_text)
         except (binascii.Error, ValueError):
             raise LinkRefused(LinkProblem.INVALID) from None

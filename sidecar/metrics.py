@@ -1,7 +1,8 @@
 """Prometheus metrics of one process, in a registry of its own (no module-level collectors).
 
-- `scrumy_tasks{state}`: tasks in each state, counted in the database at scrape time, so every
-  process reports the same truth whichever of them did the work;
+- `scrumy_tasks{state}`: tasks in each state, counted in the database (so every process
+  reports the same truth whichever of them did the work) at most once per `COUNTS_LIFETIME`:
+  however often it is scraped, `/metrics` runs one count query every 15 seconds;
 - `scrumy_dispatch_seconds{provider,outcome}`: how long one dispatch of a task took;
 - `scrumy_provider_errors_total{provider,kind}`: provider failures by branch of the error tree;
 - `scrumy_slack_ack_seconds`: how long Slack waited for our acknowledgement (3 s is its limit).
@@ -12,17 +13,43 @@ The dispatch figures are those of the worker running in this process (`scrumy se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from primitives.clock import Clock
 from primitives.enums import ProviderName, TaskState
 
 DISPATCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 ACK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+COUNTS_LIFETIME = 15.0  # seconds; Prometheus scrapes every 15 to 60 s
+
+
+class TaskCountCache:
+    """The task counts, read again only when the last reading is `COUNTS_LIFETIME` old, so a
+    scrape (or many at once) is cheap however large the tasks table grows."""
+
+    def __init__(
+        self,
+        read: Callable[[], Awaitable[Mapping[TaskState, int]]],
+        clock: Clock,
+        lifetime: float = COUNTS_LIFETIME,
+    ) -> None:
+        self._read = read
+        self._clock = clock
+        self._lifetime = lifetime
+        self._counts: Mapping[TaskState, int] | None = None
+        self._read_at = 0.0
+
+    async def get(self) -> Mapping[TaskState, int]:
+        now = self._clock.monotonic()
+        if self._counts is None or now - self._read_at >= self._lifetime:
+            self._counts = await self._read()
+            self._read_at = now
+        return self._counts
 
 
 class Metrics:

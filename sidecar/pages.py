@@ -8,12 +8,14 @@ to do next, in words a person who just clicked a button in Slack understands.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import quote
 
 from starlette.responses import HTMLResponse, Response
+
+from routing.people import SlackPerson
 
 STYLESHEET_PATH = "/assets/scrumy.css"
 
@@ -49,18 +51,22 @@ code { font: 15px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
 .button { display: inline-block; text-decoration: none; border-radius: 8px; padding: 11px 18px;
   font-weight: 600; border: 1px solid var(--accent); color: var(--accent); }
 .button.primary { background: var(--accent); color: var(--card); }
+button.button { font: inherit; font-weight: 600; cursor: pointer; }
+form.actions { margin-top: 20px; }
 .detail { color: var(--muted); font-size: 14px; }
 @media (max-width: 420px) { main { padding: 22px 18px; } .button { width: 100%;
   text-align: center; } }
 """
 
 # Pages carry no script and load only our stylesheet; they may not be framed, and the
-# callback URL (which holds the one-time code) is never sent on as a Referer.
+# callback URL (which holds the one-time code) is never sent on as a Referer. A page with a
+# form may post it only to us (and follow our redirect to the sign-in or consent page).
+_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+    "form-action {forms}; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-        "form-action 'none'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": _CSP.format(forms="'none'"),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -76,6 +82,15 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Form:
+    """A button that posts `fields` to `action` (our own path): an explicit confirmation."""
+
+    action: str
+    fields: Mapping[str, str]
+    submit: str
+
+
+@dataclass(frozen=True)
 class Page:
     """One page: tone is "ok", "bad" or "wait"; paragraphs and steps are plain text."""
 
@@ -86,6 +101,7 @@ class Page:
     next_steps: Sequence[str] = ()
     actions: Sequence[Action] = field(default_factory=tuple)
     detail: str | None = None
+    form: Form | None = None
 
 
 _BADGES = {"ok": "✓", "bad": "!", "wait": "…"}
@@ -103,14 +119,23 @@ def render(page: Page) -> str:
     if page.next_steps:
         items = "".join(f"<p>{_inline_code(step)}</p>" for step in page.next_steps)
         steps = f'<section class="next"><h2>What to do next</h2>{items}</section>'
-    actions = ""
-    if page.actions:
-        links = "".join(
-            f'<a class="button{" primary" if a.primary else ""}" href="{escape(a.href)}">'
-            f"{escape(a.label)}</a>"
-            for a in page.actions
+    links = "".join(
+        f'<a class="button{" primary" if a.primary else ""}" href="{escape(a.href)}">'
+        f"{escape(a.label)}</a>"
+        for a in page.actions
+    )
+    actions = f'<div class="actions">{links}</div>' if links else ""
+    if page.form is not None:
+        # The form's button comes first; the links stay beside it.
+        hidden = "".join(
+            f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+            for name, value in page.form.fields.items()
         )
-        actions = f'<div class="actions">{links}</div>'
+        actions = (
+            f'<form class="actions" method="post" action="{escape(page.form.action)}">{hidden}'
+            f'<button class="button primary" type="submit">{escape(page.form.submit)}</button>'
+            f"{links}</form>"
+        )
     detail = f'<p class="detail">{escape(page.detail)}</p>' if page.detail else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -123,8 +148,24 @@ def render(page: Page) -> str:
     )
 
 
-def page_response(page: Page, status_code: int = 200) -> Response:
-    return HTMLResponse(render(page), status_code=status_code, headers=SECURITY_HEADERS)
+def page_response(
+    page: Page,
+    status_code: int = 200,
+    *,
+    form_targets: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The page as HTML with our security headers; a page with a form may post to us, and be
+    redirected on to `form_targets` (origins: the sign-in or consent page)."""
+    all_headers = {**SECURITY_HEADERS, **(headers or {})}
+    if page.form is not None:
+        all_headers["Content-Security-Policy"] = _CSP.format(
+            forms=" ".join(("'self'", *form_targets))
+        )
+        # The button's POST must carry our Origin (with no-referrer browsers send "null"),
+        # and only to us: nothing leaves for another site.
+        all_headers["Referrer-Policy"] = "same-origin"
+    return HTMLResponse(render(page), status_code=status_code, headers=all_headers)
 
 
 def stylesheet_response() -> Response:
@@ -146,8 +187,12 @@ def slack_actions(team_id: str | None) -> tuple[Action, ...]:
 # --- the pages --------------------------------------------------------------------------------
 
 
+def _command(provider: str) -> str:
+    return f"/tasks connect {provider}".rstrip()
+
+
 def _connect_again(provider: str) -> str:
-    return f"In Slack, run `/tasks connect {provider}` to get a fresh link, then open it here."
+    return f"In Slack, run `{_command(provider)}` to get a fresh link, then open it here."
 
 
 def connected(label: str, workspace: str | None, waiting: int, team_id: str) -> Page:
@@ -180,7 +225,7 @@ def consent_denied(label: str, provider: str, team_id: str | None) -> Page:
             "meetings are kept and wait for a connection."
         ],
         tone="wait",
-        next_steps=[f"To connect later, run `/tasks connect {provider}` in Slack."],
+        next_steps=[f"To connect later, run `{_command(provider)}` in Slack."],
         actions=slack_actions(team_id),
     )
 
@@ -221,7 +266,7 @@ def state_used(label: str, provider: str) -> Page:
         ],
         next_steps=[
             "Run `/tasks status` in Slack to see whether you are connected.",
-            f"If you are not, run `/tasks connect {provider}` to start again.",
+            f"If you are not, run `{_command(provider)}` to start again.",
         ],
         actions=slack_actions(None),
     )
@@ -262,7 +307,7 @@ def other_browser(label: str, provider: str) -> Page:
             f"one that started connecting {label}, so nothing was connected."
         ],
         next_steps=[
-            f"Run `/tasks connect {provider}` in Slack and open the link in this browser, "
+            f"Run `{_command(provider)}` in Slack and open the link in this browser, "
             "with cookies allowed for this site.",
         ],
         actions=slack_actions(None),
@@ -279,10 +324,10 @@ def provider_failed(
             f"{label} may be having trouble right now; your tasks are kept and wait for a "
             "connection."
         )
-        step = f"Wait a minute, then run `/tasks connect {provider}` in Slack again."
+        step = f"Wait a minute, then run `{_command(provider)}` in Slack again."
     else:
         why = "Your tasks are kept and wait for a connection."
-        step = f"Run `/tasks connect {provider}` in Slack to start again with a fresh link."
+        step = f"Run `{_command(provider)}` in Slack to start again with a fresh link."
     return Page(
         title="Connection failed",
         heading=f"{label} did not complete the connection",
@@ -326,4 +371,119 @@ def server_error() -> Page:
         ],
         next_steps=["Try again in a minute from Slack with `/tasks connect`."],
         actions=slack_actions(None),
+    )
+
+
+# --- proving who opened the link ---------------------------------------------------------------
+
+
+def confirm_connect(
+    label: str,
+    person: SlackPerson,
+    current: str | None,
+    form: Form,
+    *,
+    signed_in: bool,
+) -> Page:
+    """The explicit step before the tool's consent: without Sign in with Slack it names the
+    person and workspace the link was made for; with it, it only asks before replacing."""
+    who = f"{person.shown_handle} in {person.shown_workspace}"
+    paragraphs = []
+    if signed_in:
+        heading = f"Replace your {label} connection?"
+        paragraphs.append(f"You are signed in to Slack as {who}.")
+    else:
+        heading = f"Connect {label} to {who}?"
+        paragraphs.append(
+            f"This link was made in Slack for {who}. Continue only if that is you: tasks of "
+            f"{person.shown_handle} will be created in the {label} account you choose next."
+        )
+    if current is not None:
+        paragraphs.append(
+            f"{person.shown_handle} is already connected to {label} ({current}). Continuing "
+            "replaces that connection; Slack will tell them."
+        )
+    return Page(
+        title=f"Connect {label}?",
+        heading=heading,
+        paragraphs=paragraphs,
+        tone="wait",
+        next_steps=["If this is not you, close this tab: nothing has been connected."],
+        form=form,
+    )
+
+
+def wrong_person(label: str, provider: str, link_for: SlackPerson, signed_in_as: str) -> Page:
+    return Page(
+        title="Not your link",
+        heading="This connect link was made for someone else",
+        paragraphs=[
+            f"The link connects {label} for {link_for.shown_handle} in "
+            f"{link_for.shown_workspace}, but you signed in to Slack as {signed_in_as}. "
+            "Nothing was connected.",
+        ],
+        next_steps=[
+            f"To connect your own {label}, run `{_command(provider)}` in Slack and open the "
+            "link it shows you.",
+        ],
+        actions=slack_actions(link_for.team_id),
+    )
+
+
+def sign_in_failed(label: str, provider: str, detail: str, team_id: str | None) -> Page:
+    return Page(
+        title="Slack sign-in failed",
+        heading="Slack could not confirm who you are",
+        paragraphs=[
+            f"Before {label} is connected, Scrumy Tasks asks Slack who you are. That did not "
+            "work, so nothing was connected."
+        ],
+        next_steps=[f"Run `{_command(provider)}` in Slack to start again with a fresh link."],
+        detail=detail,
+        actions=slack_actions(team_id),
+    )
+
+
+def sign_in_cancelled(label: str, provider: str, team_id: str | None) -> Page:
+    return Page(
+        title="Not connected",
+        heading="You did not sign in with Slack",
+        paragraphs=[
+            f"Scrumy Tasks connects {label} only after Slack confirms who you are, so nothing "
+            "was connected."
+        ],
+        tone="wait",
+        next_steps=[f"To connect later, run `{_command(provider)}` in Slack."],
+        actions=slack_actions(team_id),
+    )
+
+
+def link_spent(label: str, provider: str, team_id: str | None) -> Page:
+    return Page(
+        title="Link already used",
+        heading="This connect link was already used",
+        paragraphs=[
+            f"Each connect link makes one connection, and {label} was already connected with "
+            "this one.",
+        ],
+        next_steps=[
+            "Run `/tasks status` in Slack to see what is connected.",
+            f"To connect again, run `{_command(provider)}` in Slack for a new link.",
+        ],
+        actions=slack_actions(team_id),
+    )
+
+
+def too_many_starts(label: str, provider: str, minutes: int, team_id: str | None) -> Page:
+    plural = "minute" if minutes == 1 else "minutes"
+    return Page(
+        title="Too many attempts",
+        heading=f"Too many attempts to connect {label}",
+        paragraphs=[
+            "Connecting was started many times in the last few minutes, so Scrumy Tasks is "
+            "waiting before it starts again. Nothing was connected."
+        ],
+        tone="wait",
+        next_steps=[f"Try again in {minutes} {plural} with `{_command(provider)}` in Slack."],
+        actions=slack_actions(team_id),
     )

@@ -10,6 +10,7 @@ SQLite waits at most `busy_timeout` for its single writer.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from sqlalchemy import event, text
@@ -36,10 +37,19 @@ POOL_TIMEOUT = 15.0
 def create_engine(
     url: str | URL, *, pool_size: int = 10, statement_timeout: float = STATEMENT_TIMEOUT
 ) -> AsyncEngine:
-    """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg), with deadlines."""
+    """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg), with deadlines.
+
+    SQL parameters (task text, e-mail addresses) are never written into a log line or an
+    error message (`hide_parameters`); a SQLite file we create is readable by its owner only
+    (0600, like the local key file), and so are its WAL and shared-memory files, which SQLite
+    creates with the database file's mode.
+    """
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": statement_timeout})
+        _create_private_file(url.database)
+        engine = create_async_engine(
+            url, connect_args={"timeout": statement_timeout}, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {
@@ -49,7 +59,7 @@ def create_engine(
     }
     return create_async_engine(
         url, pool_size=pool_size, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT,
-        connect_args=connect_args,
+        connect_args=connect_args, hide_parameters=True,
     )  # fmt: skip
 
 
@@ -75,6 +85,19 @@ def unreachable(error: BaseException) -> bool:
 def reason(error: BaseException) -> str:
     """One line saying what went wrong with the database, for the log."""
     return _reason(error)
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create the SQLite file (empty: a valid empty database) with mode 0600 unless it exists."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # a missing folder: connecting says so, in its own words
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -45,6 +45,7 @@ PROVIDERS = tuple(p.value for p in ProviderName)
 ROUTING_MODES = tuple(m.value for m in RoutingMode)
 TASK_STATES = tuple(s.value for s in TaskState)
 PRIORITIES = tuple(p.value for p in Priority)
+STATE_STEPS = ("sign_in", "confirm", "provider")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -240,12 +241,20 @@ class SlackInstallation(Timestamps, Base):
 
 
 class OAuthState(Base):
-    """A pending connect flow. Only the hash of the state and of the browser cookie is kept."""
+    """One step of a pending connect flow. Only the hash of the state, of the browser cookie
+    and of the connect link is kept.
+
+    `step` is what the state may be spent on: `sign_in` (Sign in with Slack came back),
+    `confirm` (the person pressed the button of a confirmation page) or `provider` (the tool's
+    consent came back). A flow's first step also counts towards the person's start limit.
+    """
 
     __tablename__ = "oauth_states"
     __table_args__ = (
         UniqueConstraint("state_hash"),
         CheckConstraint(_in("provider", PROVIDERS), name="provider"),
+        CheckConstraint(_in("step", STATE_STEPS), name="step"),
+        Index("ix_oauth_states_person", "team_id", "user_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -257,6 +266,21 @@ class OAuthState(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
     consumed_at: Mapped[datetime | None]
+    step: Mapped[str] = mapped_column(String(16), default="provider", server_default="provider")
+    link_hash: Mapped[str | None] = mapped_column(String(64))
+    first_step: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class SpentLink(Base):
+    """A connect link that made a connection: it cannot be used again (kept past its expiry)."""
+
+    __tablename__ = "spent_links"
+
+    link_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    spent_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiKey(Base):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from primitives.enums import ProviderName
@@ -80,12 +81,24 @@ class StaticDirectory:
         return self.time_zones.get(user_id)
 
 
+@dataclass(frozen=True)
+class ConnectionChange:
+    """One `connection_changed` notification."""
+
+    team_id: str
+    user_id: str
+    provider: ProviderName
+    account_name: str | None
+    replaced: bool
+
+
 class RecordingNotifier:
     """Keeps every notification, in order."""
 
     def __init__(self) -> None:
         self.batches: list[tuple[str, str | None, list[TaskChange]]] = []
         self.reconnects: list[tuple[str, str, ProviderName]] = []
+        self.connections: list[ConnectionChange] = []
 
     async def tasks_changed(
         self, team_id: str, meeting_id: str | None, changes: Sequence[TaskChange]
@@ -94,6 +107,14 @@ class RecordingNotifier:
 
     async def reconnect_needed(self, team_id: str, user_id: str, provider: ProviderName) -> None:
         self.reconnects.append((team_id, user_id, provider))
+
+    async def connection_changed(
+        self, team_id: str, user_id: str, provider: ProviderName, account_name: str | None,
+        *, replaced: bool,
+    ) -> None:  # fmt: skip
+        self.connections.append(
+            ConnectionChange(team_id, user_id, provider, account_name, replaced=replaced)
+        )
 
     @property
     def changes(self) -> list[TaskChange]:

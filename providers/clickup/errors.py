@@ -59,7 +59,7 @@ def error_from_response(
     if status == 429:
         # At least a second: a reset already past (clock skew) must not make us hammer.
         wait = DEFAULT_RETRY_AFTER if retry_after is None else max(1.0, retry_after)
-        return RateLimited(CLICKUP, "ClickUp is rate limiting us; retrying shortly",
+        return RateLimited(CLICKUP, f"ClickUp is rate limiting us; {retry_hint(endpoint)}",
                            retry_after=wait, code=code)  # fmt: skip
     if endpoint is Endpoint.OAUTH:
         return _sign_in_error(status, code, endpoint)

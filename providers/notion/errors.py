@@ -38,7 +38,7 @@ def error_from_response(
     except ValueError:
         pass  # an HTML page from a proxy
     if status == 429 or code == "rate_limited":
-        return RateLimited(NOTION, "Notion is rate limiting us; retrying shortly",
+        return RateLimited(NOTION, f"Notion is rate limiting us; {retry_hint(endpoint)}",
                            retry_after=DEFAULT_RETRY_AFTER if retry_after is None else retry_after,
                            code=code)  # fmt: skip
     if status >= 500 or code in RETRYABLE:

@@ -5,10 +5,17 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from primitives.enums import ProviderName
+from routing.notify import LogNotifier
 from scrumy.logs import configure_logging, redact
+from storage.engine import create_engine, session_factory
+from storage.migrate import upgrade
+from tests.fakes import FakeClock
+from tests.wiring import TEAM, wire
 
 SECRETS = [
     "pk_61681706_Q0Z8L5XH1YAJ4TPW9R6FUK7C3MNB2DEV",  # ClickUp personal token
@@ -84,3 +91,45 @@ def test_httpx_request_lines_are_redacted(log_stream: io.StringIO) -> None:
     )
     assert "abcdefgh" not in log_stream.getvalue()
     assert "xyz" not in log_stream.getvalue()
+
+
+async def test_debug_logging_never_writes_sql_parameters_or_rows(
+    log_stream: io.StringIO, tmp_path: Path
+) -> None:
+    """Task text and e-mail addresses are the people's; LOG_LEVEL=DEBUG must not copy them
+    into the log (SQLAlchemy logs statements and rows, aiosqlite every call's arguments)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'logged.db'}")
+    try:
+        await upgrade(engine)
+        wiring = wire(session_factory(engine), FakeClock())
+        await wiring.utility.create_task(
+            "U1",
+            {
+                "title": "Confidential HR follow-up with Dana",
+                "assignee": {"email": "dana.private@acme.example"},
+            },
+            team_id=TEAM,
+        )
+        await wiring.utility.get_auth_status("U1", team_id=TEAM)
+        await wiring.utility.task_counts()
+    finally:
+        await engine.dispose()
+    logged = log_stream.getvalue()
+    assert "Confidential HR follow-up" not in logged
+    assert "dana.private@acme.example" not in logged
+    assert logging.getLogger("sqlalchemy.engine").getEffectiveLevel() >= logging.WARNING
+    assert logging.getLogger("aiosqlite").getEffectiveLevel() >= logging.WARNING
+
+
+async def test_the_log_notifier_tells_of_every_connect_and_replace(
+    log_stream: io.StringIO,
+) -> None:
+    notifier = LogNotifier()
+    await notifier.connection_changed(
+        "T1", "U1", ProviderName.CLICKUP, "Acme (ana@acme.example)", replaced=False
+    )
+    await notifier.connection_changed("T1", "U1", ProviderName.NOTION, None, replaced=True)
+    lines = log_stream.getvalue().splitlines()
+    assert "U1 connected ClickUp (Acme (ana@acme.example)) in T1" in lines[-2]
+    assert "U1 replaced their connection to Notion (unnamed account) in T1" in lines[-1]
+    assert "/tasks disconnect notion" in lines[-1]

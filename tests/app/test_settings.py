@@ -110,3 +110,32 @@ def test_a_dotenv_that_is_not_text_is_refused() -> None:
     Path(".env").write_bytes(b"DATABASE_URL=\xff\xfe\n")
     with pytest.raises(SettingsError, match="not UTF-8"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://tasks.example.com", "http://10.0.0.5:8000", "http://scrumy.internal/"]
+)
+def test_plain_http_on_a_public_host_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("APP_BASE_URL", url)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(None)
+    message = str(refused.value)
+    assert message.startswith("APP_BASE_URL: plain http is allowed only for localhost")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000",
+        "http://localhost:8000",
+        "http://[::1]:8000",
+        "http://tasks.localhost",
+        "https://tasks.example.com",
+    ],
+)
+def test_plain_http_is_fine_on_this_machine(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("APP_BASE_URL", url)
+    assert load_settings(None).base_url == url.rstrip("/")

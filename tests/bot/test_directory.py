@@ -286,7 +286,7 @@ async def test_start_up_names_the_tokens_workspace_and_any_scope_it_lacks(
 ) -> None:
     assert await team_of_token(http, api_url=API, token=BOT, clock=clock) == TEAM
     assert caplog.records == []
-    slack_world.add_workspace("T0NARROW", "xoxb-narrow", scopes={"users:read"})
+    slack_world.add_workspace("T0NARROW", "xoxb-narrow", scopes={"users:read", "team:read"})
     with caplog.at_level(logging.ERROR, logger="bot.directory"):
         assert await team_of_token(http, api_url=API, token="xoxb-narrow", clock=clock)
     (line,) = [r.getMessage() for r in caplog.records]

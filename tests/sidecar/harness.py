@@ -24,23 +24,26 @@ from routing.worker import DispatchWorker
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
 from sandbox.server import bind_socket, serve_apps, socket_url
+from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack
 from scrumy.services import Services, build_providers
 from scrumy.settings import Settings
 from scrumy.startup import open_storage
-from scrumy.web import build_web_app
+from scrumy.web import bot_tokens, build_web_app
 from sidecar.app import SidecarDeps
 from sidecar.links import LinkSigner
 from sidecar.metrics import Metrics
 from storage.api_keys import create_api_key
 from storage.vault import TokenVault, new_key
-from tests.emulators import CLICKUP_URL, NOTION_URL, in_process_client
+from tests.emulators import CLICKUP_URL, NOTION_URL, SLACK_URL, in_process_client
 from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 
 TEAM = "T0ACME"
 OTHER_TEAM = "T0OTHER"
-ANA, BO, EVE = "U0ANA", "U0BO", "U0EVE"
+ANA, BO, CAROL, EVE = "U0ANA", "U0BO", "U0CAROL", "U0EVE"
 CLICKUP_ID, CLICKUP_SECRET = "clickup-app", "clickup-app-secret-7f3a"
 NOTION_ID, NOTION_SECRET = "notion-app", "notion-app-secret-91c2"
+SLACK_ID, SLACK_SECRET = "slack-app.1", "slack-app-secret-5d0e"
+SLACK_BOT = "xoxb-acme-bot"
 
 
 @dataclass
@@ -56,8 +59,10 @@ class Harness:
     vault: TokenVault
     clickup_world: ClickUpSandbox
     notion_world: NotionSandbox
+    slack_world: SlackSandbox
     clickup_url: str
     notion_url: str
+    slack_url: str
     http: httpx.AsyncClient  # what the providers speak through; it reaches the emulators
     notifier: RecordingNotifier
     sessions: async_sessionmaker[AsyncSession]
@@ -74,9 +79,27 @@ class Harness:
         return issued.secret
 
 
-def _settings(database_url: str, base_url: str, clickup_url: str, notion_url: str) -> Settings:
-    """What an operator would set to point the app at the emulators."""
+def _settings(
+    database_url: str,
+    base_url: str,
+    clickup_url: str,
+    notion_url: str,
+    slack_url: str,
+    *,
+    sign_in: bool,
+) -> Settings:
+    """What an operator would set to point the app at the emulators: one workspace's bot
+    token, and with `sign_in` a Slack OAuth app too (Sign in with Slack)."""
+    slack_app = (
+        {"slack_client_id": SLACK_ID, "slack_client_secret": SecretStr(SLACK_SECRET)}
+        if sign_in
+        else {}
+    )
     return Settings(
+        **slack_app,  # type: ignore[arg-type]
+        slack_bot_token=SecretStr(SLACK_BOT),
+        slack_api_url=AnyHttpUrl(f"{slack_url}/api/"),
+        slack_auth_url=AnyHttpUrl(slack_url),
         database_url=database_url,
         app_base_url=AnyHttpUrl(base_url),
         scrumy_encryption_keys=(SecretStr(new_key()),),
@@ -90,8 +113,12 @@ def _settings(database_url: str, base_url: str, clickup_url: str, notion_url: st
     )
 
 
-def _worlds(base_url: str) -> tuple[ClickUpSandbox, NotionSandbox]:
-    """The demo worlds, with OAuth apps that send the browser back to `base_url`."""
+Worlds = tuple[ClickUpSandbox, NotionSandbox, SlackSandbox]
+
+
+def _worlds(base_url: str) -> Worlds:
+    """The demo worlds, with OAuth apps that send the browser back to `base_url`; Slack has
+    Ana, Bo and Carol in Acme, and Eve in another workspace."""
     clickup_world = ClickUpSandbox()
     seed_demo_clickup(
         clickup_world, client_id=CLICKUP_ID, client_secret=CLICKUP_SECRET,
@@ -102,7 +129,13 @@ def _worlds(base_url: str) -> tuple[ClickUpSandbox, NotionSandbox]:
         notion_world, client_id=NOTION_ID, client_secret=NOTION_SECRET,
         redirect_uri=f"{base_url}/auth/notion/callback",
     )  # fmt: skip
-    return clickup_world, notion_world
+    slack_world = SlackSandbox()
+    seed_demo_slack(slack_world, team_id=TEAM, bot_token=SLACK_BOT)
+    slack_world.add_user(TEAM, CAROL, "Carol Diaz", "carol@acme.example")
+    slack_world.add_workspace(OTHER_TEAM, "xoxb-other-bot", "Other Corp")
+    slack_world.add_user(OTHER_TEAM, EVE, "Eve Stone", "eve@other.example")
+    slack_world.openid.add_app(SLACK_ID, SLACK_SECRET, f"{base_url}/auth/slack/callback")
+    return clickup_world, notion_world, slack_world
 
 
 @contextlib.asynccontextmanager
@@ -111,12 +144,13 @@ async def _sidecar(
     clock: FakeClock,
     base_url: str,
     http: httpx.AsyncClient,
-    worlds: tuple[ClickUpSandbox, NotionSandbox],
-    emulator_urls: tuple[str, str],
+    worlds: Worlds,
+    emulator_urls: tuple[str, str, str],
+    sign_in: bool,
 ) -> AsyncIterator[Harness]:
     """The app built by `scrumy serve`'s own code, its providers speaking through `http`."""
-    clickup_world, notion_world = worlds
-    clickup_url, notion_url = emulator_urls
+    clickup_world, notion_world, slack_world = worlds
+    clickup_url, notion_url, slack_url = emulator_urls
     directory = StaticDirectory(
         {
             TEAM: {ANA: "ana@acme.example", BO: "bo@acme.example"},
@@ -124,7 +158,9 @@ async def _sidecar(
         }
     )
     notifier = RecordingNotifier()
-    settings = _settings(database_url, base_url, clickup_url, notion_url)
+    settings = _settings(
+        database_url, base_url, clickup_url, notion_url, slack_url, sign_in=sign_in
+    )
     storage = await open_storage(settings)
     services = Services(
         settings=settings, storage=storage, clock=clock, http=http,
@@ -132,14 +168,16 @@ async def _sidecar(
         catalogs=CatalogCache(storage.sessions, clock), notifier=notifier,
         signal=LocalWakeSignal(),
     )  # fmt: skip
-    web = build_web_app(settings, services, directory=directory)
+    tokens = await bot_tokens(settings, services)
+    web = build_web_app(settings, services, tokens=tokens, directory=directory)
     deps = web.deps
     try:
         yield Harness(
             app=web.app, deps=deps, base_url=base_url, clock=clock, utility=deps.utility,
             worker=services.worker(observer=deps.metrics), links=deps.links,
             metrics=deps.metrics, vault=storage.vault, clickup_world=clickup_world,
-            notion_world=notion_world, clickup_url=clickup_url, notion_url=notion_url,
+            notion_world=notion_world, slack_world=slack_world, clickup_url=clickup_url,
+            notion_url=notion_url, slack_url=slack_url,
             http=http, notifier=notifier, sessions=storage.sessions, database_url=database_url,
         )  # fmt: skip
     finally:
@@ -148,38 +186,46 @@ async def _sidecar(
 
 @contextlib.asynccontextmanager
 async def running_sidecar(
-    database_url: str, clock: FakeClock, base_url: str
+    database_url: str, clock: FakeClock, base_url: str, *, sign_in: bool = False
 ) -> AsyncIterator[Harness]:
     """Everything the HTTP side needs, built by `scrumy serve`'s own code, at `base_url`; the
-    emulators answer in process at CLICKUP_URL and NOTION_URL (`tests.emulators`)."""
-    clickup_world, notion_world = worlds = _worlds(base_url)
+    emulators answer in process at CLICKUP_URL, NOTION_URL and SLACK_URL (`tests.emulators`).
+    `sign_in`: a Slack OAuth app is configured (Sign in with Slack), else the confirmation
+    page."""
+    clickup_world, notion_world, slack_world = worlds = _worlds(base_url)
+    urls = (CLICKUP_URL, NOTION_URL, SLACK_URL)
     async with (
         in_process_client(
             {
                 CLICKUP_URL: create_clickup_emulator(clickup_world, clock=clock),
                 NOTION_URL: create_notion_emulator(notion_world, clock=clock),
+                SLACK_URL: create_slack_emulator(slack_world, clock=clock),
             }
         ) as http,
-        _sidecar(database_url, clock, base_url, http, worlds, (CLICKUP_URL, NOTION_URL)) as h,
+        _sidecar(database_url, clock, base_url, http, worlds, urls, sign_in) as h,
     ):
         yield h
 
 
 @contextlib.asynccontextmanager
-async def served_sidecar(database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
-    """`running_sidecar` over real sockets: the app and both emulators served by uvicorn on
-    free ports of 127.0.0.1, so a browser can follow every redirect."""
-    app_sock, clickup_sock, notion_sock = bind_socket(), bind_socket(), bind_socket()
-    base_url, clickup_url, notion_url = map(socket_url, (app_sock, clickup_sock, notion_sock))
-    clickup_world, notion_world = worlds = _worlds(base_url)
+async def served_sidecar(
+    database_url: str, clock: FakeClock, *, sign_in: bool = False
+) -> AsyncIterator[Harness]:
+    """`running_sidecar` over real sockets: the app and the three emulators served by uvicorn
+    on free ports of 127.0.0.1, so a browser can follow every redirect."""
+    socks = app_sock, clickup_sock, notion_sock, slack_sock = tuple(bind_socket() for _ in "abcd")
+    base_url, clickup_url, notion_url, slack_url = map(socket_url, socks)
+    clickup_world, notion_world, slack_world = worlds = _worlds(base_url)
+    urls = (clickup_url, notion_url, slack_url)
     async with (
         httpx.AsyncClient(timeout=10) as http,
-        _sidecar(database_url, clock, base_url, http, worlds, (clickup_url, notion_url)) as h,
-        serve_apps(
-            (h.app, app_sock),
+        serve_apps(  # first: start-up asks Slack which workspace the bot token serves
             (create_clickup_emulator(clickup_world, clock=clock), clickup_sock),
             (create_notion_emulator(notion_world, clock=clock), notion_sock),
+            (create_slack_emulator(slack_world, clock=clock), slack_sock),
         ),
+        _sidecar(database_url, clock, base_url, http, worlds, urls, sign_in) as h,
+        serve_apps((h.app, app_sock)),
     ):
         yield h
 

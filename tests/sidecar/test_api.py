@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import AsyncIterator, Collection
 from typing import Any
 
@@ -152,7 +153,13 @@ async def test_the_connect_url_of_a_waiting_task_starts_the_flow(
     answer = (await api.post("/api/tasks", json=task())).json()
     assert answer["status"] == "pending_auth"
     link = answer["connect_urls"]["notion"]
-    started = await api.get(link.removeprefix(harness.base_url))
+    opened = await api.get(link.removeprefix(harness.base_url))
+    # The person first confirms who the link is for; then the consent page of Notion.
+    assert opened.status_code == 200
+    assert "Connect Notion to @Ana in Acme?" in opened.text
+    state = re.search(r'name="state" value="([^"]+)"', opened.text)
+    assert state is not None
+    started = await api.post("/auth/notion/confirm", data={"state": state[1]})
     assert started.status_code == 303
     assert started.headers["location"].startswith(harness.notion_url)
 
@@ -164,7 +171,11 @@ async def test_idempotency_key_same_body_same_answer_other_body_refused(
     first = await api.post("/api/tasks", json=task(), headers=headers)
     second = await api.post("/api/tasks", json=task(), headers=headers)
     assert first.status_code == second.status_code == 202
-    assert first.json() == second.json()
+    # The same task; its connect links are made afresh for each answer (a link is spent by
+    # the connection made with it, so two answers never share one).
+    same, again = first.json(), second.json()
+    assert same.pop("connect_urls").keys() == again.pop("connect_urls").keys()
+    assert same == again
     other = await api.post("/api/tasks", json=task("Something else"), headers=headers)
     assert other.status_code == 422
     assert error_of(other)["code"] == "idempotency_key_reused"
@@ -444,3 +455,29 @@ async def test_one_bot_token_serves_its_own_workspace_only(harness: Harness) -> 
         async with harness.sessions() as session:
             stored = await session.get(Task, only["task_id"])
         assert stored is not None and stored.assignee_email == "pat@partner.example"
+
+
+async def test_path_parameters_are_matched_whole(harness: Harness, api: httpx.AsyncClient) -> None:
+    for path in (
+        f"/api/users/{TEAM}/U0ANA%0A/status",  # `$` alone lets a final newline through
+        f"/api/users/{TEAM}%0A/U0ANA/status",
+        f"/api/users/{TEAM}/U0ANA%0A/preferences",
+        "/api/tasks/tsk_x%0A",
+    ):
+        answer = await api.get(path)
+        assert answer.status_code == 422, path
+        assert answer.json()["error"]["code"] == "invalid_input"
+    bad_key = await api.post("/api/tasks", json=task(), headers={"Idempotency-Key": "k\n"})
+    assert bad_key.status_code == 422
+
+
+async def test_json_answers_are_never_sniffed(harness: Harness, api: httpx.AsyncClient) -> None:
+    for answer in (
+        await api.get(f"/api/users/{TEAM}/{ANA}/status"),
+        await api.get("/api/tasks/tsk_missing"),
+        await api.get("/healthz"),
+        await api.get("/openapi.json"),
+        await api.get("/nothing-here"),
+    ):
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.url
+    assert len(answer.headers.get_list("x-content-type-options")) == 1

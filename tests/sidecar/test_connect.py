@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html
 import json
 import logging
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -19,7 +21,7 @@ from primitives.enums import ProviderName, TaskState
 from sandbox.faults import FaultKind
 from sidecar.app import create_sidecar
 from sidecar.links import LinkSigner
-from sidecar.oauth import BROWSER_COOKIE
+from sidecar.oauth import BROWSER_COOKIE, SECURE_BROWSER_COOKIE
 from storage.api_keys import ApiKeyStore
 from storage.engine import create_engine, session_factory
 from storage.models import OAuthState, Task, UserAuthToken
@@ -45,8 +47,22 @@ def _path(url: str) -> str:
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
+def confirmation_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
+    """Where a confirmation page's button posts, and what."""
+    action = re.search(r'<form class="actions" method="post" action="([^"]+)"', page.text)
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)
+    assert action is not None, page.text
+    return html.unescape(action[1]), {k: html.unescape(v) for k, v in fields}
+
+
 async def initiate(browser: httpx.AsyncClient, link: str) -> httpx.Response:
-    return await browser.get(_path(link))
+    """Open the link and, on the confirmation page ("Connect ClickUp to @ana in Acme?"), press
+    its button: the answer sends the browser to the tool's consent page (or is a refusal)."""
+    page = await browser.get(_path(link))
+    if page.status_code != 200:
+        return page
+    action, fields = confirmation_form(page)
+    return await browser.post(action, data=fields)
 
 
 async def consent(harness: Harness, location: str, decision: str = "approve") -> str:
@@ -114,6 +130,9 @@ async def test_connecting_clickup_creates_the_waiting_tasks(
 async def test_the_initiate_redirect_and_cookie(
     harness: Harness, browser: httpx.AsyncClient
 ) -> None:
+    opened = await browser.get(_path(harness.link(ANA, NOTION)))
+    assert opened.status_code == 200  # the confirmation page
+    cookie = opened.headers["set-cookie"]
     started = await initiate(browser, harness.link(ANA, NOTION))
     assert started.status_code == 303
     target = urlsplit(started.headers["location"])
@@ -123,12 +142,13 @@ async def test_the_initiate_redirect_and_cookie(
     assert query["redirect_uri"] == ["http://127.0.0.1:8000/auth/notion/callback"]
     state = query["state"][0]
     assert len(base64.urlsafe_b64decode(state + "==")) >= 16  # >= 128 bits
-    cookie = started.headers["set-cookie"]
     assert f"{BROWSER_COOKIE}=" in cookie
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/auth/" in cookie
     assert "Secure" not in cookie  # http base URL; see the https test below
     async with harness.sessions() as session:
-        [row] = (await session.scalars(select(OAuthState))).all()
+        [row] = (
+            await session.scalars(select(OAuthState).where(OAuthState.step == "provider"))
+        ).all()
     # Only hashes are stored, with a 10-minute expiry, for the person the link names.
     assert state not in (row.state_hash, row.browser_hash)
     assert browser.cookies[BROWSER_COOKIE] not in (row.state_hash, row.browser_hash)
@@ -429,8 +449,8 @@ async def test_old_states_are_purged(harness: Harness, browser: httpx.AsyncClien
     harness.clock.advance(10 * 60 + 24 * 3600 + 1)  # expired for over a day
     await initiate(browser, harness.link(ANA, NOTION))
     async with harness.sessions() as session:
-        [left] = (await session.scalars(select(OAuthState))).all()
-    assert left.provider == "notion"
+        left = (await session.scalars(select(OAuthState))).all()
+    assert {row.provider for row in left} == {"notion"}  # its confirm and consent steps
 
 
 async def test_the_cookie_is_secure_behind_https(database_url: str, clock: FakeClock) -> None:
@@ -439,9 +459,14 @@ async def test_the_cookie_is_secure_behind_https(database_url: str, clock: FakeC
         running_sidecar(database_url, clock, base) as harness,
         browser_client(harness) as browser,
     ):
+        opened = await browser.get(_path(harness.link(ANA, CLICKUP)))
         started = await initiate(browser, harness.link(ANA, CLICKUP))
     assert started.status_code == 303
-    assert "Secure" in started.headers["set-cookie"]
+    # The __Host- prefix: the browser keeps it only when Secure, for Path=/, with no Domain,
+    # so no sibling subdomain can plant or overwrite it.
+    cookie = opened.headers["set-cookie"]
+    assert cookie.startswith(f"{SECURE_BROWSER_COOKIE}=")
+    assert "Secure" in cookie and "Path=/;" in cookie and "Domain" not in cookie
     redirect = parse_qs(urlsplit(started.headers["location"]).query)["redirect_uri"]
     assert redirect == ["https://tasks.example.com/auth/clickup/callback"]
 
@@ -470,6 +495,7 @@ async def test_our_own_failure_shows_a_page_not_a_stack_trace(
     assert api.json() == {
         "error": {"code": "internal_error", "message": "something went wrong on our side"}
     }
+    assert api.headers["x-content-type-options"] == "nosniff"
     assert any(record.exc_info for record in caplog.records)
 
 
@@ -485,3 +511,21 @@ async def test_a_tool_without_an_oauth_app_says_so(harness: Harness) -> None:
     assert "Notion is not set up here" in page.text
     async with harness.sessions() as session:
         assert (await session.scalars(select(OAuthState))).all() == []
+
+
+async def test_a_rate_limited_sign_in_never_says_it_retries(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    """Nothing retries a code exchange: the page says to try again, not "retrying shortly"."""
+    started = await initiate(browser, harness.link(ANA, CLICKUP))
+    callback = await consent(harness, started.headers["location"])
+    # ClickUp answers 429 to the reads of the sign-in (who signed in, which workspaces).
+    harness.clickup_world.faults.add(
+        FaultKind.RATE_LIMIT, method="GET", path="/v2/user", times=None
+    )
+    page = await browser.get(_path(callback))
+    assert page.status_code == 502
+    assert "retrying" not in page.text.lower() and "shortly" not in page.text
+    assert "ClickUp is rate limiting us; try again in a minute" in page.text
+    assert "Wait a minute" in page.text
+    assert await connections(harness) == []

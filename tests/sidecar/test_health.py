@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import httpx
-from sqlalchemy import text
+import pytest
+from sqlalchemy import event, text
 
 from primitives.enums import ProviderName
 from sandbox.faults import FaultKind
+from scrumy.settings import load_settings
 from sidecar.app import create_sidecar
+from sidecar.metrics import COUNTS_LIFETIME
 from storage.engine import create_engine
 from tests.sidecar.harness import ANA, TEAM, Harness
 from tests.sidecar.test_connect import connect
@@ -77,3 +80,52 @@ async def test_openapi_document(browser: httpx.AsyncClient) -> None:
     schemas = document["components"]["schemas"]
     assert {"MeetingIn", "TaskRequest", "TaskOut", "ErrorBody"} <= set(schemas)
     assert schemas["ActionItem"]["properties"]["title"]["maxLength"] == 10_000
+
+
+async def test_a_scrape_is_cheap_however_often_it_comes(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    """One count of the tasks table per `COUNTS_LIFETIME`, not one per scrape."""
+    counted: list[str] = []
+
+    def watch(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "GROUP BY" in statement.upper():
+            counted.append(statement)
+
+    engine = harness.deps.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        await harness.utility.create_task(ANA, {"title": "One"}, team_id=TEAM)
+        for _ in range(20):
+            answer = await browser.get("/metrics")
+            assert 'scrumy_tasks{state="pending_auth"} 1.0' in answer.text
+        assert len(counted) == 1
+        await harness.utility.create_task(ANA, {"title": "Two"}, team_id=TEAM)
+        harness.clock.advance(COUNTS_LIFETIME)
+        answer = await browser.get("/metrics")
+        assert 'scrumy_tasks{state="pending_auth"} 2.0' in answer.text
+        assert len(counted) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+
+
+async def test_metrics_can_require_a_bearer_token(harness: Harness) -> None:
+    app = create_sidecar(dataclasses.replace(harness.deps, metrics_token="scrape-7c1e"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        missing = await c.get("/metrics")
+        wrong = await c.get("/metrics", headers={"Authorization": "Bearer scrape-0000"})
+        right = await c.get("/metrics", headers={"Authorization": "Bearer scrape-7c1e"})
+        health = await c.get("/healthz")
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert "scrumy_tasks" not in missing.text
+    assert right.status_code == 200 and "scrumy_tasks" in right.text
+    assert health.status_code == 200  # only /metrics is guarded
+
+
+async def test_the_metrics_token_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METRICS_TOKEN", "scrape-7c1e")
+    settings = load_settings(None)
+    assert settings.metrics_token is not None
+    assert settings.metrics_token.get_secret_value() == "scrape-7c1e"
+    assert "scrape-7c1e" not in repr(settings)

@@ -67,3 +67,20 @@ def test_garbage_is_invalid(clock: FakeClock, token: str) -> None:
     with pytest.raises(LinkRefused) as refused:
         links.verify(token, provider=ProviderName.CLICKUP)
     assert refused.value.problem is LinkProblem.INVALID
+
+
+@pytest.mark.parametrize("token", ["é.x", "ü" * 10 + ".abc", "abc.\u0661\u0662", "a\x00.b"])
+def test_a_token_that_is_not_ascii_is_invalid_not_an_error(token: str) -> None:
+    signer = LinkSigner([b"k" * 32], base_url="http://x", clock=FakeClock())
+    with pytest.raises(LinkRefused) as refused:
+        signer.verify(token, provider=ProviderName.CLICKUP)
+    assert refused.value.problem is LinkProblem.INVALID
+
+
+def test_two_links_made_at_once_are_different() -> None:
+    signer = LinkSigner([b"k" * 32], base_url="http://x", clock=FakeClock())
+    first, second = (
+        signer.token_for(team_id="T1", user_id="U1", provider=ProviderName.CLICKUP)
+        for _ in range(2)
+    )
+    assert first != second  # each is spent by its own connection
