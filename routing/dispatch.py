@@ -29,6 +29,7 @@ from providers.base import (
     Catalog,
     CreatedTask,
     Credentials,
+    Lookup,
     Provider,
     ProviderError,
     RateLimited,
@@ -61,7 +62,7 @@ from storage.connections import (
 from storage.models import Task
 from storage.vault import TokenVault
 
-# How far before `first_sent_at` a marker lookup searches, for clock skew with the provider.
+# How far a marker lookup's window reaches past the attempts, for clock skew with the provider.
 RECONCILE_MARGIN = timedelta(minutes=10)
 
 K = TypeVar("K")
@@ -267,10 +268,10 @@ class TaskDispatcher:
                 f"longer exists or you lost access to it; choose another {kind} and retry"
             ))  # fmt: skip
         if task.first_sent_at is not None:
-            found = await provider.find_task_by_marker(
-                credentials, destination, task.marker,
-                created_after=task.first_sent_at - RECONCILE_MARGIN,
-            )  # fmt: skip
+            found = (await provider.find_tasks(credentials, destination, [Lookup(
+                task.marker, task.title, task.first_sent_at - RECONCILE_MARGIN,
+                self._clock.now() + RECONCILE_MARGIN,
+            )])).get(task.marker)  # fmt: skip
             if found is not None:
                 return await self._created(task, lease_token, found, adopted=True)
         else:
