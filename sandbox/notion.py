@@ -16,6 +16,7 @@ import html
 import secrets
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,8 +136,8 @@ _TIMESTAMP_CONDITIONS = {
 }
 
 
-def _filter_matches(page: dict[str, Any], condition: Any, depth: int = 0) -> bool:
-    """Whether `page` passes a query filter: `and`/`or` nested at most two levels deep, and
+def _compiled(condition: Any, depth: int = 0) -> Callable[[dict[str, Any]], bool]:
+    """A query filter as a test of a page: `and`/`or` nested at most two levels deep, and
     timestamp filters on `created_time`. Anything else is refused rather than ignored, so a
     client never believes a filter was applied that was not."""
     if not isinstance(condition, dict):
@@ -148,8 +149,9 @@ def _filter_matches(page: dict[str, Any], condition: Any, depth: int = 0) -> boo
             parts = condition[compound]
             if not isinstance(parts, list) or len(parts) > ARRAY_LIMIT:
                 raise _Invalid(f"body.filter.{compound} should be an array of at most 100")
-            matches = [_filter_matches(page, part, depth + 1) for part in parts]
-            return all(matches) if compound == "and" else any(matches)
+            tests = [_compiled(part, depth + 1) for part in parts]
+            join = all if compound == "and" else any
+            return lambda page: join(test(page) for test in tests)
     if condition.get("timestamp") != "created_time":
         raise _Invalid("body.filter: the emulator filters on the created_time timestamp only")
     conditions = condition.get("created_time")
@@ -160,7 +162,7 @@ def _filter_matches(page: dict[str, Any], condition: Any, depth: int = 0) -> boo
     if compare is None:
         raise _Invalid(f"body.filter.created_time.{name} is not a supported condition")
     bound = _instant(value, f"body.filter.created_time.{name}")
-    return bool(compare(page["created"], bound))
+    return lambda page: bool(compare(page["created"], bound))
 
 
 def _sorted(pages: list[dict[str, Any]], sorts: Any) -> list[dict[str, Any]]:
@@ -422,10 +424,8 @@ def create_notion_emulator(
             )
         body = await request.json()
         condition = body.get("filter")
-        pages = [
-            p for p in world.pages.values()
-            if p["parent"] == source_id and (condition is None or _filter_matches(p, condition))
-        ]  # fmt: skip
+        test = _compiled(condition) if condition is not None else (lambda page: True)
+        pages = [p for p in world.pages.values() if p["parent"] == source_id and test(p)]
         listed = [page_json(p) for p in _sorted(pages, body.get("sorts"))]
         return JSONResponse(paginate(listed, body.get("start_cursor"), body.get("page_size")))
 
