@@ -413,8 +413,8 @@ def create_clickup_emulator(
             and (after is None or int(t["date_created"]) > after)
             and (before is None or int(t["date_created"]) < before)
         ]
-        # ClickUp's default order is by creation; ours are stored in that order already, but
-        # seeding may store an earlier task later.
+        # ClickUp's default order is by creation (its direction undocumented: oldest first
+        # here). Seeding may store an earlier task later, so sort.
         matching.sort(key=lambda t: int(t["date_created"]))
         chunk = matching[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         include_markdown = request.query_params.get("include_markdown_description") == "true"

@@ -426,8 +426,9 @@ def create_notion_emulator(
         condition = body.get("filter")
         test = _compiled(condition) if condition is not None else (lambda page: True)
         pages = [p for p in world.pages.values() if p["parent"] == source_id and test(p)]
-        listed = [page_json(p) for p in _sorted(pages, body.get("sorts"))]
-        return JSONResponse(paginate(listed, body.get("start_cursor"), body.get("page_size")))
+        listed = paginate(_sorted(pages, body.get("sorts")), body.get("start_cursor"),
+                          body.get("page_size"))  # fmt: skip
+        return JSONResponse({**listed, "results": [page_json(p) for p in listed["results"]]})
 
     async def users(request: Request, grant: dict[str, Any]) -> Response:
         items = [{"object": "user", "id": u["id"], "type": "person", "name": u["name"],
