@@ -204,13 +204,15 @@ class ClickUpProvider:
         )  # fmt: skip
         return self._created(body, destination)
 
-    def _created(self, body: dict[str, Any], destination: Destination) -> CreatedTask:
+    def _created(
+        self, body: dict[str, Any], destination: Destination, *, answer: str = "the create"
+    ) -> CreatedTask:
         try:
             task_id = str(body["id"])
             url = str(body.get("url") or f"https://app.clickup.com/t/{task_id}")
         except (KeyError, TypeError):
-            # The task may exist: a Transient makes the worker look it up by marker.
-            raise Transient(CLICKUP, "ClickUp's answer to the create had no task id") from None
+            # The task may exist: a Transient makes the worker look it up (again) by marker.
+            raise Transient(CLICKUP, f"ClickUp's answer to {answer} had no task id") from None
         return CreatedTask(CLICKUP, task_id, url, destination.id)
 
     async def find_tasks(
@@ -247,7 +249,7 @@ class ClickUpProvider:
                     continue  # not a task: nothing of ours to find in it
                 text = f"{task.get('markdown_description') or ''}\n{task.get('description') or ''}"
                 for marker in [m for m in missing if carries(text, m)]:
-                    found[marker] = self._created(task, destination)
+                    found[marker] = self._created(task, destination, answer="a task listing")
                     missing.discard(marker)
             # Without `last_page`, a short page is the last one.
             if not tasks or last_page or (last_page is None and len(tasks) < PAGE_SIZE):

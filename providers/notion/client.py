@@ -286,6 +286,7 @@ class NotionProvider:
         `created_time` down to the minute), take as candidates those titled like a lookup,
         and confirm each with one read of its first block, where we write our marker."""
         found: dict[str, CreatedTask] = {}
+        # Windows a minute apart are contiguous at Notion's minute grain: no page lies between.
         for window in merged_windows(lookups, gap=timedelta(minutes=1), widen=_whole_minutes):
             await self._query_window(credentials, destination, window, found)
         return found

@@ -191,6 +191,7 @@ async def test_clickup_a_bad_page_mid_listing_raises(clock: FakeClock) -> None:
             httpx.Response(200, json={"tasks": [], "last_page": "perhaps"}),
             httpx.Response(200, text="<html>"),
             httpx.Response(503, json={"err": "down"}),
+            httpx.Response(200, json={"tasks": [{"description": "mk_1"}]}),  # ours, no id
         ):
             respx.get("https://clickup.test/api/v2/list/l2/task").mock(
                 side_effect=[httpx.Response(200, json={"tasks": full, "last_page": False})]
