@@ -19,6 +19,7 @@ from providers.clickup.mapping import task_body
 from providers.notion import NotionProvider
 from providers.notion.mapping import page_body
 from providers.ratelimit import ConnectionRateLimiter
+from providers.reconcile import merged_windows
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
 from sandbox.notion import NotionSandbox
@@ -408,3 +409,22 @@ async def test_the_notion_emulator_refuses_queries_it_cannot_answer_as_notion_wo
     assert (await http.get(children, headers=headers, params={"page_size": 101})).status_code == 400
     one = await http.get(children, headers=headers, params={"page_size": 1})
     assert len(one.json()["results"]) == 1
+
+
+def test_windows_merge_where_they_overlap_or_nearly_touch() -> None:
+    at = datetime.fromisoformat("2026-01-15T09:00:00+00:00")
+
+    def lookup(marker: str, start: float, end: float) -> Lookup:
+        return Lookup(marker, marker, at + timedelta(seconds=start), at + timedelta(seconds=end))
+
+    windows = merged_windows(
+        [lookup("c", 100, 110), lookup("a", 0, 30), lookup("b", 20, 50), lookup("d", 115, 90),
+         lookup("e", 3600, 3630)],
+        gap=timedelta(seconds=10),
+    )  # fmt: skip
+    assert [(w.start - at, w.end - at, sorted(w.markers)) for w in windows] == [
+        (timedelta(0), timedelta(seconds=50), ["a", "b"]),
+        # d ends before it starts: read as the instant it starts, 5 s after c ends
+        (timedelta(seconds=100), timedelta(seconds=115), ["c", "d"]),
+        (timedelta(seconds=3600), timedelta(seconds=3630), ["e"]),
+    ]
