@@ -19,10 +19,11 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-# Speed and scale, written up in docs/benchmarks.md (needs PostgreSQL for its second half).
+# Speed and scale, written up in docs/benchmarks.md (needs PostgreSQL for its last part).
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/owners.py
+	$(BIN)/python bench/reconcile.py
 	$(BIN)/python bench/http_api.py
 
 # Refresh the pictures of the connect pages in docs/screenshots/ (the browser test takes them).

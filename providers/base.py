@@ -204,7 +204,7 @@ class TaskDraft:
     `due` is a `date` (no time given) or a timezone-aware `datetime`. `time_zone` is the
     owner's IANA time zone when known (from Slack), which a tool that keeps a date-only due as
     an instant needs to put it on the right day. `marker` is our unique tag for this task; the
-    client writes it into the task so `find_task_by_marker` can find a task whose creation
+    client writes it into the task so `find_tasks` can find a task whose creation
     response was lost.
     """
 
@@ -218,6 +218,23 @@ class TaskDraft:
     meeting_title: str | None = None
     backlink_url: str | None = None
     time_zone: str | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One task we may have created: its marker and title, and the window its creation can have
+    happened in, by our clock (already widened by routing for clock skew).
+
+    `sent_after` is before the first request that may have created it; `landed_before` is after
+    the last such request's deadline. A provider searches only that window (rounded outwards to
+    what the tool can filter on), so the cost of a lookup follows the tasks created in the
+    window, not the size of the list.
+    """
+
+    marker: str
+    title: str
+    sent_after: datetime
+    landed_before: datetime
 
 
 @dataclass(frozen=True)
@@ -281,13 +298,14 @@ class Provider(Protocol):
         """
         ...
 
-    async def find_task_by_marker(
-        self,
-        credentials: Credentials,
-        destination: Destination,
-        marker: str,
-        *,
-        created_after: datetime,
-    ) -> CreatedTask | None:
-        """Find a task we created earlier (carrying `marker`), created after `created_after`."""
+    async def find_tasks(
+        self, credentials: Credentials, destination: Destination, lookups: Sequence[Lookup]
+    ) -> dict[str, CreatedTask]:
+        """Which of `lookups` exist in `destination`, by marker. One listing covers them all.
+
+        The windows of the lookups are merged where they overlap or nearly touch; windows far
+        apart get a listing each. Paging stops as soon as every marker is found. A marker
+        missing from the answer was not there: any failure of the listing (network, 5xx, an
+        answer of an unexpected shape) raises instead, never a partial "not found".
+        """
         ...

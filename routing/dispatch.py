@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -34,6 +34,7 @@ from providers.base import (
     CreatedTask,
     Credentials,
     Destination,
+    Lookup,
     Permanent,
     Provider,
     ProviderError,
@@ -137,17 +138,47 @@ class ConnectionKey:
     provider: ProviderName
 
 
+@dataclass(frozen=True)
+class LookupKey:
+    """The tasks one listing can look up together: one owner's, in one list or data source."""
+
+    team_id: str
+    user_id: str
+    provider: ProviderName
+    destination_id: str
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What one listing looked for (markers) and found."""
+
+    searched: frozenset[str]
+    found: dict[str, CreatedTask]
+
+
 @dataclass
 class PassCache:
     """What one pass reads once and shares between its tasks.
 
     Tasks of a batch mostly belong to a few owners and meetings; without this each task would
-    read the same rows again, and the pass would wait on the connection pool.
+    read the same rows again, and the pass would wait on the connection pool. The tasks that
+    may already exist at their provider are looked up together, one listing per owner and
+    destination (`expect`, then `TaskDispatcher._look_up`).
     """
 
     connections: _Shared[ConnectionKey, StoredConnection | None] = field(default_factory=_Shared)
     catalogs: _Shared[ConnectionKey, Catalog] = field(default_factory=_Shared)
     meeting_titles: _Shared[str, str | None] = field(default_factory=_Shared)
+    lookups: _Shared[LookupKey, Looked] = field(default_factory=_Shared)
+    expected: dict[LookupKey, list[Task]] = field(default_factory=dict)
+
+    def expect(self, tasks: Iterable[Task]) -> None:
+        """Note the claimed tasks an earlier request may have created, by where they went."""
+        for task in tasks:
+            if task.first_sent_at is None or task.provider is None or not task.destination_id:
+                continue
+            key = LookupKey(task.team_id, task.owner_user_id, task.provider, task.destination_id)
+            self.expected.setdefault(key, []).append(task)
 
 
 @dataclass
@@ -347,7 +378,7 @@ class TaskDispatcher:
                 f"longer exists or you lost access to it; choose another {kind} and retry"
             ))  # fmt: skip
         if attempt.may_exist:
-            found = await self._look_up(task, provider, credentials, destination)
+            found = await self._look_up(task, provider, credentials, destination, cache)
             if found is not None:
                 return await self._created(task, lease_token, found, adopted=True)
             attempt.may_exist = False  # the earlier requests created nothing
@@ -379,13 +410,37 @@ class TaskDispatcher:
         return await self._created(task, lease_token, created, adopted=False, note=note)
 
     async def _look_up(
-        self, task: Task, provider: Provider, credentials: Credentials, destination: Destination
+        self,
+        task: Task,
+        provider: Provider,
+        credentials: Credentials,
+        destination: Destination,
+        cache: PassCache,
     ) -> CreatedTask | None:
-        """The task at the provider, if an earlier request created it."""
-        assert task.first_sent_at is not None
-        return await provider.find_task_by_marker(
-            credentials, destination, task.marker, created_after=task.first_sent_at - CLOCK_SKEW
-        )
+        """The task at the provider, if an earlier request created it.
+
+        One listing answers every task of the pass that may exist in the same list or data
+        source for the same owner (`PassCache.expect`); each task's window runs from its first
+        send to now, which is past its send deadline (it was not due before), widened by
+        `CLOCK_SKEW`.
+        """
+        key = LookupKey(task.team_id, task.owner_user_id, provider.name, destination.id)
+        others = cache.expected.get(key, ())
+
+        async def find(tasks: Iterable[Task]) -> Looked:
+            until = self._clock.now() + CLOCK_SKEW
+            lookups = {
+                t.marker: Lookup(t.marker, t.title, t.first_sent_at - CLOCK_SKEW, until)
+                for t in tasks
+                if t.first_sent_at is not None
+            }
+            found = await provider.find_tasks(credentials, destination, list(lookups.values()))
+            return Looked(frozenset(lookups), found)
+
+        looked = await cache.lookups.get(key, lambda: find([*others, task]))
+        if task.marker not in looked.searched:  # another task's listing did not include it
+            looked = await find([task])
+        return looked.found.get(task.marker)
 
     async def _catalog(
         self, task: Task, provider: Provider, credentials: Credentials, cache: PassCache

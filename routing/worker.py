@@ -163,6 +163,7 @@ class DispatchWorker:
             return 0
         slots = asyncio.Semaphore(self._config.concurrency)
         cache = PassCache()
+        cache.expect(claimed)  # what may exist already is looked up one listing per list
 
         async def one(task: Task) -> Outcome:
             async with slots:

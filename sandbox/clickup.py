@@ -436,16 +436,26 @@ def create_clickup_emulator(
             return not_authorized()
         if request.method == "POST":
             return await create_task(request, grant, list_id, team_id)
+        params = request.query_params
         try:
-            page = int(request.query_params.get("page", "0"))
-            after = int(request.query_params.get("date_created_gt", "0"))
+            page = int(params.get("page", "0"))
+            # Both bounds are strict, in milliseconds, as ClickUp documents them.
+            after = int(params["date_created_gt"]) if "date_created_gt" in params else None
+            before = int(params["date_created_lt"]) if "date_created_lt" in params else None
         except ValueError:
+            return _error(400, "Invalid query parameter", "INPUT_002")
+        if page < 0:
             return _error(400, "Invalid query parameter", "INPUT_002")
         matching = [
             t
             for t in world.tasks.values()
-            if t["list"]["id"] == list_id and int(t["date_created"]) > after
+            if t["list"]["id"] == list_id
+            and (after is None or int(t["date_created"]) > after)
+            and (before is None or int(t["date_created"]) < before)
         ]
+        # ClickUp's default order is by creation (its direction undocumented: oldest first
+        # here). Seeding may store an earlier task later, so sort.
+        matching.sort(key=lambda t: int(t["date_created"]))
         chunk = matching[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         include_markdown = request.query_params.get("include_markdown_description") == "true"
         tasks = [

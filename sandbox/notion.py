@@ -2,9 +2,11 @@
 
 OAuth with Basic-auth token exchange and rotating refresh tokens (the old one dies on use),
 search over data sources, schemas, users, page creation with Notion's validation (unknown
-properties, wrong types, 2,000-character text, 100 items, 100 blocks), block children, the
-error shape `{"object": "error", "status", "code", "message"}`, an average of 3 requests a
-second per token with `Retry-After`, and the faults of `sandbox.faults`.
+properties, wrong types, 2,000-character text, 100 items, 100 blocks), data source queries
+with compound and timestamp filters on `created_time` (rounded down to the minute, as Notion
+keeps it), block children, the error shape `{"object": "error", "status", "code", "message"}`,
+an average of 3 requests a second per token with `Retry-After`, and the faults of
+`sandbox.faults`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import html
 import secrets
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -88,11 +91,98 @@ class NotionSandbox:
         self.refresh_tokens[refresh] = access
         return access, refresh
 
+    def store_page(
+        self,
+        source_id: str,
+        properties: dict[str, Any],
+        children: list[dict[str, Any]],
+        *,
+        created: datetime,
+    ) -> dict[str, Any]:
+        """Store a page as the create endpoint does (for seeding many pages in tests): its
+        `created_time` is `created` rounded down to the minute, as Notion keeps it."""
+        page_id = str(uuid.uuid4())
+        page = {"id": page_id, "parent": source_id, "properties": properties,
+                "children": list(children), "created": to_minute(created),
+                "url": f"https://www.notion.so/{page_id.replace('-', '')}"}  # fmt: skip
+        self.pages[page_id] = page
+        return page
+
     def pages_with_marker(self, marker: str) -> list[dict[str, Any]]:
         return [p for p in self.pages.values() if marker in _text_of(p["children"])]
 
     def count(self, method: str, path_prefix: str) -> int:
         return sum(n for k, n in self.requests.items() if k.startswith(f"{method} {path_prefix}"))
+
+
+def to_minute(moment: datetime) -> datetime:
+    """Notion rounds `created_time` down to the minute (changelog, "Last edited and created
+    time properties are now rounded to the nearest minute": rounded down since July 2021)."""
+    return moment.replace(second=0, microsecond=0)
+
+
+def _instant(value: Any, where: str) -> datetime:
+    """An ISO 8601 date or date-time of a filter; one without an offset is read as UTC."""
+    if not isinstance(value, str):
+        raise _Invalid(f"{where} should be a string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid(f"{where} should be an ISO 8601 date") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_TIMESTAMP_CONDITIONS = {
+    "equals": lambda a, b: a == b,
+    "before": lambda a, b: a < b,
+    "after": lambda a, b: a > b,
+    "on_or_before": lambda a, b: a <= b,
+    "on_or_after": lambda a, b: a >= b,
+}
+
+
+def _compiled(condition: Any, depth: int = 0) -> Callable[[dict[str, Any]], bool]:
+    """A query filter as a test of a page: `and`/`or` nested at most two levels deep, and
+    timestamp filters on `created_time`. Anything else is refused rather than ignored, so a
+    client never believes a filter was applied that was not."""
+    if not isinstance(condition, dict):
+        raise _Invalid("body.filter should be an object")
+    for compound in ("and", "or"):
+        if compound in condition:
+            if depth >= 2:
+                raise _Invalid("body.filter: compound filters may be nested two levels deep")
+            parts = condition[compound]
+            if not isinstance(parts, list) or len(parts) > ARRAY_LIMIT:
+                raise _Invalid(f"body.filter.{compound} should be an array of at most 100")
+            tests = [_compiled(part, depth + 1) for part in parts]
+            join = all if compound == "and" else any
+            return lambda page: join(test(page) for test in tests)
+    if condition.get("timestamp") != "created_time":
+        raise _Invalid("body.filter: the emulator filters on the created_time timestamp only")
+    conditions = condition.get("created_time")
+    if not isinstance(conditions, dict) or len(conditions) != 1:
+        raise _Invalid("body.filter.created_time should hold exactly one condition")
+    ((name, value),) = conditions.items()
+    compare = _TIMESTAMP_CONDITIONS.get(name)
+    if compare is None:
+        raise _Invalid(f"body.filter.created_time.{name} is not a supported condition")
+    bound = _instant(value, f"body.filter.created_time.{name}")
+    return lambda page: bool(compare(page["created"], bound))
+
+
+def _sorted(pages: list[dict[str, Any]], sorts: Any) -> list[dict[str, Any]]:
+    if sorts is None:
+        return pages
+    if not isinstance(sorts, list):
+        raise _Invalid("body.sorts should be an array")
+    for sort in reversed(sorts):
+        if not isinstance(sort, dict) or sort.get("timestamp") != "created_time":
+            raise _Invalid("body.sorts: the emulator sorts by the created_time timestamp only")
+        if sort.get("direction") not in ("ascending", "descending"):
+            raise _Invalid("body.sorts[].direction should be ascending or descending")
+        pages = sorted(pages, key=lambda p: p["created"],
+                       reverse=sort["direction"] == "descending")  # fmt: skip
+    return pages
 
 
 def _text_of(blocks: list[dict[str, Any]]) -> str:
@@ -317,7 +407,12 @@ def create_notion_emulator(
 
     def paginate(items: list[Any], cursor: Any, size: Any) -> dict[str, Any]:
         start = int(cursor or 0)
-        size = min(int(size or 100), 100)
+        try:
+            size = int(size or 100)
+        except ValueError:
+            raise _Invalid("page_size should be a number") from None
+        if not 1 <= size <= ARRAY_LIMIT:
+            raise _Invalid(f"page_size should be ≤ `{ARRAY_LIMIT}`, instead was `{size}`.")
         chunk = items[start : start + size]
         more = start + size < len(items)
         return {"object": "list", "results": chunk, "has_more": more,
@@ -345,13 +440,12 @@ def create_notion_emulator(
                 404, "object_not_found", f"Could not find data_source with ID: {source_id}."
             )
         body = await request.json()
-        after = ((body.get("filter") or {}).get("created_time") or {}).get("on_or_after")
-        since = datetime.fromisoformat(after) if after else None
-        pages = [
-            page_json(p) for p in world.pages.values()
-            if p["parent"] == source_id and (since is None or p["created"] >= since)
-        ]  # fmt: skip
-        return JSONResponse(paginate(pages, body.get("start_cursor"), body.get("page_size")))
+        condition = body.get("filter")
+        test = _compiled(condition) if condition is not None else (lambda page: True)
+        pages = [p for p in world.pages.values() if p["parent"] == source_id and test(p)]
+        listed = paginate(_sorted(pages, body.get("sorts")), body.get("start_cursor"),
+                          body.get("page_size"))  # fmt: skip
+        return JSONResponse({**listed, "results": [page_json(p) for p in listed["results"]]})
 
     async def users(request: Request, grant: dict[str, Any]) -> Response:
         if world.user_information == "none":
@@ -365,11 +459,22 @@ def create_notion_emulator(
         params = request.query_params
         return JSONResponse(paginate(items, params.get("start_cursor"), params.get("page_size")))
 
+    def property_json(name: str, value: dict[str, Any], source_id: str) -> dict[str, Any]:
+        """A property value as Notion answers it: with its type, and text with `plain_text`."""
+        kind = world.data_sources[source_id]["properties"].get(name, {}).get("type")
+        inner = value.get(kind) if kind else None
+        if kind in ("title", "rich_text") and isinstance(inner, list):
+            inner = [{**item, "plain_text": (item.get("text") or {}).get("content", "")}
+                     for item in inner]  # fmt: skip
+        return {"id": name[:4], "type": kind, kind or "unknown": inner}
+
     def page_json(page: dict[str, Any]) -> dict[str, Any]:
+        properties = {name: property_json(name, value, page["parent"])
+                      for name, value in page["properties"].items()}  # fmt: skip
         return {"object": "page", "id": page["id"], "url": page["url"],
-                "created_time": page["created"].isoformat(),
+                "created_time": page["created"].isoformat().replace("+00:00", "Z"),
                 "parent": {"type": "data_source_id", "data_source_id": page["parent"]},
-                "properties": page["properties"]}  # fmt: skip
+                "properties": properties}  # fmt: skip
 
     def check_property(name: str, value: Any, spec: dict[str, Any]) -> None:
         kind = spec["type"]
@@ -412,11 +517,7 @@ def create_notion_emulator(
                 options = schema[name].setdefault("options", [])
                 if value["select"]["name"] not in options:
                     options.append(value["select"]["name"])
-        page_id = str(uuid.uuid4())
-        page = {"id": page_id, "parent": source_id, "properties": properties,
-                "children": list(children), "created": time.now(),
-                "url": f"https://www.notion.so/{page_id.replace('-', '')}"}  # fmt: skip
-        world.pages[page_id] = page
+        page = world.store_page(source_id, properties, children, created=time.now())
         return JSONResponse(page_json(page))
 
     async def children(request: Request, grant: dict[str, Any]) -> Response:

@@ -4,9 +4,11 @@ ClickUp publishes no maintained async SDK, and the surface we need is small, so 
 HTTP directly, through the shared layer of `providers.http`: the connection's budget, the
 `X-RateLimit-*` holds, transport errors, and reads retried with jittered backoff that honours
 the rate-limit reset. The create call is sent once, never repeated — the worker reconciles by
-marker instead. Failures are read by `providers.clickup.errors`, told whether they came from
-the token endpoint (a refused sign-in code: connect again) or the API (a token gone, a list
-outside the authorized workspaces).
+marker instead: `find_tasks` lists the tasks created in the lookups' windows
+(`date_created_gt` / `date_created_lt`) and reads the markers in their descriptions.
+Failures are read by `providers.clickup.errors`, told whether they came from the token endpoint
+(a refused sign-in code: connect again) or the API (a token gone, a list outside the
+authorized workspaces).
 
 OAuth tokens never expire and come without a refresh token; `GET /team` tells which
 workspaces the person authorized.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +32,7 @@ from providers.base import (
     CreatedTask,
     Credentials,
     Destination,
+    Lookup,
     Member,
     OAuthTokens,
     Permanent,
@@ -43,6 +46,12 @@ from providers.clickup.errors import CLICKUP, error_from_response
 from providers.clickup.mapping import task_body
 from providers.http import Endpoint, ProviderHttp
 from providers.ratelimit import ConnectionRateLimiter
+from providers.reconcile import Window, carries, merged_windows
+
+PAGE_SIZE = 100  # tasks in a full page of `GET /list/{id}/task`
+# Lookups whose windows are this close share a listing: the tasks created in between cost less
+# than the second listing's first page would.
+MERGE_GAP = timedelta(seconds=10)
 
 # ClickUp counts requests per token per minute — 100, 1,000 or 10,000 by the workspace's plan
 # — and every answer says how many are left and when the minute resets (X-RateLimit-*): the
@@ -213,40 +222,58 @@ class ClickUpProvider:
         )  # fmt: skip
         return self._created(body, destination)
 
-    def _created(self, body: dict[str, Any], destination: Destination) -> CreatedTask:
+    def _created(
+        self, body: dict[str, Any], destination: Destination, *, answer: str = "the create"
+    ) -> CreatedTask:
         try:
             task_id = str(body["id"])
             url = str(body.get("url") or f"https://app.clickup.com/t/{task_id}")
         except (KeyError, TypeError):
-            # The task may exist: a Transient makes the worker look it up by marker.
-            raise Transient(CLICKUP, "ClickUp's answer to the create had no task id") from None
+            # The task may exist: a Transient makes the worker look it up (again) by marker.
+            raise Transient(CLICKUP, f"ClickUp's answer to {answer} had no task id") from None
         return CreatedTask(CLICKUP, task_id, url, destination.id)
 
-    async def find_task_by_marker(
+    async def find_tasks(
+        self, credentials: Credentials, destination: Destination, lookups: Sequence[Lookup]
+    ) -> dict[str, CreatedTask]:
+        found: dict[str, CreatedTask] = {}
+        for window in merged_windows(lookups, gap=MERGE_GAP):
+            await self._list_window(credentials, destination, window, found)
+        return found
+
+    async def _list_window(
         self,
         credentials: Credentials,
         destination: Destination,
-        marker: str,
-        *,
-        created_after: datetime,
-    ) -> CreatedTask | None:
-        after_ms = int(created_after.timestamp() * 1000)
+        window: Window,
+        found: dict[str, CreatedTask],
+    ) -> None:
+        """Page through the tasks created in `window` until each of its markers is found."""
+        missing = set(window.markers) - set(found)
         page = 0
-        while True:
+        while missing:
+            # ClickUp's bounds are strict and in milliseconds: one either side keeps both ends.
             body = await self._get(
                 f"/list/{destination.id}/task", credentials, page=page,
-                date_created_gt=after_ms, include_markdown_description="true",
-                subtasks="true", include_closed="true",
+                date_created_gt=_ms(window.start) - 1, date_created_lt=_ms(window.end) + 1,
+                include_markdown_description="true", subtasks="true", include_closed="true",
             )  # fmt: skip
             tasks = body.get("tasks")
-            if not isinstance(tasks, list):
+            last_page = body.get("last_page")
+            if not isinstance(tasks, list) or not isinstance(last_page, bool | None):
                 raise Transient(CLICKUP, "ClickUp sent a task listing of an unexpected shape")
             for task in tasks:
                 if not isinstance(task, dict):
                     continue  # not a task: nothing of ours to find in it
-                text = f"{task.get('markdown_description') or ''}{task.get('description') or ''}"
-                if marker in text:
-                    return self._created(task, destination)
-            if body.get("last_page", True) or len(tasks) < 100:
-                return None
+                text = f"{task.get('markdown_description') or ''}\n{task.get('description') or ''}"
+                for marker in [m for m in missing if carries(text, m)]:
+                    found[marker] = self._created(task, destination, answer="a task listing")
+                    missing.discard(marker)
+            # Without `last_page`, a short page is the last one.
+            if not tasks or last_page or (last_page is None and len(tasks) < PAGE_SIZE):
+                return
             page += 1
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

@@ -10,7 +10,9 @@ sleep on the real clock and hide the per-connection Retry-After we must share wi
 and the surface we need is small. Requests go through the shared layer of `providers.http`:
 the connection's budget and its 429 holds, transport errors, and reads (GETs, search, query)
 retried with jittered backoff that never waits less than Retry-After. The page create and the
-block appends are sent once, never repeated — the worker reconciles by marker instead.
+block appends are sent once, never repeated — the worker reconciles by marker instead:
+`find_tasks` queries the pages created in the lookups' windows and reads only the first block
+of the pages titled like a task it looks for, where `mapping.header` puts our marker.
 Failures are read by `providers.notion.errors`, told whether they came from the token endpoint
 (a refused sign-in: connect Notion again) or the API.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 import base64
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,6 +37,7 @@ from providers.base import (
     Credentials,
     Destination,
     DestinationField,
+    Lookup,
     Member,
     OAuthTokens,
     Permanent,
@@ -49,6 +52,7 @@ from providers.http import Endpoint, ProviderHttp
 from providers.notion.errors import NOTION, error_from_response
 from providers.notion.mapping import BLOCKS_PER_REQUEST, page_body
 from providers.ratelimit import ConnectionRateLimiter
+from providers.reconcile import Window, carries, merged_windows, same_title
 
 NOTION_VERSION = "2025-09-03"
 # Notion: "an average of three requests per second" per connection, "some bursts beyond the
@@ -335,41 +339,113 @@ class NotionProvider:
         except KeyError:
             raise Transient(NOTION, "Notion's answer to the create had no page id") from None
 
-    async def find_task_by_marker(
+    async def find_tasks(
+        self, credentials: Credentials, destination: Destination, lookups: Sequence[Lookup]
+    ) -> dict[str, CreatedTask]:
+        """Query the pages created in the lookups' windows (whole minutes: Notion rounds
+        `created_time` down to the minute), take as candidates those titled like a lookup,
+        and confirm each with one read of its first block, where we write our marker."""
+        found: dict[str, CreatedTask] = {}
+        # Windows a minute apart are contiguous at Notion's minute grain: no page lies between.
+        for window in merged_windows(lookups, gap=timedelta(minutes=1), widen=_whole_minutes):
+            await self._query_window(credentials, destination, window, found)
+        return found
+
+    async def _query_window(
         self,
         credentials: Credentials,
         destination: Destination,
-        marker: str,
-        *,
-        created_after: datetime,
-    ) -> CreatedTask | None:
+        window: Window,
+        found: dict[str, CreatedTask],
+    ) -> None:
+        missing = {lookup.marker: lookup for lookup in window.lookups if lookup.marker not in found}
         cursor: str | None = None
-        while True:
+        while missing:
             query: dict[str, Any] = {
-                "filter": {
-                    "timestamp": "created_time",
-                    "created_time": {"on_or_after": created_after.isoformat()},
-                },
+                "filter": {"and": [
+                    {"timestamp": "created_time",
+                     "created_time": {"on_or_after": _iso(window.start)}},
+                    {"timestamp": "created_time",
+                     "created_time": {"on_or_before": _iso(window.end)}},
+                ]},
+                "sorts": [{"timestamp": "created_time", "direction": "ascending"}],
                 "page_size": 100,
-            }
+            }  # fmt: skip
             if cursor:
                 query["start_cursor"] = cursor
-            found = await self._read(
+            answer = await self._read(
                 "POST", f"/data_sources/{destination.id}/query", credentials, json=query
             )
-            for page in found.get("results") or ():
-                children = await self._read("GET", f"/blocks/{page['id']}/children", credentials,
-                                            params={"page_size": 100})  # fmt: skip
-                text = "".join(
-                    item.get("plain_text") or item.get("text", {}).get("content", "")
-                    for block in children.get("results") or ()
-                    for item in (block.get(block.get("type", ""), {}) or {}).get("rich_text") or ()
-                )
-                if marker in text:
-                    return self._created(page, destination)
-            if not found.get("has_more"):
-                return None
-            cursor = found.get("next_cursor")
+            results = answer.get("results")
+            if not isinstance(results, list):
+                raise Transient(NOTION, "Notion sent a query answer of an unexpected shape")
+            for page in results:
+                title = _title_of(_object(page).get("properties"))
+                if title is None or not any(same_title(title, x.title) for x in missing.values()):
+                    continue  # not titled like any task we look for: not read
+                first = await self._first_block_text(credentials, page)
+                for marker in [m for m in missing if carries(first, m)]:
+                    found[marker] = self._created(page, destination)
+                    del missing[marker]
+                if not missing:
+                    return
+            cursor = answer.get("next_cursor")
+            if answer.get("has_more") is not True:
+                return
+            if not isinstance(cursor, str) or not cursor:
+                raise Transient(NOTION, "Notion said there was more but sent no cursor")
+
+    async def _first_block_text(self, credentials: Credentials, page: dict[str, Any]) -> str:
+        """The text of a page's first child block: one read, however long the page is."""
+        page_id = page.get("id")
+        if not isinstance(page_id, str) or not page_id:
+            raise Transient(NOTION, "Notion sent a page without an id")
+        children = await self._read(
+            "GET", f"/blocks/{page_id}/children", credentials, params={"page_size": 1}
+        )
+        blocks = children.get("results")
+        if not isinstance(blocks, list):
+            raise Transient(NOTION, "Notion sent a page's blocks in an unexpected shape")
+        first = _object(blocks[0]) if blocks else {}
+        content = _object(first.get(str(first.get("type"))))
+        return _plain_text(content.get("rich_text"))
+
+
+def _whole_minutes(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """A window as Notion can filter on it: `created_time` is rounded down to the minute, so
+    the start is floored; the end is ceiled, a minute more in exchange for never depending on
+    which way Notion rounds."""
+    floor = start.replace(second=0, microsecond=0)
+    ceiling = end.replace(second=0, microsecond=0)
+    if ceiling < end:
+        ceiling += timedelta(minutes=1)
+    return floor, ceiling
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _plain_text(items: Any) -> str:
+    """The text of rich-text items (a block's content, a title), joined."""
+    if not isinstance(items, list):
+        return ""
+    text = []
+    for item in map(_object, items):
+        plain = item.get("plain_text")
+        if not isinstance(plain, str):
+            plain = _object(item.get("text")).get("content")
+        text.append(plain if isinstance(plain, str) else "")
+    return "".join(text)
+
+
+def _title_of(properties: Any) -> str | None:
+    """The value of a page's title property, None when the answer holds none."""
+    for value in _object(properties).values():
+        value = _object(value)
+        if value.get("type") == "title":
+            return _plain_text(value.get("title"))
+    return None
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -7,8 +7,11 @@
 - due goes to a date property named like due/deadline, else the only date property;
 - the assignee goes to a people property named like assignee/owner/assigned, else the only
   people property, when the e-mail matches a workspace member;
+- the first block is one short paragraph, "Created by Scrumy Tasks from <meeting> · <marker>",
+  so that one read of a page's first child block (`page_size=1`) tells whether the page is
+  ours, however long the page is;
 - the description becomes paragraph blocks, each text item at most 2,000 characters, at most
-  100 items per block; the footer (meeting, assignee by name, our marker) is the last block.
+  100 items per block; a footer (the link back, the assignee by name) comes last.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from providers.base import Destination, DestinationField, Member, TaskDraft
 TEXT_LIMIT = 2000
 ITEMS_PER_BLOCK = 100
 BLOCKS_PER_REQUEST = 100
+MEETING_IN_HEADER = 200  # characters of the meeting's title kept in the first block
 
 _PRIORITY_NAMES = {
     Priority.URGENT: ("urgent", "critical", "highest", "p0"),
@@ -68,6 +72,17 @@ def paragraphs(text: str) -> list[dict[str, Any]]:
     return blocks
 
 
+def header(draft: TaskDraft) -> dict[str, Any]:
+    """The first block of every page we create: where it came from, and our marker.
+
+    One paragraph whatever the meeting's title (its whitespace folded, cut to
+    MEETING_IN_HEADER characters), so the marker is always in the page's first block.
+    """
+    meeting = " ".join((draft.meeting_title or "").split())[:MEETING_IN_HEADER] or "a meeting"
+    text = f"Created by Scrumy Tasks from {meeting} · {draft.marker}"
+    return {"object": "block", "type": "paragraph", "paragraph": {"rich_text": _rich_text(text)}}
+
+
 def _due(due: date | datetime) -> dict[str, Any]:
     return {"date": {"start": due.isoformat()}}
 
@@ -100,15 +115,12 @@ def page_body(
         if target is not None and member is not None:
             properties[target.name] = {"people": [{"object": "user", "id": member.id}]}
             assigned = True
-    footer = [f"Created by Scrumy Tasks from {draft.meeting_title or 'a meeting'}."]
-    if draft.backlink_url:
-        footer.append(draft.backlink_url)
+    footer = [draft.backlink_url] if draft.backlink_url else []
     if not assigned and (draft.assignee_name or draft.assignee_email):
         footer.append(
             f"Assignee named in the meeting: {draft.assignee_name or draft.assignee_email}"
         )
-    footer.append(draft.marker)
-    blocks = [*paragraphs(draft.description), *paragraphs("\n\n".join(footer))]
+    blocks = [header(draft), *paragraphs(draft.description), *paragraphs("\n\n".join(footer))]
     return (
         {"parent": {"data_source_id": destination.id}, "properties": properties},
         blocks,

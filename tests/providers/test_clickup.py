@@ -16,6 +16,7 @@ from providers.base import (
     AuthRevoked,
     Credentials,
     Destination,
+    Lookup,
     Permanent,
     RateLimited,
     TaskDraft,
@@ -223,22 +224,20 @@ async def test_a_lost_response_is_found_again_by_marker(
     with pytest.raises(Transient):
         await clickup.create_task(credentials, LIST, draft(marker="scrumy:mk_lost"))
     assert len(clickup_world.tasks_with_marker("scrumy:mk_lost")) == 1
-    found = await clickup.find_task_by_marker(
-        credentials, LIST, "scrumy:mk_lost", created_after=sent_at - timedelta(minutes=10)
-    )
+    window = (sent_at - timedelta(seconds=5), clock.now() + timedelta(seconds=5))
+    found = await clickup.find_tasks(
+        credentials, LIST,
+        [Lookup("scrumy:mk_lost", "Fix the nav", *window),
+         Lookup("scrumy:mk_other", "Fix the nav", *window)],
+    )  # fmt: skip
+    assert list(found) == ["scrumy:mk_lost"]
     assert (
-        found is not None
-        and found.task_id == clickup_world.tasks_with_marker("scrumy:mk_lost")[0]["id"]
-    )
-    assert (
-        await clickup.find_task_by_marker(
-            credentials, LIST, "scrumy:mk_other", created_after=sent_at - timedelta(minutes=10)
-        )
-        is None
+        found["scrumy:mk_lost"].task_id
+        == clickup_world.tasks_with_marker("scrumy:mk_lost")[0]["id"]
     )
 
 
-async def test_marker_search_pages_through_long_lists(
+async def test_marker_search_pages_through_a_full_window(
     clickup: ClickUpProvider, clickup_world: ClickUpSandbox, credentials: Credentials,
     clock: FakeClock,
 ) -> None:  # fmt: skip
@@ -252,10 +251,13 @@ async def test_marker_search_pages_through_long_lists(
             creator_id=101,
             created_ms=created_ms,
         )
-    found = await clickup.find_task_by_marker(
-        credentials, LIST, "scrumy:mk_0229", created_after=start - timedelta(minutes=1)
+    found = await clickup.find_tasks(
+        credentials, LIST, [Lookup("scrumy:mk_0229", "Task 229", start, start)]
     )
-    assert found is not None
+    assert (
+        found["scrumy:mk_0229"].task_id
+        == clickup_world.tasks_with_marker("scrumy:mk_0229")[0]["id"]
+    )
     assert clickup_world.count("GET", "/api/v2/list/l2/task") == 3
 
 

@@ -15,6 +15,7 @@ from providers.base import (
     AuthRevoked,
     Credentials,
     Destination,
+    Lookup,
     Permanent,
     RateLimited,
     TaskDraft,
@@ -157,7 +158,7 @@ async def test_a_very_long_description_is_chunked_and_appended(
     text = "\n\n".join(f"Paragraph {n} " + "x" * 4500 for n in range(150))
     created = await notion.create_task(credentials, notes, draft(description=text))
     page = notion_world.pages[created.task_id]
-    assert len(page["children"]) == 152  # 150 paragraphs, the footer line and the marker
+    assert len(page["children"]) == 151  # the line with our marker, then 150 paragraphs
     assert notion_world.count("PATCH", "/v1/blocks") == 1
     assert all(
         len(item["text"]["content"]) <= 2000
@@ -190,16 +191,15 @@ async def test_a_lost_response_is_found_by_marker(
     sent = clock.now()
     with pytest.raises(Transient):
         await notion.create_task(credentials, notes, draft(marker="scrumy:mk_lost"))
-    found = await notion.find_task_by_marker(
-        credentials, notes, "scrumy:mk_lost", created_after=sent
-    )
+    window = (sent, clock.now() + timedelta(seconds=30))
+    found = await notion.find_tasks(
+        credentials, notes,
+        [Lookup("scrumy:mk_lost", "Write the spec", *window),
+         Lookup("scrumy:mk_x", "Write the spec", *window)],
+    )  # fmt: skip
+    assert list(found) == ["scrumy:mk_lost"]
     assert (
-        found is not None
-        and found.task_id == notion_world.pages_with_marker("scrumy:mk_lost")[0]["id"]
-    )
-    assert (
-        await notion.find_task_by_marker(credentials, notes, "scrumy:mk_x", created_after=sent)
-        is None
+        found["scrumy:mk_lost"].task_id == notion_world.pages_with_marker("scrumy:mk_lost")[0]["id"]
     )
 
 

@@ -136,6 +136,7 @@ SCENARIOS = [
         env={"DATABASE_TIMEOUT_SECONDS": "1"},
     ),
     Scenario("failing-lookups", CLICKUP, 150, lost_and_failing_lookups),
+    Scenario("notion", NOTION, 200, notion_faults, owners=10, kill=True),
 ]
 
 
