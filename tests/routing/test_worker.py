@@ -463,3 +463,17 @@ async def test_the_worker_wakes_when_the_next_retry_is_due(env: Env) -> None:
     assert 3 <= await env.worker.next_wait() <= 4 + RATE_LIMIT_JITTER
     env.clock.advance(10)
     assert await env.worker.next_wait() == MIN_IDLE_WAIT  # due now: go at once
+
+
+async def test_the_lookups_of_a_claimed_batch_share_one_listing(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(*(item(n) for n in range(8))))
+    env.world.faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/task", times=4)
+    await env.worker.run_once()
+    assert sorted(r.state for r in await env.tasks()).count("retrying") == 4
+    env.clock.advance(3600)
+    assert await env.worker.run_once() == 4
+    rows = await env.tasks()
+    assert {r.state for r in rows} == {"created"}
+    assert all(len(env.world.tasks_with_marker(r.marker)) == 1 for r in rows)
+    assert env.world.count("GET", "/api/v2/list/l1/task") == 1  # not one listing per task
