@@ -470,7 +470,7 @@ async def test_the_lookups_of_a_claimed_batch_share_one_listing(env: Env) -> Non
     await env.utility.process_meeting(meeting(*(item(n) for n in range(8))))
     env.world.faults.add(FaultKind.LOST_RESPONSE, method="POST", path="/task", times=4)
     await env.worker.run_once()
-    assert sorted(r.state for r in await env.tasks()).count("retrying") == 4
+    assert [r.state for r in await env.tasks()].count(TaskState.RETRYING) == 4
     env.clock.advance(3600)
     assert await env.worker.run_once() == 4
     rows = await env.tasks()
