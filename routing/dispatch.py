@@ -308,9 +308,8 @@ class TaskDispatcher:
         """End the attempt as `routing.retry` says for `error`."""
         now = self._clock.now()
         paused_until = None
-        if task.provider is not None and not isinstance(
-            error, (AuthRevoked, RateLimited, Permanent)
-        ):
+        if task.provider is not None and isinstance(error, Transient):
+            # The tool failing (5xx, no answer, unreachable), not a token, a limit or a bug.
             paused_until = self._circuits.failed(task.provider, now)
         ending = ending_for(
             error, attempts=task.attempts, may_exist=may_exist, policy=self._policy,
