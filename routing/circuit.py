@@ -55,6 +55,15 @@ class ProviderCircuits:
             if state.paused_until is not None and now < state.paused_until
         ]
 
+    def next_reopening(self, now: datetime) -> datetime | None:
+        """When the earliest pause in force at `now` ends, None when no tool is paused."""
+        ends = [
+            state.paused_until
+            for state in self._states.values()
+            if state.paused_until is not None and now < state.paused_until
+        ]
+        return min(ends) if ends else None
+
     def admit(self, provider: ProviderName, now: datetime) -> datetime | None:
         """None: send. Otherwise the moment to try again (the tool is paused or probing)."""
         state = self._state(provider)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
@@ -199,12 +199,16 @@ async def rescue_expired(sessions: async_sessionmaker[AsyncSession], *, now: dat
         return int(getattr(result, "rowcount", 0))
 
 
-async def next_wake(sessions: async_sessionmaker[AsyncSession]) -> datetime | None:
-    """The earliest moment a task becomes due or a lease can be rescued, None when none."""
+async def next_wake(
+    sessions: async_sessionmaker[AsyncSession], *, paused: Collection[ProviderName] = ()
+) -> datetime | None:
+    """The earliest moment a task becomes due or a lease can be rescued, None when none;
+    tasks bound for a `paused` provider are not counted (see `claim_due`)."""
+    waiting: list[ColumnElement[bool]] = [Task.state.in_(DUE_STATES)]
+    if paused:
+        waiting.append(or_(Task.provider.is_(None), Task.provider.not_in(list(paused))))
     async with sessions() as session:
-        due = await session.scalar(
-            select(func.min(Task.next_attempt_at)).where(Task.state.in_(DUE_STATES))
-        )
+        due = await session.scalar(select(func.min(Task.next_attempt_at)).where(*waiting))
         expiry = await session.scalar(
             select(func.min(Task.lease_expires_at)).where(Task.state == S.IN_FLIGHT)
         )

@@ -119,14 +119,16 @@ class DispatchWorker:
         """Seconds to sleep before the next pass: until a task is due or a lease can be
         rescued, at most the poll interval."""
         poll = self._config.poll_seconds
+        now = self._clock.now()
         try:
-            wake = await next_wake(self._sessions)
+            wake = await next_wake(self._sessions, paused=self._circuits.paused(now))
         except Exception as error:
             self._database_failed(error)
             return poll
-        if wake is None:
+        moments = [m for m in (wake, self._circuits.next_reopening(now)) if m is not None]
+        if not moments:
             return poll
-        until = (wake - self._clock.now()).total_seconds()
+        until = (min(moments) - now).total_seconds()
         return min(poll, max(MIN_IDLE_WAIT, until))
 
     def _database_failed(self, error: BaseException) -> None:

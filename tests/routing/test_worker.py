@@ -477,3 +477,13 @@ async def test_the_lookups_of_a_claimed_batch_share_one_listing(env: Env) -> Non
     assert {r.state for r in rows} == {"created"}
     assert all(len(env.world.tasks_with_marker(r.marker)) == 1 for r in rows)
     assert env.world.count("GET", "/api/v2/list/l1/task") == 1  # not one listing per task
+
+
+async def test_a_paused_tool_does_not_keep_the_worker_polling(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(*(item(n) for n in range(6))))
+    env.world.faults.add(FaultKind.SERVER_ERROR, method="POST", path="/task", times=None)
+    await env.worker.run_once()  # five failures in a row pause ClickUp
+    env.clock.advance(0.5)
+    # Due tasks wait for ClickUp, but the worker sleeps until the pause ends, not 50 ms.
+    assert await env.worker.next_wait() > MIN_IDLE_WAIT
