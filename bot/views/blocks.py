@@ -89,7 +89,7 @@ def divider() -> Block:
     return {"type": "divider"}
 
 
-def actions(elements: Sequence[Block], *, block_id: str) -> Block:
+def action_row(elements: Sequence[Block], *, block_id: str) -> Block:
     return {
         "type": "actions",
         "block_id": _checked_id(block_id),

@@ -24,7 +24,7 @@ from bot.views.blocks import (
     SECTION_TEXT,
     Block,
     SlackMessage,
-    actions,
+    action_row,
     context,
     header,
     section,
@@ -119,5 +119,5 @@ def _item_blocks(
         )
         buttons = meeting_buttons(item, tools)
         if buttons:
-            blocks.append(actions(buttons, block_id=f"item_buttons:{number}"))
+            blocks.append(action_row(buttons, block_id=f"item_buttons:{number}"))
     return blocks
