@@ -9,5 +9,6 @@ show and post what these functions return. One module per thing a person sees:
 - `messages` — direct messages and the `/tasks` replies;
 - `actions` — every action id, shared with the listeners;
 - `task_lines` — one task as a line, and its buttons (shared by all of the above);
+- `connections` — a connection's status and its connect, reconnect and disconnect buttons;
 - `blocks` and `mrkdwn` — Block Kit's pieces within Slack's limits, and text made safe.
 """

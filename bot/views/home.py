@@ -18,8 +18,6 @@ from bot.views import actions
 from bot.views.blocks import (
     Block,
     action_row,
-    button,
-    confirm,
     context,
     divider,
     external_select,
@@ -28,11 +26,12 @@ from bot.views.blocks import (
     section,
     static_select,
 )
+from bot.views.connections import connect_button, connection_of, disconnect_button
 from bot.views.mrkdwn import fit, one_line
 from bot.views.options import destination_option
-from bot.views.task_lines import owner_buttons, task_line
+from bot.views.task_lines import owner_buttons, task_line, unique_tasks
 from primitives.enums import ProviderName, RoutingMode
-from routing.connections import AuthStatus, ConnectionStatus
+from routing.connections import AuthStatus
 from routing.preferences import DefaultDestination, PreferenceDetails
 from routing.results import TaskResult
 
@@ -63,33 +62,6 @@ class HomeState:
     recent: Sequence[TaskResult] = ()
     accounts: Mapping[ProviderName, str] = field(default_factory=dict)
     tools: Sequence[ProviderName] = tuple(ProviderName)
-
-
-def connection_of(auth: AuthStatus, tool: ProviderName) -> ConnectionStatus:
-    return auth.clickup if tool is ProviderName.CLICKUP else auth.notion
-
-
-def disconnect_button(tool: ProviderName) -> Block:
-    action = actions.disconnect(tool)
-    return button(
-        "Disconnect",
-        action_id=action.action_id,
-        value=action.value,
-        style="danger",
-        confirmation=confirm(
-            f"Disconnect {tool.label}?",
-            f"Your tasks will wait until you connect {tool.label} again.",
-            "Disconnect",
-        ),
-    )
-
-
-def connect_button(tool: ProviderName, text: str | None = None) -> Block:
-    action = actions.connect(tool)
-    return button(
-        text or f"Connect {tool.label}", action_id=action.action_id, value=action.value,
-        style="primary",
-    )  # fmt: skip
 
 
 def home_view(state: HomeState) -> dict[str, Any]:
@@ -200,8 +172,8 @@ def _default_destination(state: HomeState, tool: ProviderName) -> Block:
 
 
 def _waiting(state: HomeState) -> list[Block]:
-    shown = _unique(state.waiting)[:WAITING_SHOWN]
-    total = max(state.waiting_total or 0, len(_unique(state.waiting)))
+    shown = unique_tasks(state.waiting)[:WAITING_SHOWN]
+    total = max(state.waiting_total or 0, len(unique_tasks(state.waiting)))
     blocks: list[Block] = [header(f"Waiting tasks ({total})", block_id="home:waiting")]
     if not shown:
         return [*blocks, context("Nothing is waiting.", block_id="home:waiting:none")]
@@ -219,20 +191,10 @@ def _waiting(state: HomeState) -> list[Block]:
 
 def _recent(state: HomeState) -> list[Block]:
     waiting = {task.task_id for task in state.waiting[:WAITING_SHOWN]}
-    recent = [task for task in _unique(state.recent) if task.task_id not in waiting]
+    recent = [task for task in unique_tasks(state.recent) if task.task_id not in waiting]
     blocks: list[Block] = [header("Recent tasks", block_id="home:recent")]
     if not recent:
         return [*blocks, context("No tasks yet.", block_id="home:recent:none")]
     for number, task in enumerate(recent[:RECENT_SHOWN], start=1):
         blocks.append(section(task_line(task, show_owner=False), block_id=f"home:recent:{number}"))
     return blocks
-
-
-def _unique(tasks: Sequence[TaskResult]) -> list[TaskResult]:
-    seen: set[str] = set()
-    kept = []
-    for task in tasks:
-        if task.task_id not in seen:
-            seen.add(task.task_id)
-            kept.append(task)
-    return kept

@@ -96,6 +96,17 @@ def task_line(
     return "\n".join(lines)
 
 
+def unique_tasks(tasks: Sequence[TaskResult]) -> list[TaskResult]:
+    """`tasks` in their order, each task once (a task's buttons must appear once a message)."""
+    seen: set[str] = set()
+    kept = []
+    for task in tasks:
+        if task.task_id not in seen:
+            seen.add(task.task_id)
+            kept.append(task)
+    return kept
+
+
 def meeting_buttons(task: TaskResult, tools: Sequence[ProviderName]) -> list[Block]:
     """A meeting item's buttons: connect while it waits for a connection, pick a tool while it
     waits for its owner's choice, none otherwise."""
