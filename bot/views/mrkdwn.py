@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 ELLIPSIS = "…"
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{1,40}$")
-_MAX_URL = 1000
+_MAX_URL = 400  # a ClickUp or Notion task's address is under 150
 
 
 def escape(text: str) -> str:
@@ -61,7 +61,7 @@ def mention(user_id: str) -> str:
     """`<@U…>` for a Slack user id; anything else is shown as escaped text, never parsed."""
     if _SLACK_ID.match(user_id):
         return f"<@{user_id}>"
-    return fit(user_id, 64)
+    return fit(user_id, 40)
 
 
 def safe_url(url: str | None) -> str | None:

@@ -2,8 +2,9 @@
 link once created or the reason it waits; and the buttons that act on it.
 
 The meeting message, the Home tab and `/tasks pending` all show tasks this way. Each part is
-escaped and cut on its own (`bot.views.mrkdwn`) so a line stays well under a section's 3,000
-characters whatever the title or reason: title ≤ 600, link ≤ 1,000, reason ≤ 900 once escaped.
+escaped and cut on its own (`bot.views.mrkdwn`) so a line stays under 1,400 characters whatever
+the title or reason (title ≤ 300, link ≤ 400, reason ≤ 400 once escaped): well within a
+section's 3,000, and a meeting message of 23 items within Slack's 40,000 a message.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from primitives.enums import Priority, ProviderName, TaskState
 from routing.results import TaskResult
 
 S = TaskState
-TITLE_LIMIT = 600
-REASON_LIMIT = 900
+TITLE_LIMIT = 300
+REASON_LIMIT = 400
+NAME_LIMIT = 80
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def task_line(
         facts.append(mention(task.owner_user_id))
     if details is not None:
         if details.assignee_name:
-            facts.append(f"for {fit(one_line(details.assignee_name), 120)}")
+            facts.append(f"for {fit(one_line(details.assignee_name), NAME_LIMIT)}")
         if details.due is not None:
             facts.append(f"due {due_text(details.due)}")
         if details.priority is not None:
@@ -114,8 +116,7 @@ def meeting_buttons(task: TaskResult, tools: Sequence[ProviderName]) -> list[Blo
         return []
     if task.status is S.PENDING_AUTH:
         return [
-            _button(f"Connect {tool.label}", actions.connect(tool, task.task_id), primary=True)
-            for tool in tools
+            _button(f"Connect {tool.label}", actions.connect(tool, task.task_id)) for tool in tools
         ]
     if task.status is S.AWAITING_CHOICE:
         return [_button(tool.label, actions.choose(tool, task.task_id)) for tool in tools]

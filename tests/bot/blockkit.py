@@ -111,6 +111,8 @@ def check_message(message: dict[str, Any]) -> None:
     _need(0 < len(message["text"]) <= 40_000, "message text")
     check_mrkdwn(message["text"])
     check_blocks(message["blocks"], 50)
+    size = len(message["text"]) + len(texts(message["blocks"]))
+    _need(size <= 40_000, f"{size} characters of text in one message > 40,000")
 
 
 def check_view(view: dict[str, Any]) -> None:

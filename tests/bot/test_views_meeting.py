@@ -222,3 +222,20 @@ def test_a_task_id_our_buttons_cannot_carry_gets_no_buttons() -> None:
     messages = render(task(1, S.PENDING_AUTH, task_id="tsk:1|x"))
     assert "Action 1" in item_block(messages, 1)
     assert buttons(messages, 1) == []
+
+
+def test_a_long_meeting_of_the_longest_items_stays_within_a_message_s_text() -> None:
+    due = datetime(2026, 3, 9, 15, 30, tzinfo=UTC)
+    worst = [
+        task(
+            n, (S.CREATED, S.PENDING_AUTH)[n % 2], title=NASTY * 60, reason=NASTY * 60,
+            url="https://x.example/" + "a" * 380, owner_user_id="U" + "A" * 40,
+        )
+        for n in range(1, 121)
+    ]  # fmt: skip
+    details = {item.task_id: TaskDetails(due, Priority.URGENT, NASTY * 10) for item in worst}
+    messages = render(*worst, title=NASTY * 10, summary=NASTY * 200, details=details)
+    assert len(messages.all) == 6
+    for message in messages.all:
+        size = len(message.text) + len(texts(message.blocks))
+        assert size <= 35_000
