@@ -172,8 +172,9 @@ def _default_destination(state: HomeState, tool: ProviderName) -> Block:
 
 
 def _waiting(state: HomeState) -> list[Block]:
-    shown = unique_tasks(state.waiting)[:WAITING_SHOWN]
-    total = max(state.waiting_total or 0, len(unique_tasks(state.waiting)))
+    waiting = unique_tasks(state.waiting)
+    shown = waiting[:WAITING_SHOWN]
+    total = max(state.waiting_total or 0, len(waiting))
     blocks: list[Block] = [header(f"Waiting tasks ({total})", block_id="home:waiting")]
     if not shown:
         return [*blocks, context("Nothing is waiting.", block_id="home:waiting:none")]
@@ -190,7 +191,7 @@ def _waiting(state: HomeState) -> list[Block]:
 
 
 def _recent(state: HomeState) -> list[Block]:
-    waiting = {task.task_id for task in state.waiting[:WAITING_SHOWN]}
+    waiting = {task.task_id for task in unique_tasks(state.waiting)[:WAITING_SHOWN]}
     recent = [task for task in unique_tasks(state.recent) if task.task_id not in waiting]
     blocks: list[Block] = [header("Recent tasks", block_id="home:recent")]
     if not recent:
