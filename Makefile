@@ -19,12 +19,15 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-# Speed and scale, written up in docs/benchmarks.md (needs PostgreSQL for its last part).
+# Speed and scale, written up in docs/benchmarks.md (needs PostgreSQL for its last two parts).
+# exactly_once.py runs its small sizes here (a few minutes, each scenario with a deadline);
+# `--full` is the 10,000-task run.
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/owners.py
 	$(BIN)/python bench/reconcile.py
 	$(BIN)/python bench/http_api.py
+	$(BIN)/python bench/exactly_once.py
 
 # Refresh the pictures of the connect pages in docs/screenshots/ (the browser test takes them).
 screenshots: $(STAMP)
