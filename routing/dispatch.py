@@ -71,8 +71,8 @@ from storage.models import Task
 from storage.vault import TokenVault
 
 # How far a marker lookup widens its window (first send .. send deadline) for the difference
-# between our clock and the provider's.
-CLOCK_SKEW = timedelta(seconds=60)
+# between our clock and the provider's (NTP keeps servers well within it).
+CLOCK_SKEW = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -419,17 +419,23 @@ class TaskDispatcher:
         """The task at the provider, if an earlier request created it.
 
         One listing answers every task of the pass that may exist in the same list or data
-        source for the same owner (`PassCache.expect`); each task's window runs from its first
-        send to now, which is past its send deadline (it was not due before), widened by
-        `CLOCK_SKEW`.
+        source for the same owner (`PassCache.expect`). Each task's window runs from its first
+        send to its `send_deadline` (the last moment its last request could land), widened by
+        `CLOCK_SKEW`: however long the task waited in line since, the listing covers only the
+        seconds its requests were out.
         """
         key = LookupKey(task.team_id, task.owner_user_id, provider.name, destination.id)
         others = cache.expected.get(key, ())
 
         async def find(tasks: Iterable[Task]) -> Looked:
-            until = self._clock.now() + CLOCK_SKEW
+            now = self._clock.now()
             lookups = {
-                t.marker: Lookup(t.marker, t.title, t.first_sent_at - CLOCK_SKEW, until)
+                t.marker: Lookup(
+                    t.marker,
+                    t.title,
+                    t.first_sent_at - CLOCK_SKEW,
+                    min(now, t.send_deadline or now) + CLOCK_SKEW,
+                )
                 for t in tasks
                 if t.first_sent_at is not None
             }

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from primitives.enums import ProviderName, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
+from routing.dispatch import SendTiming
 from routing.outbox import begin_send, claim_due, renew_leases, rescue_expired
 from routing.retry import RATE_LIMIT_JITTER
 from routing.utility import IntegrationUtility
@@ -312,17 +313,19 @@ async def test_claimed_tasks_waiting_for_a_slot_are_never_sent_after_losing_thei
     clickup: ClickUpProvider,
     clickup_world: ClickUpSandbox,
 ) -> None:
-    """One slot, three claimed: the first create takes longer than the lease, another worker
-    takes the other two over meanwhile, and the first worker must not send them too."""
-    config = WorkerConfig(concurrency=1, batch_size=3, max_attempts=4)
+    """One slot, three claimed: the first create takes longer than the lease (within its send
+    timeout), another worker takes the other two over meanwhile, and the first worker must not
+    send them too — nor may the other take the first, whose request is still out."""
+    config = WorkerConfig(concurrency=1, batch_size=3, max_attempts=4,
+                          lease=timedelta(seconds=10), send=SendTiming(timeout=20))  # fmt: skip
     env = Env(wire(sessions, clock, {CLICKUP: clickup}, config=config), clickup_world, clock)
     await env.connect()
     await env.utility.process_meeting(meeting(item(1), item(2), item(3)))
-    env.world.faults.add(FaultKind.LATENCY, method="POST", path="/task", seconds=100)
+    env.world.faults.add(FaultKind.LATENCY, method="POST", path="/task", seconds=15)
     start = clock.now()
 
     async def the_other_worker() -> int:
-        while clock.now() < start + timedelta(seconds=61):  # noqa: ASYNC110 (a fake clock)
+        while clock.now() < start + timedelta(seconds=11):  # noqa: ASYNC110 (a fake clock)
             await asyncio.sleep(0)
         return await env.wiring.another_worker("w2").run_once()
 
