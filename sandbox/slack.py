@@ -33,7 +33,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -163,7 +163,7 @@ class SlackSandbox:
         self, channel_id: str, text: str, *, user: str, bot_id: str | None = None
     ) -> str:
         """A message someone else posted (a person, or another app with `bot_id`); its ts."""
-        ts = self.next_ts(datetime.fromtimestamp(1_700_000_000 + self._serial))
+        ts = self.next_ts(datetime.fromtimestamp(1_700_000_000 + self._serial, tz=UTC))
         message = {"type": "message", "user": user, "text": text, "ts": ts}
         if bot_id is not None:
             message["bot_id"] = bot_id

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -170,7 +170,7 @@ def update_message(world: SlackSandbox, call: Call) -> dict[str, Any]:
     values = dict(call.values)
     if not values.get("text") and not values.get("blocks"):
         values.setdefault("blocks", message.get("blocks"))
-    content = _content(_replace(call, values))
+    content = _content(replace(call, values=values))
     if isinstance(content, dict):
         return content
     body, warnings = content
@@ -179,10 +179,6 @@ def update_message(world: SlackSandbox, call: Call) -> dict[str, Any]:
     answer = {"ok": True, "channel": channel.id, "ts": message["ts"],
               "text": message["text"], "message": message}  # fmt: skip
     return _with_warnings(answer, warnings)
-
-
-def _replace(call: Call, values: dict[str, Any]) -> Call:
-    return type(call)(call.method, call.team_id, call.token, call.granted, values, call.now)
 
 
 def post_ephemeral(world: SlackSandbox, call: Call) -> dict[str, Any]:

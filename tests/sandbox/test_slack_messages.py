@@ -199,3 +199,20 @@ async def test_ephemeral_is_tier_4(slack_world: SlackSandbox, http: httpx.AsyncC
         await slack(http, "chat.postEphemeral", channel="C0GENERAL", user="U0BO", text="x")
     limited = await slack(http, "chat.postEphemeral", channel="C0GENERAL", user="U0BO", text="x")
     assert limited.status_code == 429
+
+
+async def test_conversations_open_is_tier_3(
+    slack_world: SlackSandbox, http: httpx.AsyncClient
+) -> None:
+    for _ in range(50):
+        await slack(http, "conversations.open", users="U0ANA")
+    assert (await slack(http, "conversations.open", users="U0ANA")).status_code == 429
+
+
+async def test_a_server_error_posts_nothing(
+    slack_world: SlackSandbox, http: httpx.AsyncClient
+) -> None:
+    slack_world.faults.add("server_error", path="chat.postMessage")
+    failed = await slack(http, "chat.postMessage", channel="C0GENERAL", text="x")
+    assert failed.status_code == 500 and slack_world.messages["C0GENERAL"] == []
+    assert (await answer(http, "chat.postMessage", channel="C0GENERAL", text="x"))["ok"]
