@@ -396,7 +396,7 @@ class TaskDispatcher:
             ):
                 raise LeaseLost(task.id)
             attempt.sent = True
-            task.first_sent_at = task.first_sent_at or now
+            task.first_sent_at = now
             task.send_deadline = landed_by
             deadline = now + timedelta(seconds=self._timing.timeout)
             return max(0.0, (deadline - self._clock.now()).total_seconds())

@@ -271,8 +271,12 @@ async def begin_send(
     """The fence before a request that may create the task, in one statement.
 
     Only while our lease is held and unexpired at `now`: record the attempt (`first_sent_at`
-    once, `send_deadline` = `landed_by`, the moment the request can no longer create anything)
-    and stretch the lease to cover it. False: the lease is lost, send nothing.
+    = `now`, `send_deadline` = `landed_by`, the moment the request can no longer create
+    anything) and stretch the lease to cover it. False: the lease is lost, send nothing.
+
+    `first_sent_at` starts afresh with every send: a task is sent again only after nothing was
+    sent before or a lookup found nothing of the earlier requests (`routing.dispatch`), so only
+    this request's window can hold its creation, and a lookup searches no more than that.
     """
     async with sessions() as session, session.begin():
         result = await session.execute(
@@ -284,7 +288,7 @@ async def begin_send(
                 Task.lease_expires_at > now,
             )
             .values(
-                first_sent_at=func.coalesce(Task.first_sent_at, _at(now)),
+                first_sent_at=now,
                 send_deadline=landed_by,
                 lease_expires_at=case(
                     (Task.lease_expires_at > landed_by, Task.lease_expires_at),

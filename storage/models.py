@@ -201,8 +201,9 @@ class Task(Timestamps, Base):
     next_attempt_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
-    # Set before the first request that may create the task: from then on a retry must first
-    # look the task up by marker at the provider.
+    # Set before each request that may create the task (the earlier ones were looked up and
+    # found to have created nothing): from then on a retry must first look the task up by
+    # marker at the provider, over [first_sent_at, send_deadline].
     first_sent_at: Mapped[datetime | None]
     # The latest instant the last request that may create the task can still land at the
     # provider (its send time plus the HTTP client's total timeout). A task whose worker
