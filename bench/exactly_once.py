@@ -46,7 +46,6 @@ import asyncio
 import logging
 import os
 import random
-import re
 import secrets
 import signal
 import sys
@@ -57,7 +56,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 from sqlalchemy import func, select, text
@@ -69,27 +67,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stand-ins in
 
 from primitives.clock import SystemClock
 from primitives.enums import ProviderName, TaskState
-from providers.base import OAuthTokens, Provider, ProviderAccount, Workspace
-from providers.clickup import ClickUpProvider
-from providers.notion import NotionProvider
-from providers.ratelimit import ConnectionRateLimiter
-from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.faults import Fault, FaultBook, FaultKind
-from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
-from sandbox.server import serve_app
 from storage.engine import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import Task
 from storage.vault import TokenVault, new_key
+from tests.chaos_world import CLICKUP, NOTION, ChaosWorld
 from tests.fakes import StaticDirectory
 from tests.meetings import item, meeting
 from tests.tcp_proxy import TcpProxy
 from tests.wiring import wire
 
-CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-MARKER = re.compile(r"mk_[A-Za-z0-9_-]{20}")  # `new_id("mk")`
-APP = "bench"  # the OAuth app's id and secret at the emulator
 MEETING_SIZE = 1_000  # the most items intake takes in one meeting
 WORKER_ARGS = ("--lease-seconds", "3", "--poll-seconds", "0.2", "--base-backoff", "0.05",
                "--send-timeout", "2", "--landing-margin", "0.5")  # fmt: skip
@@ -205,64 +194,16 @@ SCENARIOS = {
 }
 
 
-class World:
+class World(ChaosWorld):
     """One scenario's emulator, with a counting fault book."""
 
     def __init__(self, provider: ProviderName, *, real_rate: bool, seed: int) -> None:
-        self.provider = provider
         self.faults = CountingFaultBook(seed=seed)
-        redirect = "http://x/cb"
-        if provider is CLICKUP:
-            self.clickup = ClickUpSandbox(rate_limit_per_minute=1_000_000_000, faults=self.faults)
-            seed_demo_clickup(self.clickup, client_id=APP, client_secret=APP,
-                              redirect_uri=redirect)  # fmt: skip
+        if real_rate:  # Notion at its own 3 a second and burst; our client paced under it
+            super().__init__(provider, self.faults, notion_rate=3, notion_burst=None,
+                             client_pace=(2.5, 3))  # fmt: skip
         else:
-            self.notion = (
-                NotionSandbox(requests_per_second=3, faults=self.faults)
-                if real_rate
-                else NotionSandbox(requests_per_second=1e9, burst=1e9, faults=self.faults)
-            )
-            seed_demo_notion(self.notion, client_id=APP, client_secret=APP,
-                             redirect_uri=redirect)  # fmt: skip
-
-    @asynccontextmanager
-    async def served(self, clock: SystemClock) -> AsyncIterator[str]:
-        if self.provider is CLICKUP:
-            app = create_clickup_emulator(self.clickup, clock=clock)
-        else:
-            app = create_notion_emulator(self.notion, clock=clock)
-        async with serve_app(app) as url:
-            yield url
-
-    def client(self, http: httpx.AsyncClient, url: str, clock: SystemClock) -> Provider:
-        """The bench's own client (connecting reads the catalog), paced as the product's."""
-        if self.provider is CLICKUP:
-            limiter = ConnectionRateLimiter(clock, rate=1000, burst=1000)
-            return ClickUpProvider(http, api_url=f"{url}/api", auth_url=f"{url}/api",
-                                   client_id=APP, client_secret=APP, limiter=limiter,
-                                   clock=clock)  # fmt: skip
-        limiter = ConnectionRateLimiter(clock, rate=2.5, burst=3)
-        return NotionProvider(http, api_url=url, client_id=APP, client_secret=APP,
-                              limiter=limiter, clock=clock)  # fmt: skip
-
-    def account(self) -> ProviderAccount:
-        if self.provider is CLICKUP:
-            token = self.clickup.issue_token(101, ["9001"])
-            return ProviderAccount(CLICKUP, OAuthTokens(token), (Workspace("9001", "Acme"),))
-        access, refresh = self.notion.issue_tokens("u-owner")
-        return ProviderAccount(
-            NOTION, OAuthTokens(access, refresh), (Workspace("ws-acme", "Acme"),)
-        )
-
-    def settings(self, url: str) -> dict[str, str]:
-        if self.provider is CLICKUP:
-            return {"CLICKUP_CLIENT_ID": APP, "CLICKUP_CLIENT_SECRET": APP,
-                    "CLICKUP_API_URL": f"{url}/api", "CLICKUP_AUTH_URL": f"{url}/api"}  # fmt: skip
-        return {"NOTION_CLIENT_ID": APP, "NOTION_CLIENT_SECRET": APP, "NOTION_API_URL": url}
-
-    @property
-    def requests(self) -> Counter[str]:
-        return self.clickup.requests if self.provider is CLICKUP else self.notion.requests
+            super().__init__(provider, self.faults, client_pace=(2.5, 3))
 
     def count(self, what: str) -> int:
         """Requests answered, by what they were (`_what`)."""
@@ -273,38 +214,6 @@ class World:
         if self.provider is CLICKUP:
             return sum(self.clickup.throttled.values())
         return len(self.notion.throttled)
-
-    def created(self) -> tuple[Counter[str], Counter[str]]:
-        """How many times each marker and each title exists at the emulator."""
-        markers: Counter[str] = Counter()
-        titles: Counter[str] = Counter()
-        if self.provider is CLICKUP:
-            for task in self.clickup.tasks.values():
-                found = MARKER.search(task.get("markdown_description") or "")
-                markers[found.group(0) if found else f"(none in {task['id']})"] += 1
-                titles[task["name"]] += 1
-        else:
-            for page in self.notion.pages.values():
-                markers[_notion_marker(page)] += 1
-                titles[_notion_title(page)] += 1
-        return markers, titles
-
-
-def _notion_title(page: dict[str, Any]) -> str:
-    for value in page["properties"].values():
-        if isinstance(value, dict) and "title" in value:
-            return "".join(part["text"]["content"] for part in value["title"])
-    return ""
-
-
-def _notion_marker(page: dict[str, Any]) -> str:
-    text_ = "".join(
-        part.get("text", {}).get("content", "")
-        for block in page["children"]
-        for part in block.get(block.get("type", ""), {}).get("rich_text", [])
-    )
-    found = MARKER.search(text_)
-    return found.group(0) if found else f"(no marker in page {page['id']})"
 
 
 # --- the database -----------------------------------------------------------------------------

@@ -224,14 +224,7 @@ def create_clickup_emulator(
 
     async def api(request: Request, handler: Any) -> Response:
         """One API call over the world's network: there, answered, and back."""
-        way = world.network.delay()
-        if way:
-            await time.sleep(way)
-        response = await answer(request, handler)
-        back = world.network.delay()
-        if back:
-            await time.sleep(back)
-        return response
+        return await world.network.carry(time, lambda: answer(request, handler))
 
     async def answer(request: Request, handler: Any) -> Response:
         """Auth, rate limit and faults around one API handler."""

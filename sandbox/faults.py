@@ -9,6 +9,7 @@ repeatable.
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from primitives.clock import Clock
 
 
 class FaultKind(StrEnum):
@@ -98,6 +101,17 @@ class Network:
 
     def delay(self) -> float:
         return self._rng.uniform(self.low, self.high) if self.high > 0 else 0.0
+
+    async def carry(self, clock: Clock, answer: Callable[[], Awaitable[Response]]) -> Response:
+        """One call over this network: there, answered, and back, slept on `clock`."""
+        way = self.delay()
+        if way:
+            await clock.sleep(way)
+        response = await answer()
+        back = self.delay()
+        if back:
+            await clock.sleep(back)
+        return response
 
 
 def fault_control_route(book: FaultBook) -> Route:

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -36,23 +34,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import SystemClock
 from primitives.enums import ProviderName, TaskState
-from providers.base import OAuthTokens, Provider, ProviderAccount, Workspace
-from providers.clickup import ClickUpProvider
-from providers.notion import NotionProvider
-from providers.ratelimit import ConnectionRateLimiter
-from sandbox.clickup import ClickUpSandbox, create_clickup_emulator, seed_demo_clickup
 from sandbox.faults import FaultBook, FaultKind
-from sandbox.notion import NotionSandbox, create_notion_emulator, seed_demo_notion
-from sandbox.server import serve_app
 from storage.models import Task
 from storage.vault import TokenVault, new_key
+from tests.chaos_world import CLICKUP, NOTION, ChaosWorld
 from tests.fakes import StaticDirectory
 from tests.meetings import item, meeting
 from tests.tcp_proxy import TcpProxy
 from tests.wiring import wire
 
-CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
-MARKER = re.compile(r"mk_[A-Za-z0-9_-]{20}")  # `new_id("mk")`
 DEADLINE = float(os.environ.get("CHAOS_DEADLINE", "150"))  # seconds; a run takes a fraction
 FAST_WORKER = ("--concurrency", "8", "--lease-seconds", "3", "--poll-seconds", "0.2",
                "--base-backoff", "0.05", "--send-timeout", "2",
@@ -156,87 +146,6 @@ async def start_worker(
         )  # fmt: skip
 
 
-class World:
-    """The emulator of one scenario: served on a socket, and counted at the end."""
-
-    def __init__(self, provider: ProviderName, faults: FaultBook) -> None:
-        self.provider = provider
-        redirect = "http://x/cb"
-        if provider is CLICKUP:
-            self.clickup = ClickUpSandbox(rate_limit_per_minute=1_000_000, faults=faults)
-            seed_demo_clickup(self.clickup, client_id="cid", client_secret="cs",
-                              redirect_uri=redirect)  # fmt: skip
-        else:
-            self.notion = NotionSandbox(requests_per_second=1_000_000, burst=1_000_000,
-                                        faults=faults)  # fmt: skip
-            seed_demo_notion(self.notion, client_id="cid", client_secret="cs",
-                             redirect_uri=redirect)  # fmt: skip
-
-    @asynccontextmanager
-    async def served(self, clock: SystemClock) -> AsyncIterator[str]:
-        if self.provider is CLICKUP:
-            app = create_clickup_emulator(self.clickup, clock=clock)
-        else:
-            app = create_notion_emulator(self.notion, clock=clock)
-        async with serve_app(app) as url:
-            yield url
-
-    def client(self, http: httpx.AsyncClient, url: str, clock: SystemClock) -> Provider:
-        limiter = ConnectionRateLimiter(clock, rate=1000, burst=1000)
-        if self.provider is CLICKUP:
-            return ClickUpProvider(http, api_url=f"{url}/api", auth_url=f"{url}/api",
-                                   client_id="cid", client_secret="cs", limiter=limiter,
-                                   clock=clock)  # fmt: skip
-        return NotionProvider(http, api_url=url, client_id="cid", client_secret="cs",
-                              limiter=limiter, clock=clock)  # fmt: skip
-
-    def account(self, n: int) -> ProviderAccount:
-        if self.provider is CLICKUP:
-            token = self.clickup.issue_token(101 + n, ["9001"])
-            return ProviderAccount(CLICKUP, OAuthTokens(token), (Workspace("9001", "Acme"),))
-        access, refresh = self.notion.issue_tokens(f"u-owner-{n}")
-        return ProviderAccount(
-            NOTION, OAuthTokens(access, refresh), (Workspace("ws-acme", "Acme"),)
-        )
-
-    def settings(self, url: str) -> dict[str, str]:
-        if self.provider is CLICKUP:
-            return {"CLICKUP_CLIENT_ID": "cid", "CLICKUP_CLIENT_SECRET": "cs",
-                    "CLICKUP_API_URL": f"{url}/api", "CLICKUP_AUTH_URL": f"{url}/api"}  # fmt: skip
-        return {"NOTION_CLIENT_ID": "cid", "NOTION_CLIENT_SECRET": "cs", "NOTION_API_URL": url}
-
-    def created(self) -> tuple[Counter[str], Counter[str]]:
-        """How many times each marker and each title exists at the emulator."""
-        markers: Counter[str] = Counter()
-        titles: Counter[str] = Counter()
-        if self.provider is CLICKUP:
-            for task in self.clickup.tasks.values():
-                markers[task["markdown_description"].rsplit("`", 2)[-2]] += 1
-                titles[task["name"]] += 1
-        else:
-            for page in self.notion.pages.values():
-                markers[_notion_marker(page)] += 1
-                titles[_notion_title(page)] += 1
-        return markers, titles
-
-
-def _notion_title(page: dict[str, Any]) -> str:
-    for value in page["properties"].values():
-        if isinstance(value, dict) and "title" in value:
-            return "".join(part["text"]["content"] for part in value["title"])
-    return ""
-
-
-def _notion_marker(page: dict[str, Any]) -> str:
-    text = "".join(
-        part.get("text", {}).get("content", "")
-        for block in page["children"]
-        for part in block.get(block.get("type", ""), {}).get("rich_text", [])
-    )
-    found = MARKER.search(text)
-    return found.group(0) if found else f"(no marker in page {page['id']})"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 async def test_workers_under_chaos_lose_and_duplicate_nothing(
@@ -249,7 +158,7 @@ async def test_workers_under_chaos_lose_and_duplicate_nothing(
     if backend != "postgresql":
         pytest.skip("several worker processes need PostgreSQL")
     clock = SystemClock()
-    world = World(scenario.provider, FaultBook(seed=42))
+    world = ChaosWorld(scenario.provider, FaultBook(seed=42))
     key = new_key()
     worker_log = tmp_path / "workers.log"
     owners = {f"U{n}": f"owner{n}@x.io" for n in range(1, scenario.owners + 1)}
@@ -337,7 +246,7 @@ async def test_workers_under_chaos_lose_and_duplicate_nothing(
     assert len(by_marker) == ended[TaskState.CREATED]
 
 
-def _faults(world: World) -> FaultBook:
+def _faults(world: ChaosWorld) -> FaultBook:
     return world.clickup.faults if world.provider is CLICKUP else world.notion.faults
 
 
