@@ -12,6 +12,7 @@ one client serves every installed workspace.
 
 from __future__ import annotations
 
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -31,12 +32,12 @@ def slack_web_client(
 ) -> AsyncWebClient:
     """A Web API client for `api_url` (e.g. `https://slack.com/api/`); `token` only for a
     client that serves one workspace."""
-    handlers = [AsyncConnectionErrorRetryHandler(max_retry_count=1)]
+    handlers: list[AsyncRetryHandler] = [AsyncConnectionErrorRetryHandler(max_retry_count=1)]
     if rate_limit_retries:
         handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
     return AsyncWebClient(
         token=token,
         base_url=api_url.rstrip("/") + "/",
         timeout=max(1, round(timeout)),
-        retry_handlers=list(handlers),
+        retry_handlers=handlers,
     )
