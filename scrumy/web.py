@@ -16,11 +16,14 @@ import threading
 from dataclasses import dataclass
 
 import uvicorn
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from bot.app import SlackAppDeps, create_slack_app, slack_routes
 from bot.directory import SingleWorkspace, SlackDirectory, TokenSource, team_of_token
 from bot.people import SlackPeople
+from bot.slack_client import slack_web_client
 from routing.errors import DirectoryUnavailable
 from routing.owners import Directory
 from routing.utility import IntegrationUtility
@@ -101,6 +104,33 @@ def slack_sign_in(settings: Settings, services: Services) -> SlackSignIn | None:
     )  # fmt: skip
 
 
+def slack_app(
+    settings: Settings, services: Services, *, utility: IntegrationUtility, links: LinkSigner
+) -> AsyncApp | None:
+    """The Bolt app over the utility, or None where Slack is not configured for HTTP mode."""
+    if settings.slack_signing_secret is None:
+        if settings.slack_bot_token is not None or settings.slack_client_id is not None:
+            raise StartupError(
+                "SLACK_SIGNING_SECRET: not set; Slack's requests to /slack/events cannot be "
+                "verified (Basic Information > App Credentials in the Slack app's settings)"
+            )
+        return None
+    if settings.slack_bot_token is None:
+        log.warning("installs through Slack OAuth are not served yet; /slack/events is off")
+        return None
+    return create_slack_app(
+        SlackAppDeps(
+            utility=utility,
+            client=slack_web_client(str(settings.slack_api_url)),
+            clock=services.clock,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            tools=tuple(services.providers),
+            links=links,
+            bot_token=settings.slack_bot_token.get_secret_value(),
+        )
+    )
+
+
 def build_web_app(
     settings: Settings, services: Services, *, tokens: TokenSource, directory: Directory
 ) -> WebApp:
@@ -118,7 +148,9 @@ def build_web_app(
         directory=directory, notifier=services.notifier,
         wake=services.signal.notify, connect_links=links,
     )  # fmt: skip
+    slack = slack_app(settings, services, utility=utility, links=links)
     deps = SidecarDeps(
+        extra_routes=slack_routes(slack, on_ack=metrics.slack_acked) if slack else (),
         utility=utility, engine=storage.engine, oauth_states=OAuthStateStore(storage.sessions),
         api_keys=ApiKeyStore(storage.sessions),
         providers=services.providers, links=links, clock=services.clock, metrics=metrics,

@@ -67,6 +67,7 @@ async def _serve_and_stop(tmp_path: Path, slack_api: str) -> None:
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-serve-test",
+        "SLACK_SIGNING_SECRET": "serve-test-signing-secret",
         "SLACK_API_URL": slack_api,
         "CLICKUP_CLIENT_ID": "cu-id",
         "CLICKUP_CLIENT_SECRET": "cu-secret-value",

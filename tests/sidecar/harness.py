@@ -44,6 +44,7 @@ CLICKUP_ID, CLICKUP_SECRET = "clickup-app", "clickup-app-secret-7f3a"
 NOTION_ID, NOTION_SECRET = "notion-app", "notion-app-secret-91c2"
 SLACK_ID, SLACK_SECRET = "slack-app.1", "slack-app-secret-5d0e"
 SLACK_BOT = "xoxb-acme-bot"
+SIGNING_SECRET = "slack-signing-secret-3c9e"
 
 
 @dataclass
@@ -98,6 +99,7 @@ def _settings(
     return Settings(
         **slack_app,  # type: ignore[arg-type]
         slack_bot_token=SecretStr(SLACK_BOT),
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=AnyHttpUrl(f"{slack_url}/api/"),
         slack_auth_url=AnyHttpUrl(slack_url),
         database_url=database_url,
@@ -168,10 +170,10 @@ async def _sidecar(
         catalogs=CatalogCache(storage.sessions, clock), notifier=notifier,
         signal=LocalWakeSignal(),
     )  # fmt: skip
-    tokens = await bot_tokens(settings, services)
-    web = build_web_app(settings, services, tokens=tokens, directory=directory)
-    deps = web.deps
     try:
+        tokens = await bot_tokens(settings, services)
+        web = build_web_app(settings, services, tokens=tokens, directory=directory)
+        deps = web.deps
         yield Harness(
             app=web.app, deps=deps, base_url=base_url, clock=clock, utility=deps.utility,
             worker=services.worker(observer=deps.metrics), links=deps.links,

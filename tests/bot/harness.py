@@ -1,0 +1,78 @@
+"""The Slack app as `scrumy serve` builds it, with the Slack emulator on a real socket.
+
+`slack_sdk`'s `AsyncWebClient` speaks aiohttp, which cannot reach an in-process ASGI app, so
+Slack is served by uvicorn on 127.0.0.1; ClickUp and Notion answer in process. Requests from
+Slack are really signed (`sandbox.slack_requests`) and sent to the app in process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from sandbox.clickup import create_clickup_emulator
+from sandbox.notion import create_notion_emulator
+from sandbox.server import bind_socket, serve_apps, socket_url
+from sandbox.slack import create_slack_emulator
+from sandbox.slack_requests import SlackBody, signed
+from tests.emulators import CLICKUP_URL, NOTION_URL, in_process_client
+from tests.fakes import FakeClock
+from tests.sidecar.harness import SIGNING_SECRET, Harness, _sidecar, _worlds
+
+BASE_URL = "http://127.0.0.1:8000"
+EVENTS = "/slack/events"
+
+
+@dataclass
+class SlackHarness:
+    """The app, its worlds, and a way to send it what Slack sends."""
+
+    h: Harness
+    client: httpx.AsyncClient  # reaches the app in process
+
+    async def send(
+        self,
+        payload: SlackBody,
+        *,
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+        headers: dict[str, str] | None = None,
+        tamper: bool = False,
+    ) -> httpx.Response:
+        """POST `payload` to /slack/events signed as Slack signs it (now, unless `timestamp`)."""
+        stamp = int(time.time()) if timestamp is None else timestamp
+        signature = signed(secret, payload, stamp)
+        body = payload.body + b" " if tamper else payload.body
+        return await self.client.post(
+            EVENTS, content=body, headers={**signature, **(headers or {})}
+        )
+
+    def calls(self, method: str) -> list[dict[str, Any]]:
+        """The Web API calls the app made to the emulated Slack, in order."""
+        return [c for c in self.h.slack_world.calls if c.get("method") == method]
+
+
+@contextlib.asynccontextmanager
+async def slack_harness(database_url: str, clock: FakeClock) -> AsyncIterator[SlackHarness]:
+    """The app at BASE_URL with Slack on a socket and ClickUp and Notion in process."""
+    slack_sock = bind_socket()
+    slack_url = socket_url(slack_sock)
+    clickup_world, notion_world, slack_world = worlds = _worlds(BASE_URL)
+    urls = (CLICKUP_URL, NOTION_URL, slack_url)
+    async with (
+        serve_apps((create_slack_emulator(slack_world, clock=clock), slack_sock)),
+        in_process_client(
+            {
+                CLICKUP_URL: create_clickup_emulator(clickup_world, clock=clock),
+                NOTION_URL: create_notion_emulator(notion_world, clock=clock),
+            }
+        ) as http,
+        _sidecar(database_url, clock, BASE_URL, http, worlds, urls, False) as h,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=h.app), base_url=BASE_URL) as client,
+    ):
+        yield SlackHarness(h, client)
