@@ -27,7 +27,8 @@ Slack's side of the protocol, as docs.slack.dev "Using Socket Mode" describes it
   `apps.connections.open` again) and close the old one itself; `link_disabled` (Socket Mode
   turned off in the app's settings) also closes them.
 - `await world.socket.wait_for_connection(n)` waits until the n-th connection is open (1 is
-  the first), to see an app reconnect; `wait_for_close(n)` until it is closed.
+  the first), to see an app reconnect; `wait_for_close(n)` until it is closed;
+  `wait_until(predicate)` for anything else about the connections (`refused`, …).
 - `socket_payload(body)` turns a request of `sandbox.slack_requests` (a slash command's form,
   an interaction, an event callback) into the envelope type and payload Slack sends instead.
 
@@ -149,7 +150,12 @@ class SlackSocket:
         envelope_id = str(envelope["envelope_id"])
         pending = _Pending(kind, 0.0, loop.create_future())
         while True:
-            connection = await self._until(self._live_connection, within, "no open connection")
+            try:
+                connection = await self.wait_until(self._live_connection, within=within)
+            except TimeoutError:
+                raise AckTimeout(
+                    f"no open connection for a {kind} envelope in {within} s"
+                ) from None
             pending.sent = loop.time()
             self._pending[envelope_id] = pending
             try:
@@ -195,23 +201,27 @@ class SlackSocket:
         def opened() -> SocketConnection | None:
             return self.connections[number - 1] if len(self.connections) >= number else None
 
-        return await self._until(opened, within, f"no connection number {number}")
+        return await self.wait_until(opened, within=within, what=f"no connection number {number}")
 
     async def wait_for_close(self, number: int, *, within: float = 10.0) -> None:
         """Until the `number`-th connection is closed (by either side)."""
         connection = await self.wait_for_connection(number, within=within)
-        await self._until(lambda: connection.closed or None, within, "still open")
+        await self.wait_until(lambda: connection.closed or None, within=within, what="still open")
 
     def _live_connection(self) -> SocketConnection | None:
         live = [c for c in self.open_connections() if not c.draining]
         return live[-1] if live else None
 
-    async def _until(self, ready: Callable[[], _T | None], within: float, what: str) -> _T:
+    async def wait_until(
+        self, ready: Callable[[], _T | None], *, within: float = 10.0, what: str = "not yet"
+    ) -> _T:
+        """What `ready()` answers once it is truthy, asked again whenever a connection opens,
+        closes, is refused or is told to go; `TimeoutError` after `within` seconds."""
         async with self._changed:
             try:
                 found = await asyncio.wait_for(self._changed.wait_for(ready), within)
             except TimeoutError:
-                raise AckTimeout(f"{what} after {within} s") from None
+                raise TimeoutError(f"{what} after {within} s") from None
         assert found is not None
         return found
 
@@ -255,6 +265,7 @@ class SlackSocket:
         if app_id is None or websocket.query_params.get("app_id", app_id) != app_id:
             self.refused += 1
             await websocket.close(code=POLICY_VIOLATION)
+            await self._notify()
             return
         await websocket.accept()
         connection = SocketConnection(len(self.connections) + 1, app_id, websocket)
