@@ -4,7 +4,7 @@ Slack's side of the protocol, as docs.slack.dev "Using Socket Mode" describes it
 `slack_sdk.socket_mode` speaks it:
 
 - `apps.connections.open` (`sandbox.slack_install`) answers a URL carrying a one-time
-  `ticket`. Slack's is `wss://wss-primary.slack.com/link/?ticket=…&app_id=…`; the emulator's is
+  `ticket`. Slack's is `wss://wss.slack.com/link/?ticket=…` (docs.slack.dev); the emulator's is
   `ws://<the host it was asked on>/link/?ticket=…&app_id=…`, because over loopback there is no
   TLS (`wss://` when it was asked over https).
 - `/link/` takes a ticket once. A ticket that was never issued, or was used already, is
