@@ -1,7 +1,8 @@
 """Socket Mode: the Slack app takes its events, commands and interactions over a WebSocket it
 opens itself, instead of Slack posting them to `/slack/events`.
 
-    await run_socket_mode(app, app_token="xapp-…", api_url="https://slack.com/api/", stop=stop)
+    await run_socket_mode(app, app_token="xapp-…", api_url="https://slack.com/api/", stop=stop,
+                          on_ack=metrics.slack_acked)
 
 Slack's side (docs.slack.dev "Using Socket Mode"): the app calls `apps.connections.open` with
 its app-level token (`xapp-…`, scope `connections:write`) and connects to the `wss://` URL it
@@ -30,11 +31,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_client import slack_web_client
@@ -64,16 +69,43 @@ class SocketModeRefused(SocketModeError):
         super().__init__(f"Slack refused to open a Socket Mode connection ({error}): {advice}")
 
 
+class _TimedHandler(AsyncSocketModeHandler):
+    """Bolt's handler, telling `on_ack` how long each envelope took to be acked."""
+
+    def __init__(
+        self,
+        app: AsyncApp,
+        app_token: str,
+        web_client: AsyncWebClient,
+        on_ack: Callable[[float], None] | None,
+    ) -> None:
+        super().__init__(app, app_token, web_client=web_client)
+        self._on_ack = on_ack
+
+    # Bolt's own handler narrows the base class's client type the same way.
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        started = time.perf_counter()
+        await super().handle(client, req)  # Bolt answers at the ack, the listener runs on
+        if self._on_ack is not None:
+            self._on_ack(time.perf_counter() - started)
+
+
 async def run_socket_mode(
-    app: AsyncApp, *, app_token: str, api_url: str, stop: asyncio.Event
+    app: AsyncApp,
+    *,
+    app_token: str,
+    api_url: str,
+    stop: asyncio.Event,
+    on_ack: Callable[[float], None] | None = None,
 ) -> None:
-    """Serve `app` over Socket Mode until `stop` is set, then close the connection.
+    """Serve `app` over Socket Mode until `stop` is set, then close the connection; `on_ack`
+    is told the seconds each envelope took to be acked (`scrumy_slack_ack_seconds`).
 
     Raises `SocketModeRefused` when Slack refuses the app-level token, `SocketModeError` when
     `api_url` cannot be reached at start-up.
     """
     web_client = slack_web_client(api_url)
-    handler = AsyncSocketModeHandler(app, app_token, web_client=web_client)
+    handler = _TimedHandler(app, app_token, web_client, on_ack)
     try:
         handler.client.wss_uri = await _first_url(web_client, app_token, api_url)
         # slack_bolt leaves these two unannotated.

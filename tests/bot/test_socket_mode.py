@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,10 +73,15 @@ def tiny_app(api_url: str, heard: Heard) -> AsyncApp:
 
 
 @contextlib.asynccontextmanager
-async def running(app: AsyncApp, api_url: str, app_token: str = APP_TOKEN) -> AsyncIterator[None]:
+async def running(
+    app: AsyncApp,
+    api_url: str,
+    app_token: str = APP_TOKEN,
+    on_ack: Callable[[float], None] | None = None,
+) -> AsyncIterator[None]:
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_socket_mode(app, app_token=app_token, api_url=api_url, stop=stop)
+        run_socket_mode(app, app_token=app_token, api_url=api_url, stop=stop, on_ack=on_ack)
     )
     try:
         yield
@@ -103,7 +108,8 @@ async def test_a_command_an_event_and_a_click_are_acked_in_time(
 ) -> None:
     heard = Heard()
     socket = slack_world.socket
-    async with running(tiny_app(api_url, heard), api_url):
+    timed: list[float] = []
+    async with running(tiny_app(api_url, heard), api_url, on_ack=timed.append):
         await socket.wait_for_connection(1)
         assert await socket.deliver(*command("list")) == {"text": f"Your tasks, <@{ANA}>"}
         event = socket_payload(event_callback(app_home_opened(ANA, "D0ANA"), team_id=SLACK_TEAM))
@@ -115,6 +121,7 @@ async def test_a_command_an_event_and_a_click_are_acked_in_time(
         ("slash_commands", 1, False), ("events_api", 1, False), ("interactive", 1, False),
     ]  # fmt: skip
     assert all(a.seconds < 3 for a in socket.acks)
+    assert len(timed) == 3 and all(0 <= seconds < 3 for seconds in timed)  # the app's own count
     # The URL came from the emulator, and so did the bot's identity (Bolt's auth.test).
     assert slack_world.requests["apps.connections.open"] == 1
     assert slack_world.requests["auth.test"] >= 1
