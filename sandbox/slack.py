@@ -8,7 +8,9 @@ It speaks the methods the app calls — GET with a query, POST with a form or JS
   (here); messages: `chat.postMessage`, `chat.update`, `chat.postEphemeral`,
   `chat.getPermalink`, `conversations.open` (`sandbox.slack_messages`); views: `views.publish`,
   `views.open`, `views.update` (`sandbox.slack_views`); installs: `oauth.v2.access` and
-  `apps.connections.open` (`sandbox.slack_install`); Sign in with Slack
+  `apps.connections.open` (`sandbox.slack_install`), and Socket Mode's WebSocket behind the
+  URL it answers (`sandbox.slack_socket`: hello, envelopes, acks, disconnects); Sign in with
+  Slack
   (`sandbox.slack_openid`); every message and view is checked against Block Kit's limits
   (`sandbox.slack_blocks`);
 - each method needs its scope; a token without it gets `missing_scope` with `needed` and
@@ -21,8 +23,10 @@ It speaks the methods the app calls — GET with a query, POST with a form or JS
   `user_not_visible` to `users.info`; a stranger carries `is_stranger`.
 
 State is in memory and inspectable: `world.messages` (per channel, with blocks and threads),
-`world.ephemerals` (per person), `world.home_views`, `world.views`, `world.calls`.
-Tests send signed requests into the app with `sandbox.slack_requests`.
+`world.ephemerals` (per person), `world.home_views`, `world.views`, `world.calls`, and Socket
+Mode's connections and acks in `world.socket`. Tests send signed requests into the app with
+`sandbox.slack_requests`, or envelopes over Socket Mode with `await world.socket.deliver(...)`
+(the emulator served on a real socket, `sandbox.server`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from sandbox.faults import FaultBook, FaultKind, fault_control_route
 from sandbox.slack_install import SlackInstalls, install_routes
 from sandbox.slack_messages import MESSAGE_METHODS, Channel
 from sandbox.slack_openid import SlackOpenId, openid_routes
+from sandbox.slack_socket import SlackSocket, socket_routes
 from sandbox.slack_views import VIEW_METHODS
 
 # Requests a minute per workspace, by method (Slack's tiers: 4 = 100+, 3 = 50+, 2 = 20+).
@@ -112,6 +117,7 @@ class SlackSandbox:
     team_names: dict[str, str] = field(default_factory=dict)  # team id -> workspace name
     openid: SlackOpenId = field(default_factory=SlackOpenId)  # Sign in with Slack
     installs: SlackInstalls = field(default_factory=SlackInstalls)  # OAuth v2, Socket Mode
+    socket: SlackSocket = field(default_factory=SlackSocket)  # Socket Mode's WebSocket
     bots: dict[str, tuple[str, str]] = field(default_factory=dict)  # team -> (bot user, bot id)
     channels: dict[str, Channel] = field(default_factory=dict)  # channel id -> channel
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
@@ -410,6 +416,7 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
             method("team.info", legacy(team_info)),
             *(method(n, partial(h, world)) for n, h in {**MESSAGE_METHODS, **VIEW_METHODS}.items()),
             *install_routes(world, time),
+            *socket_routes(world.socket, time),
             *openid_routes(world.openid, world.users, world.team_names, world.requests, time),
             fault_control_route(world.faults),
         ]

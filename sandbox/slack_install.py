@@ -15,10 +15,12 @@ rotation's refresh) and `apps.connections.open` (Socket Mode's URL), as Slack an
   `grant_type=refresh_token` gives a fresh access token (`invalid_refresh_token` otherwise).
   An expired token is `token_expired` on every method.
 - `POST /api/apps.connections.open` with an app-level `xapp-` token in the Authorization header
-  and `connections:write`: `{"ok": true, "url": "wss://…"}`. No token in the header is
-  `missing_args` (Slack refuses it as a form field), a bot token `not_allowed_token_type`, an
-  unknown one `invalid_auth`, GET `insecure_request`. Tier 3 per app. The WebSocket endpoint
-  behind the URL is not emulated yet.
+  and `connections:write`: `{"ok": true, "url": "ws://<host>/link/?ticket=…&app_id=…"}`, a URL
+  of the emulator itself with a one-time ticket, served by `sandbox.slack_socket`. Slack answers
+  `wss://`; over loopback there is no TLS, so the emulator answers `ws://` (`wss://` when it
+  was asked over https). No token in the header is `missing_args` (Slack refuses it as a form
+  field), a bot token `not_allowed_token_type`, an unknown one `invalid_auth`, GET
+  `insecure_request`. Tier 3 per app.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from primitives.clock import Clock
+from sandbox.slack_socket import LINK_PATH
 
 if TYPE_CHECKING:
     from sandbox.slack import SlackSandbox
@@ -193,7 +196,10 @@ def install_routes(world: SlackSandbox, clock: Clock) -> list[Route]:
             world.rate_limited["apps.connections.open"] += 1
             wait = str(60 - int(now) % 60)
             return JSONResponse({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": wait})
-        url = f"wss://wss.slack.test/link/?ticket={secrets.token_hex(8)}&app_id={app_id}"
+        ticket = world.socket.issue_ticket(app_id)
+        scheme = "wss" if request.url.scheme == "https" else "ws"
+        base = str(request.base_url.replace(scheme=scheme)).rstrip("/")
+        url = f"{base}{LINK_PATH}?ticket={ticket}&app_id={app_id}"
         installs.socket_urls.append(url)
         return JSONResponse({"ok": True, "url": url})
 

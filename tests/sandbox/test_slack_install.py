@@ -97,7 +97,9 @@ async def test_socket_mode_url_needs_an_app_level_token(
     slack_world.installs.add_app_token("xapp-1-good")
     slack_world.installs.add_app_token("xapp-1-narrow", scopes=set())
     opened = (await http.post(url, headers={"Authorization": "Bearer xapp-1-good"})).json()
-    assert opened["ok"] and opened["url"].startswith("wss://")
+    # The emulator's own WebSocket (ws:// over plain HTTP; Slack's is wss://), one-time ticket.
+    assert opened["ok"] and opened["url"].startswith("ws://slack.test/link/?ticket=")
+    assert opened["url"].endswith("&app_id=A0SCRUMY")
     assert slack_world.installs.socket_urls == [opened["url"]]
 
     async def error(**options: object) -> str:
