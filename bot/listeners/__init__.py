@@ -1,0 +1,1 @@
+"""Bolt listeners, one module per concern; each module's `register_…(app, …)` adds its own."""
