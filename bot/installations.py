@@ -9,8 +9,9 @@ and Bolt's token rotation (`oauth.v2.access grant_type=refresh_token` near expir
 `async_save`) update that row in place. It keeps the bot only: the bot token and, with token
 rotation, its refresh token and expiry, encrypted with the `TokenVault`; no token is ever
 logged. `bot_token(team_id)` is the plain look-up for our own code (the notifier, the
-directory); `forget_workspace` is what `app_uninstalled` and `tokens_revoked` do
-(`bot.listeners.install_events`).
+directory); given a `TokenRefresh`, it refreshes a rotating token near expiry itself, since
+Bolt only does when an event comes in. `forget_workspace` is what `app_uninstalled` and
+`tokens_revoked` do (`bot.listeners.install_events`).
 
 The state store keeps only the SHA-256 of each state: 256 random bits, taken once, within ten
 minutes; expired rows are purged whenever a state is issued or taken.
@@ -28,14 +29,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -65,15 +70,33 @@ def _epoch(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 
 
+@dataclass(frozen=True)
+class TokenRefresh:
+    """What `bot_token` needs to refresh a rotating token near its expiry by itself: Bolt does
+    it only when an event comes in, and our own calls (the notifier) may come first."""
+
+    client: AsyncWebClient
+    client_id: str
+    client_secret: str = field(repr=False)
+    ahead: timedelta = timedelta(minutes=120)  # as Bolt's token_rotation_expiration_minutes
+
+
 class SlackInstallationStore(AsyncInstallationStore):
-    """Bolt's installation store over `slack_installations` (bot tokens only)."""
+    """Bolt's installation store over `slack_installations` (bot tokens only); with `refresh`,
+    `bot_token` also refreshes a rotating token near its expiry."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], vault: TokenVault, clock: Clock
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        vault: TokenVault,
+        clock: Clock,
+        *,
+        refresh: TokenRefresh | None = None,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
         self._clock = clock
+        self._refresh = refresh
 
     @property
     def logger(self) -> logging.Logger:
@@ -226,7 +249,44 @@ class SlackInstallationStore(AsyncInstallationStore):
         if not rows:
             return None
         row = min(rows, key=lambda r: r.team_id == "")  # the workspace's own row first
-        return self._vault.decrypt(row.encrypted_bot_token)
+        token = self._vault.decrypt(row.encrypted_bot_token)
+        expires = row.bot_token_expires_at
+        if (
+            self._refresh is None
+            or expires is None
+            or not row.encrypted_bot_refresh_token
+            or expires > self._clock.now() + self._refresh.ahead
+        ):
+            return token
+        return await self._refreshed(row) or token
+
+    async def _refreshed(self, row: SlackInstallation) -> str | None:
+        """Refresh a rotating token as Bolt would on an event, and save it; None when Slack
+        refuses (the caller goes on with the token it has until it expires)."""
+        assert self._refresh is not None
+        bot = self._bot(row)
+        try:
+            answer = await self._refresh.client.oauth_v2_access(
+                client_id=self._refresh.client_id,
+                client_secret=self._refresh.client_secret,
+                grant_type="refresh_token",
+                refresh_token=bot.bot_refresh_token,
+            )
+        except SlackApiError as error:
+            reason = error.response.get("error")
+            log.warning("cannot refresh the bot token of %s: %s", row.team_id, reason)
+            return None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("cannot refresh the bot token of %s: %r", row.team_id, error)
+            return None
+        if answer.get("token_type") != "bot":
+            return None
+        bot.bot_token = str(answer["access_token"])
+        bot.bot_refresh_token = answer.get("refresh_token") or bot.bot_refresh_token
+        lifetime = timedelta(seconds=int(answer["expires_in"]))
+        bot.bot_token_expires_at = int((self._clock.now() + lifetime).timestamp())
+        await self._save((row.enterprise_id, row.team_id), bot)
+        return bot.bot_token
 
     # --- forgetting -----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.error import BoltError
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.installations import SlackInstallationStore, SlackOAuthStateStore
+from bot.installations import SlackInstallationStore, SlackOAuthStateStore, TokenRefresh
 from bot.listeners.install_events import register_install_events
 from bot.slack_client import slack_web_client
 from sandbox.server import bind_socket, serve_apps, socket_url
@@ -387,3 +389,48 @@ async def test_a_token_near_expiry_is_refreshed_on_the_next_event(
         assert flow.homes[-1] == ("T0ACME", fresh)
         assert slack_world.requests["oauth.v2.access"] == 2
         assert not any(c["error"] == "token_expired" for c in slack_world.calls)
+
+
+async def test_our_own_calls_refresh_a_token_near_expiry_too(
+    sessions: async_sessionmaker[AsyncSession],
+    vault: TokenVault,
+    clock: FakeClock,
+    slack_world: SlackSandbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slack_world.installs.add_app(CLIENT_ID, CLIENT_SECRET, token_rotation=True)
+    sock = bind_socket()
+    async with serve_apps((create_slack_emulator(slack_world, clock=clock), sock)):
+        client = slack_web_client(f"{socket_url(sock)}/api/")
+        refresh = TokenRefresh(client, CLIENT_ID, CLIENT_SECRET)
+        store = SlackInstallationStore(sessions, vault, clock, refresh=refresh)
+        code = slack_world.installs.issue_code(CLIENT_ID, "T0ACME", "U0ANA", at=clock.now())
+        got = await client.oauth_v2_access(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code
+        )
+        old, lifetime = str(got["access_token"]), int(got["expires_in"])
+        await store.async_save(installation(
+            token=old, bot_refresh_token=got["refresh_token"],
+            bot_token_expires_at=int(clock.now().timestamp()) + lifetime,
+        ))  # fmt: skip
+        assert await store.bot_token("T0ACME") == old  # twelve hours left
+
+        clock.advance(lifetime - 3600)  # one left: within the two hours before expiry
+        fresh = await store.bot_token("T0ACME")
+        assert fresh is not None and fresh != old
+        assert await store.bot_token("T0ACME") == fresh  # saved: refreshed once
+        assert slack_world.requests["oauth.v2.access"] == 2
+        [row] = await rows(sessions)
+        assert row.bot_token_expires_at == clock.now() + timedelta(seconds=lifetime)
+        clock.advance(3600)
+        assert (await client.auth_test(token=fresh))["team_id"] == "T0ACME"
+        with pytest.raises(SlackApiError, match="token_expired"):
+            await client.auth_test(token=old)
+
+        # A refresh Slack refuses leaves the token as it was (and logs no token).
+        dying = installation("T0BETA", "xoxe.xoxb-beta", bot_refresh_token="xoxe-1-unknown",
+                             bot_token_expires_at=int(clock.now().timestamp()))  # fmt: skip
+        await store.async_save(dying)
+        with caplog.at_level(logging.INFO, logger="bot.installations"):
+            assert await store.bot_token("T0BETA") == "xoxe.xoxb-beta"
+        assert "invalid_refresh_token" in caplog.text and "xox" not in caplog.text
