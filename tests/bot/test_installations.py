@@ -233,16 +233,15 @@ class InstallFlow:
     homes: list[tuple[str | None, str | None]] = field(default_factory=list)  # team, bot token
 
     async def install(self, team_id: str, user_id: str) -> httpx.Response:
-        """ "Add to Slack" in a browser: Bolt's install path, the consent page, "Allow", and
+        """Press "Add to Slack" in a browser: Bolt's install path, the consent page, "Allow", and
         back to Bolt's redirect URI with the state cookie."""
         start = await self.browser.get(f"{self.app_url}/slack/install", params={"team": team_id})
         assert start.status_code == 302
         # Bolt's cookie is Secure, which a client sends only over https: send it by hand.
         cookie = start.headers["set-cookie"].split(";")[0]
         consent = await self.browser.get(start.headers["location"])
-        assert consent.status_code == 200 and "Scrumy Tasks is requesting permission" in (
-            consent.text
-        )
+        assert consent.status_code == 200
+        assert "Scrumy Tasks is requesting permission" in consent.text
         fields = dict(HIDDEN_FIELD.findall(consent.text))
         fields.update(user_id=user_id, decision="allow")
         allowed = await self.browser.post(f"{self.slack_url}/oauth/v2/authorize", data=fields)
