@@ -27,14 +27,14 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
-from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.installations import SlackInstallationStore, SlackOAuthStateStore
 from bot.listeners import ListenerDeps, register_listeners
+from bot.listeners.install_events import register_install_events
 from primitives.clock import Clock
 from primitives.enums import ProviderName
 from routing.results import ConnectLinks
@@ -63,8 +63,8 @@ class SlackInstalls:
 
     client_id: str
     client_secret: str
-    installation_store: AsyncInstallationStore
-    state_store: AsyncOAuthStateStore
+    installation_store: SlackInstallationStore
+    state_store: SlackOAuthStateStore
     redirect_uri: str  # APP_BASE_URL + /slack/oauth_redirect
     authorization_url: str  # Slack's consent page: https://slack.com/oauth/v2/authorize
     scopes: Sequence[str] = BOT_SCOPES
@@ -110,10 +110,15 @@ def create_slack_app(deps: SlackAppDeps) -> AsyncApp:
         client=deps.client,
         authorize=_one_workspace(deps.bot_token, deps.client) if deps.bot_token else None,
         oauth_settings=oauth,
+        # Given to the app too, not only to the OAuth settings: else Bolt refreshes rotating
+        # tokens with a client of its own, aimed at slack.com whatever SLACK_API_URL says.
+        installation_store=deps.installs.installation_store if deps.installs else None,
         installation_store_bot_only=True if oauth is not None else None,
         process_before_response=False,
     )
     app.error(_log_error)
+    if deps.installs is not None:
+        register_install_events(app, deps.installs.installation_store)
     register_listeners(app, ListenerDeps(deps.utility, deps.tools, deps.links))
     return app
 

@@ -1,17 +1,29 @@
-"""Installs in the Slack emulator: `oauth.v2.access` (the OAuth v2 code exchange, and token
-rotation's refresh) and `apps.connections.open` (Socket Mode's URL), as Slack answers them.
+"""Installs in the Slack emulator: the consent page (`/oauth/v2/authorize`), `oauth.v2.access`
+(the OAuth v2 code exchange, and token rotation's refresh) and `apps.connections.open` (Socket
+Mode's URL), as Slack answers them.
 
 - A test registers the app (`world.installs.add_app(client_id, client_secret, redirect_uri,
-  scopes=..., token_rotation=...)`) and stands in for the person pressing "Allow" with
-  `world.installs.issue_code(client_id, team_id, user_id, redirect_uri=...)`: a one-time code,
-  ten minutes long. (The consent page itself, `/oauth/v2/authorize`, is not emulated.)
+  scopes=..., token_rotation=..., name=...)`).
+- `GET /oauth/v2/authorize?client_id=&scope=&state=&redirect_uri=` is the consent page: the
+  app's name, the workspace and the scopes asked for, with "Allow" and "Cancel". The workspace
+  is the `team` of the URL (Bolt passes `/slack/install?team=` on) or one to pick; who installs
+  is the `user` of the URL or typed in. An unknown `client_id`, a `redirect_uri` that is not one
+  registered for the app (exactly; none given means the first one), or a bot scope the app
+  does not declare (or none at all) is an error page, never a redirect, as on Slack. User
+  scopes (`user_scope`) are not emulated.
+- `POST /oauth/v2/authorize` is the button: a 302 to the redirect URI with a one-time `code`
+  and the same `state`, or `error=access_denied` and the `state` for "Cancel". The form's
+  `team_id` and `user_id` say where and who (a test may put them in the query as `team` and
+  `user` instead). A test may also skip the page: `world.installs.issue_code(client_id,
+  team_id, user_id, at=..., redirect_uri=...)` is what pressing "Allow" hands out.
 - `POST /api/oauth.v2.access` takes the client id and secret in the form or HTTP Basic:
-  `invalid_client_id`, `bad_client_secret`; the code once, unexpired and made for this client
-  (`invalid_code`), with the `redirect_uri` of the authorize request when it had one
-  (`bad_redirect_uri`). It installs the bot in the workspace (`world.bot_tokens`) and answers
-  `access_token`, `token_type: "bot"`, `scope`, `bot_user_id`, `app_id`, `team` {id, name},
-  `enterprise: null`, `is_enterprise_install: false`, `authed_user` {id}; with token rotation
-  the token is `xoxe.xoxb-…` with `expires_in` (12 hours) and a `refresh_token`, and
+  `invalid_client_id`, `bad_client_secret`; the code once, unexpired (ten minutes) and made for
+  this client (`invalid_code`), with the `redirect_uri` of the authorize request when it had
+  one (`bad_redirect_uri`). It installs the bot in the workspace (`world.bot_tokens`) with the
+  scopes asked for (the app's, for a code from `issue_code`) and answers `access_token`,
+  `token_type: "bot"`, `scope`, `bot_user_id`, `app_id`, `team` {id, name}, `enterprise: null`,
+  `is_enterprise_install: false`, `authed_user` {id}; with token rotation the token is
+  `xoxe.xoxb-…` with `expires_in` (12 hours) and a `refresh_token`, and
   `grant_type=refresh_token` gives a fresh access token (`invalid_refresh_token` otherwise).
   An expired token is `token_expired` on every method.
 - `POST /api/apps.connections.open` with an app-level `xapp-` token in the Authorization header
@@ -27,14 +39,16 @@ from __future__ import annotations
 
 import base64
 import hmac
+import html
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from primitives.clock import Clock
@@ -56,6 +70,7 @@ class SlackApp:
     scopes: frozenset[str]
     token_rotation: bool = False
     app_id: str = "A0SCRUMY"
+    name: str = "Scrumy Tasks"  # what the consent page calls it
 
 
 @dataclass
@@ -78,20 +93,29 @@ class SlackInstalls:
         scopes: frozenset[str] | set[str] = frozenset({"chat:write", "commands"}),
         token_rotation: bool = False,
         app_id: str = "A0SCRUMY",
+        name: str = "Scrumy Tasks",
     ) -> SlackApp:
         app = SlackApp(client_id, client_secret, tuple(redirect_uris), frozenset(scopes),
-                       token_rotation, app_id)  # fmt: skip
+                       token_rotation, app_id, name)  # fmt: skip
         self.apps[client_id] = app
         return app
 
     def issue_code(
-        self, client_id: str, team_id: str, user_id: str, *, at: datetime, redirect_uri: str = ""
+        self,
+        client_id: str,
+        team_id: str,
+        user_id: str,
+        *,
+        at: datetime,
+        redirect_uri: str = "",
+        scopes: frozenset[str] | None = None,
     ) -> str:
-        """What Slack's consent page hands the redirect URI when the person allows the app."""
+        """What Slack's consent page hands the redirect URI when the person allows the app
+        (`scopes`: those the page asked for; None for all the app declares)."""
         code = f"{team_id}.{secrets.token_hex(12)}"
         self.codes[code] = {
             "client_id": client_id, "team_id": team_id, "user_id": user_id,
-            "redirect_uri": redirect_uri, "expires": at + CODE_LIFETIME,
+            "redirect_uri": redirect_uri, "expires": at + CODE_LIFETIME, "scopes": scopes,
         }  # fmt: skip
         return code
 
@@ -111,18 +135,21 @@ def install_routes(world: SlackSandbox, clock: Clock) -> list[Route]:
     def refuse(error: str) -> JSONResponse:
         return JSONResponse({"ok": False, "error": error})
 
-    def mint(app: SlackApp, team_id: str, user_id: str) -> dict[str, Any]:
+    def mint(
+        app: SlackApp, team_id: str, user_id: str, scopes: frozenset[str] | None = None
+    ) -> dict[str, Any]:
+        granted = app.scopes if scopes is None else scopes
         rotating = app.token_rotation
         token = (
             f"xoxe.xoxb-1-{secrets.token_hex(16)}"
             if rotating
             else f"xoxb-{team_id}-{secrets.token_hex(12)}"
         )
-        world.add_workspace(team_id, token, scopes=app.scopes)
+        world.add_workspace(team_id, token, scopes=granted)
         bot_user, _ = world.bot_of(team_id)
         answer: dict[str, Any] = {
             "ok": True, "access_token": token, "token_type": "bot",
-            "scope": ",".join(sorted(app.scopes)), "bot_user_id": bot_user, "app_id": app.app_id,
+            "scope": ",".join(sorted(granted)), "bot_user_id": bot_user, "app_id": app.app_id,
             "team": {"id": team_id, "name": world.team_names.get(team_id, team_id)},
             "enterprise": None, "is_enterprise_install": False, "authed_user": {"id": user_id},
         }  # fmt: skip
@@ -169,7 +196,7 @@ def install_routes(world: SlackSandbox, clock: Clock) -> list[Route]:
             return refuse("invalid_code")
         if grant["redirect_uri"] and values.get("redirect_uri", "") != grant["redirect_uri"]:
             return refuse("bad_redirect_uri")
-        return JSONResponse(mint(app, grant["team_id"], grant["user_id"]))
+        return JSONResponse(mint(app, grant["team_id"], grant["user_id"], grant.get("scopes")))
 
     async def connections_open(request: Request) -> Response:
         world.requests["apps.connections.open"] += 1
@@ -204,6 +231,106 @@ def install_routes(world: SlackSandbox, clock: Clock) -> list[Route]:
         return JSONResponse({"ok": True, "url": url})
 
     return [
+        *consent_routes(world, clock),
         Route("/api/oauth.v2.access", access, methods=["GET", "POST"]),
         Route("/api/apps.connections.open", connections_open, methods=["GET", "POST"]),
     ]
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!doctype html><html><head><title>{html.escape(title)}</title></head>"
+        f"<body>{body}</body></html>",
+        status,
+    )
+
+
+def _with_query(url: str, **values: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(values)}"
+
+
+def consent_routes(world: SlackSandbox, clock: Clock) -> list[Route]:
+    """Slack's "<app> is requesting permission to access the <workspace> workspace" page."""
+    installs = world.installs
+
+    def error_page(message: str) -> Response:
+        # Slack shows its own page and never redirects to an address it cannot trust.
+        body = f"<h1>Something went wrong</h1><p>{html.escape(message)}</p>"
+        return _page("Slack — error", body, 400)
+
+    def checked(params: dict[str, str]) -> tuple[SlackApp, str, frozenset[str]] | Response:
+        """The app, the redirect URI to use and the bot scopes asked for, or an error page."""
+        app = installs.apps.get(params.get("client_id", ""))
+        if app is None:
+            return error_page("Invalid client_id parameter")
+        redirect_uri = params.get("redirect_uri", "")
+        if not redirect_uri and app.redirect_uris:
+            redirect_uri = app.redirect_uris[0]
+        if redirect_uri not in app.redirect_uris:
+            return error_page("redirect_uri did not match any configured URIs")
+        scopes = frozenset(s.strip() for s in params.get("scope", "").split(",") if s.strip())
+        if not scopes or not scopes <= app.scopes:
+            return error_page("Invalid permissions requested")
+        return app, redirect_uri, scopes
+
+    def workspaces() -> list[str]:
+        return sorted(set(world.team_names) | set(world.bots))
+
+    def consent_page(params: dict[str, str], app: SlackApp, scopes: frozenset[str]) -> Response:
+        team = params.get("team", "")
+        keep = ("client_id", "scope", "user_scope", "redirect_uri", "state")
+        hidden = "".join(
+            f'<input type="hidden" name="{n}" value="{html.escape(params[n])}">'
+            for n in keep
+            if n in params
+        )
+        if team:
+            where = html.escape(world.team_names.get(team, team))
+            picker = f'<input type="hidden" name="team_id" value="{html.escape(team)}">'
+        else:
+            where = "your"
+            options = "".join(
+                f'<option value="{html.escape(t)}">{html.escape(world.team_names.get(t, t))}'
+                "</option>"
+                for t in workspaces()
+            )
+            picker = f'<label>Workspace <select name="team_id">{options}</select></label>'
+        user = html.escape(params.get("user", ""))
+        who = f'<label>You are <input name="user_id" value="{user}"></label>'
+        listed = "".join(f"<li>{html.escape(s)}</li>" for s in sorted(scopes))
+        body = (
+            f"<h1>{html.escape(app.name)} is requesting permission to access the {where} Slack "
+            f"workspace</h1><p>What will {html.escape(app.name)} be able to view and do?</p>"
+            f'<ul class="scopes">{listed}</ul>'
+            f'<form method="post" action="/oauth/v2/authorize">{hidden}{picker} {who} '
+            '<button name="decision" value="allow">Allow</button> '
+            '<button name="decision" value="deny">Cancel</button></form>'
+        )
+        return _page(f"Install {app.name}", body)
+
+    async def authorize(request: Request) -> Response:
+        world.requests[f"{request.method} /oauth/v2/authorize"] += 1
+        params: dict[str, str] = {k: str(v) for k, v in request.query_params.items()}
+        if request.method == "POST":
+            params.update({k: str(v) for k, v in (await request.form()).items()})
+        outcome = checked(params)
+        if isinstance(outcome, Response):
+            return outcome
+        app, redirect_uri, scopes = outcome
+        if request.method == "GET":
+            return consent_page(params, app, scopes)
+        state = params.get("state", "")
+        if params.get("decision") == "deny":
+            denied = _with_query(redirect_uri, error="access_denied", state=state)
+            return RedirectResponse(denied, 302)
+        team_id = params.get("team_id") or params.get("team", "")
+        user_id = params.get("user_id") or params.get("user", "")
+        if not team_id or not user_id:
+            return error_page("Pick a workspace and say who you are")
+        code = installs.issue_code(
+            app.client_id, team_id, user_id, at=clock.now(),
+            redirect_uri=params.get("redirect_uri", ""), scopes=scopes,
+        )  # fmt: skip
+        return RedirectResponse(_with_query(redirect_uri, code=code, state=state), 302)
+
+    return [Route("/oauth/v2/authorize", authorize, methods=["GET", "POST"])]

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import uvicorn
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import select
 from starlette.applications import Starlette
 
-from bot.app import SlackAppDeps, create_slack_app, slack_routes
+from bot.app import REDIRECT_PATH, SlackAppDeps, SlackInstalls, create_slack_app, slack_routes
 from bot.directory import SingleWorkspace, SlackDirectory, TokenSource, team_of_token
+from bot.installations import SlackInstallationStore, SlackOAuthStateStore, TokenRefresh
 from bot.people import SlackPeople
 from bot.slack_client import slack_web_client
 from routing.errors import DirectoryUnavailable
@@ -36,7 +36,6 @@ from sidecar.links import SIGNING_PURPOSE, LinkSigner
 from sidecar.metrics import Metrics
 from sidecar.slack_sign_in import SlackSignIn
 from storage.api_keys import ApiKeyStore
-from storage.models import SlackInstallation
 from storage.oauth_states import OAuthStateStore
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,6 @@ async def bot_tokens(settings: Settings, services: Services) -> TokenSource:
             "SLACK_BOT_TOKEN: not set (nor SLACK_CLIENT_ID/SLACK_CLIENT_SECRET); the app needs "
             "Slack to know who owns a task — try `scrumy demo` to see it without an account"
         )
-    storage = services.storage
     if settings.slack_bot_token is not None:
         token = settings.slack_bot_token.get_secret_value()
         try:
@@ -75,14 +73,20 @@ async def bot_tokens(settings: Settings, services: Services) -> TokenSource:
         log.info("serving the Slack workspace %s (the bot token's own)", team_id)
         return SingleWorkspace(token, team_id)
 
-    async def token_for(team_id: str) -> str | None:
-        async with storage.sessions() as session:
-            row = await session.scalar(
-                select(SlackInstallation).where(SlackInstallation.team_id == team_id)
-            )
-        return storage.vault.decrypt(row.encrypted_bot_token) if row else None
+    return installation_store(settings, services).bot_token
 
-    return token_for
+
+def installation_store(settings: Settings, services: Services) -> SlackInstallationStore:
+    """The workspaces that installed the app through Slack OAuth, their tokens encrypted; a
+    rotating token is refreshed here when our own calls need it before Bolt's next event."""
+    storage = services.storage
+    refresh = None
+    if settings.slack_client_id is not None and settings.slack_client_secret is not None:
+        refresh = TokenRefresh(
+            slack_web_client(str(settings.slack_api_url)), settings.slack_client_id,
+            settings.slack_client_secret.get_secret_value(),
+        )  # fmt: skip
+    return SlackInstallationStore(storage.sessions, storage.vault, services.clock, refresh=refresh)
 
 
 def slack_directory(settings: Settings, services: Services, tokens: TokenSource) -> SlackDirectory:
@@ -115,18 +119,30 @@ def slack_app(
                 "verified (Basic Information > App Credentials in the Slack app's settings)"
             )
         return None
+    client = slack_web_client(str(settings.slack_api_url))
+    installs = None
     if settings.slack_bot_token is None:
-        log.warning("installs through Slack OAuth are not served yet; /slack/events is off")
-        return None
+        assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+        installs = SlackInstalls(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret.get_secret_value(),
+            installation_store=installation_store(settings, services),
+            state_store=SlackOAuthStateStore(services.storage.sessions, services.clock),
+            redirect_uri=f"{settings.base_url}{REDIRECT_PATH}",
+            authorization_url=f"{str(settings.slack_auth_url).rstrip('/')}/oauth/v2/authorize",
+        )
     return create_slack_app(
         SlackAppDeps(
             utility=utility,
-            client=slack_web_client(str(settings.slack_api_url)),
+            client=client,
             clock=services.clock,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             tools=tuple(services.providers),
             links=links,
-            bot_token=settings.slack_bot_token.get_secret_value(),
+            bot_token=(
+                settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+            ),
+            installs=installs,
         )
     )
 

@@ -241,6 +241,17 @@ class SlackInstallation(Timestamps, Base):
     user_scopes: Mapped[str | None] = mapped_column(Text)
 
 
+class SlackInstallState(Base):
+    """A pending "Add to Slack": the SHA-256 of the OAuth `state` Bolt sent to Slack's consent
+    page. Taken once, within its ten minutes (`bot.installations.SlackOAuthStateStore`)."""
+
+    __tablename__ = "slack_install_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class OAuthState(Base):
     """One step of a pending connect flow. Only the hash of the state, of the browser cookie
     and of the connect link is kept.

@@ -3,6 +3,8 @@ token rotation) and Socket Mode's apps.connections.open."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from sandbox.slack import SlackSandbox
@@ -113,3 +115,72 @@ async def test_socket_mode_url_needs_an_app_level_token(
     assert await error(headers={"Authorization": "Bearer xapp-1-narrow"}) == "missing_scope"
     got = await http.get(url, headers={"Authorization": "Bearer xapp-1-good"})
     assert got.json()["error"] == "insecure_request"
+
+
+AUTHORIZE = f"{SLACK_URL}/oauth/v2/authorize"
+
+
+def form_of(page: str) -> dict[str, str]:
+    """The hidden fields of the consent page's form."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page))
+
+
+async def test_the_consent_page_names_the_app_the_workspace_and_the_scopes(
+    slack_world: SlackSandbox, http: httpx.AsyncClient
+) -> None:
+    slack_world.installs.add_app("app-id", "app-secret", REDIRECT, name="Scrumy Tasks",
+                                 scopes={"chat:write", "commands", "im:write"})  # fmt: skip
+    asked = {"client_id": "app-id", "scope": "chat:write,commands", "state": "s-1",
+             "redirect_uri": REDIRECT, "team": "T0ACME"}  # fmt: skip
+    page = await http.get(AUTHORIZE, params=asked)
+    assert page.status_code == 200
+    assert "Scrumy Tasks is requesting permission to access the Acme Slack workspace" in page.text
+    assert "<li>chat:write</li><li>commands</li>" in page.text and "im:write" not in page.text
+    fields = form_of(page.text)
+    assert fields["state"] == "s-1" and fields["team_id"] == "T0ACME"
+
+    allowed = await http.post(AUTHORIZE, data={**fields, "user_id": "U0ANA", "decision": "allow"})
+    assert allowed.status_code == 302
+    back = httpx.URL(allowed.headers["location"])
+    assert str(back.copy_with(query=None)) == REDIRECT
+    assert back.params["state"] == "s-1"
+    body = await exchange(http, code=back.params["code"], redirect_uri=REDIRECT)
+    assert body["ok"] and body["scope"] == "chat:write,commands"  # what the page asked for
+    assert body["team"] == {"id": "T0ACME", "name": "Acme"}
+    assert body["authed_user"] == {"id": "U0ANA"}
+
+    # "Cancel": back to the app with access_denied and the state, no code.
+    denied = await http.post(AUTHORIZE, data={**fields, "user_id": "U0ANA", "decision": "deny"})
+    assert denied.status_code == 302
+    assert httpx.URL(denied.headers["location"]).params == httpx.QueryParams(
+        {"error": "access_denied", "state": "s-1"}
+    )
+    # A test may say where and who in the query instead of the form.
+    quick = await http.post(AUTHORIZE, params={**asked, "user": "U0BO"})
+    assert "code" in httpx.URL(quick.headers["location"]).params
+
+
+async def test_the_consent_page_refuses_with_an_error_page_not_a_redirect(
+    slack_world: SlackSandbox, http: httpx.AsyncClient
+) -> None:
+    slack_world.installs.add_app("app-id", "app-secret", REDIRECT)
+    asked = {"client_id": "app-id", "scope": "chat:write", "state": "s", "redirect_uri": REDIRECT}
+    for wrong, message in [
+        ({"client_id": "who"}, "Invalid client_id parameter"),
+        ({"redirect_uri": "http://evil.example/cb"}, "redirect_uri did not match"),
+        ({"scope": "chat:write,admin"}, "Invalid permissions requested"),
+        ({"scope": ""}, "Invalid permissions requested"),
+    ]:
+        for method in ("GET", "POST"):
+            query = {**asked, **wrong, "team": "T0ACME", "user": "U0ANA"}
+            answer = await http.request(method, AUTHORIZE, params=query)
+            assert answer.status_code == 400 and message in answer.text
+            assert "location" not in answer.headers
+    # No redirect_uri: Slack uses the app's first one; the page offers the known workspaces.
+    page = await http.get(AUTHORIZE, params={"client_id": "app-id", "scope": "chat:write"})
+    assert page.status_code == 200 and '<option value="T0ACME">Acme</option>' in page.text
+    nobody = await http.post(AUTHORIZE, data={"client_id": "app-id", "scope": "chat:write"})
+    assert nobody.status_code == 400
+    fields = {"client_id": "app-id", "scope": "chat:write", "team_id": "T0ACME", "user_id": "U0ANA"}
+    allowed = await http.post(AUTHORIZE, data=fields)
+    assert allowed.headers["location"].startswith(REDIRECT + "?code=")
