@@ -77,7 +77,7 @@ class SlackAppDeps:
     utility: IntegrationUtility
     client: AsyncWebClient
     clock: Clock
-    signing_secret: str
+    signing_secret: str | None  # None only over Socket Mode, where Slack signs nothing
     tools: Sequence[ProviderName]
     links: ConnectLinks | None = None
     bot_token: str | None = None
@@ -107,6 +107,7 @@ def create_slack_app(deps: SlackAppDeps) -> AsyncApp:
         name="scrumy-tasks",
         logger=logging.getLogger("scrumy.slack"),
         signing_secret=deps.signing_secret,
+        request_verification_enabled=deps.signing_secret is not None,
         client=deps.client,
         authorize=_one_workspace(deps.bot_token, deps.client) if deps.bot_token else None,
         oauth_settings=oauth,
@@ -149,17 +150,19 @@ async def _log_error(error: Exception, body: dict[str, Any]) -> None:
 
 
 def slack_routes(
-    app: AsyncApp, *, on_ack: Callable[[float], None] | None = None
+    app: AsyncApp, *, on_ack: Callable[[float], None] | None = None, events: bool = True
 ) -> list[BaseRoute]:
     """`/slack/events` for every signed request, and the install pages when installable.
 
     Bolt's Starlette handler serves the install pages by comparing the request's full path
     with the configured ones, so they are plain routes at those exact paths. `on_ack` is told
-    how long each answer to Slack took (`scrumy_slack_ack_seconds`).
+    how long each answer to Slack took (`scrumy_slack_ack_seconds`). Over Socket Mode
+    (`events` False) Slack's requests come through the socket, and only the install pages are
+    served over HTTP.
     """
     handler = AsyncSlackRequestHandler(app)
 
-    async def events(request: Request) -> Response:
+    async def answer(request: Request) -> Response:
         started = time.perf_counter()
         response = await handler.handle(request)
         if on_ack is not None:
@@ -169,7 +172,7 @@ def slack_routes(
     async def oauth(request: Request) -> Response:
         return await handler.handle(request)
 
-    routes: list[BaseRoute] = [Route(EVENTS_PATH, events, methods=["POST"])]
+    routes: list[BaseRoute] = [Route(EVENTS_PATH, answer, methods=["POST"])] if events else []
     if app.oauth_flow is not None:
         routes += [
             Route(INSTALL_PATH, oauth, methods=["GET"]),

@@ -305,26 +305,47 @@ def worker(
 # --- serve ------------------------------------------------------------------------------------
 
 
+def _local_address(settings: Settings, host: str, port: int | None) -> Settings:
+    """Without APP_BASE_URL, links and redirect URIs point at this server itself."""
+    if "app_base_url" in settings.model_fields_set:
+        return settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    port = port or settings.port or 8000
+    return settings.model_copy(update={"app_base_url": AnyHttpUrl(f"http://{shown}:{port}")})
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: PORT, else 8000).")
 @click.option("--no-worker", is_flag=True, help="Run no dispatch worker (see `scrumy worker`).")
 def serve(host: str, port: int | None, no_worker: bool) -> None:
     """Serve the connect pages, the task API, health and metrics, with the worker."""
-    settings = _settings()
+    settings = _local_address(_settings(), host, port)
     port = port or settings.port or 8000
-    if "app_base_url" not in settings.model_fields_set:
-        # No public address given: links and redirect URIs point at this server itself.
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        settings = settings.model_copy(
-            update={"app_base_url": AnyHttpUrl(f"http://{shown}:{port}")}
-        )
 
     async def run() -> None:
         async with running_services(settings) as services:
             await serve_http(
                 settings, services, host=host, port=port,
                 worker_config=None if no_worker else WorkerConfig(),
+            )  # fmt: skip
+
+    _run(run())
+
+
+@cli.command("socket")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: PORT, else 8000).")
+@click.option("--no-worker", is_flag=True, help="Run no dispatch worker (see `scrumy worker`).")
+def socket(host: str, port: int | None, no_worker: bool) -> None:
+    """Reach Slack over Socket Mode (SLACK_APP_TOKEN); serve the connect pages and the API."""
+    settings = _local_address(_settings(), host, port)
+
+    async def run() -> None:
+        async with running_services(settings) as services:
+            await serve_http(
+                settings, services, host=host, port=port or settings.port or 8000,
+                worker_config=None if no_worker else WorkerConfig(), socket_mode=True,
             )  # fmt: skip
 
     _run(run())

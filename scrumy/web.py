@@ -24,6 +24,7 @@ from bot.directory import SingleWorkspace, SlackDirectory, TokenSource, team_of_
 from bot.installations import SlackInstallationStore, SlackOAuthStateStore, TokenRefresh
 from bot.people import SlackPeople
 from bot.slack_client import slack_web_client
+from bot.socket_mode import SocketModeError, run_socket_mode
 from routing.errors import DirectoryUnavailable
 from routing.owners import Directory
 from routing.utility import IntegrationUtility
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 class WebApp:
     app: Starlette
     deps: SidecarDeps  # what the app was built from: the utility, links, metrics, …
+    slack: AsyncApp | None = None  # the Bolt app, where Slack is configured
 
 
 async def bot_tokens(settings: Settings, services: Services) -> TokenSource:
@@ -109,16 +111,31 @@ def slack_sign_in(settings: Settings, services: Services) -> SlackSignIn | None:
 
 
 def slack_app(
-    settings: Settings, services: Services, *, utility: IntegrationUtility, links: LinkSigner
+    settings: Settings,
+    services: Services,
+    *,
+    utility: IntegrationUtility,
+    links: LinkSigner,
+    socket_mode: bool = False,
 ) -> AsyncApp | None:
-    """The Bolt app over the utility, or None where Slack is not configured for HTTP mode."""
-    if settings.slack_signing_secret is None:
-        if settings.slack_bot_token is not None or settings.slack_client_id is not None:
-            raise StartupError(
-                "SLACK_SIGNING_SECRET: not set; Slack's requests to /slack/events cannot be "
-                "verified (Basic Information > App Credentials in the Slack app's settings)"
-            )
+    """The Bolt app over the utility, or None where Slack is not configured.
+
+    Over HTTP every request must carry Slack's signature, so the signing secret is required;
+    over Socket Mode (`scrumy socket`) the app-level token is, and Slack signs nothing.
+    """
+    if settings.slack_bot_token is None and settings.slack_client_id is None:
         return None
+    if socket_mode and settings.slack_app_token is None:
+        raise StartupError(
+            "SLACK_APP_TOKEN: not set; Socket Mode needs the app-level token (xapp-…, with "
+            "connections:write) from Basic Information > App-Level Tokens"
+        )
+    if not socket_mode and settings.slack_signing_secret is None:
+        raise StartupError(
+            "SLACK_SIGNING_SECRET: not set; Slack's requests to /slack/events cannot be "
+            "verified (Basic Information > App Credentials in the Slack app's settings)"
+        )
+    secret = None if socket_mode else settings.slack_signing_secret
     client = slack_web_client(str(settings.slack_api_url))
     installs = None
     if settings.slack_bot_token is None:
@@ -136,7 +153,7 @@ def slack_app(
             utility=utility,
             client=client,
             clock=services.clock,
-            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            signing_secret=secret.get_secret_value() if secret else None,
             tools=tuple(services.providers),
             links=links,
             bot_token=(
@@ -148,10 +165,16 @@ def slack_app(
 
 
 def build_web_app(
-    settings: Settings, services: Services, *, tokens: TokenSource, directory: Directory
+    settings: Settings,
+    services: Services,
+    *,
+    tokens: TokenSource,
+    directory: Directory,
+    socket_mode: bool = False,
 ) -> WebApp:
     """The HTTP app over the running services, the workspaces' bot tokens (`bot_tokens`) and
-    the Slack directory (`slack_directory`)."""
+    the Slack directory (`slack_directory`); with `socket_mode` Slack's requests come over
+    Socket Mode and `/slack/events` is not served."""
     storage = services.storage
     links = LinkSigner(
         storage.vault.derived_keys(SIGNING_PURPOSE), base_url=settings.base_url,
@@ -164,9 +187,12 @@ def build_web_app(
         directory=directory, notifier=services.notifier,
         wake=services.signal.notify, connect_links=links,
     )  # fmt: skip
-    slack = slack_app(settings, services, utility=utility, links=links)
+    slack = slack_app(settings, services, utility=utility, links=links, socket_mode=socket_mode)
+    routes = (
+        slack_routes(slack, on_ack=metrics.slack_acked, events=not socket_mode) if slack else ()
+    )
     deps = SidecarDeps(
-        extra_routes=slack_routes(slack, on_ack=metrics.slack_acked) if slack else (),
+        extra_routes=routes,
         utility=utility, engine=storage.engine, oauth_states=OAuthStateStore(storage.sessions),
         api_keys=ApiKeyStore(storage.sessions),
         providers=services.providers, links=links, clock=services.clock, metrics=metrics,
@@ -177,7 +203,7 @@ def build_web_app(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
         ),
     )  # fmt: skip
-    return WebApp(create_sidecar(deps), deps)
+    return WebApp(create_sidecar(deps), deps, slack)
 
 
 def _exit_quietly_on_signals(server: uvicorn.Server) -> None:
@@ -199,11 +225,15 @@ async def serve(
     host: str,
     port: int,
     worker_config: WorkerConfig | None,
+    socket_mode: bool = False,
 ) -> None:
-    """Serve until stopped; `worker_config` None runs no worker (`--no-worker`)."""
+    """Serve until stopped; `worker_config` None runs no worker (`--no-worker`); with
+    `socket_mode` (`scrumy socket`) Slack is reached over Socket Mode beside the HTTP side."""
     tokens = await bot_tokens(settings, services)
     directory = slack_directory(settings, services, tokens)
-    web = build_web_app(settings, services, tokens=tokens, directory=directory)
+    web = build_web_app(
+        settings, services, tokens=tokens, directory=directory, socket_mode=socket_mode
+    )
     config = uvicorn.Config(
         web.app, host=host, port=port, lifespan="off", log_config=None, access_log=False,
         server_header=False,
@@ -211,11 +241,24 @@ async def serve(
     server = uvicorn.Server(config)
     stop = asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
+    socket_task: asyncio.Task[None] | None = None
     if worker_config is not None:
         worker = services.worker(worker_config, observer=web.deps.metrics)
         worker_task = asyncio.create_task(worker.run(services.signal, stop))
+    if socket_mode and web.slack is not None and settings.slack_app_token is not None:
+        connection = run_socket_mode(
+            web.slack,
+            app_token=settings.slack_app_token.get_secret_value(),
+            api_url=str(settings.slack_api_url),
+            stop=stop,
+            on_ack=web.deps.metrics.slack_acked,
+        )
+        socket_task = asyncio.create_task(connection)
+        # Slack refusing the app-level token ends the whole process, not only the socket.
+        socket_task.add_done_callback(lambda _: setattr(server, "should_exit", True))
     log.info(
-        "serving on http://%s:%d (public address %s)%s", host, port, settings.base_url,
+        "serving on http://%s:%d (public address %s)%s%s", host, port, settings.base_url,
+        " with Slack over Socket Mode" if socket_task else "",
         "" if worker_task else " without a worker",
     )  # fmt: skip
     _exit_quietly_on_signals(server)
@@ -227,3 +270,8 @@ async def serve(
         if worker_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
+    if socket_task is not None:
+        try:
+            await socket_task
+        except SocketModeError as error:
+            raise StartupError(f"SLACK_APP_TOKEN: {error}") from None

@@ -98,3 +98,21 @@ async def _serve_and_stop(tmp_path: Path, slack_api: str) -> None:
     assert "serving on http://127.0.0.1" in output
     assert "serving the Slack workspace T0SERVE" in output
     assert "cu-secret-value" not in output and "xoxb-serve-test" not in output
+
+
+async def test_socket_mode_with_a_token_slack_refuses_stops_with_one_line(tmp_path: Path) -> None:
+    async with serve_app(create_slack_emulator(_slack())) as slack_url:
+        env = {
+            **os.environ, "SLACK_BOT_TOKEN": "xoxb-serve-test",
+            "SLACK_APP_TOKEN": "xapp-1-never-issued", "SLACK_API_URL": f"{slack_url}/api",
+            "SCRUMY_ENCRYPTION_KEYS": new_key(),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'socket.db'}",
+        }  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "scrumy", "socket", "--port", str(free_port()), cwd=tmp_path,
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output = (await asyncio.wait_for(process.communicate(), 60))[0].decode()
+    assert process.returncode != 0
+    assert "SLACK_APP_TOKEN" in output and "invalid_auth" in output
+    assert "Traceback" not in output and "xapp-1-never-issued" not in output
