@@ -37,7 +37,11 @@ async def test_work_done_in_time_is_the_ack() -> None:
 
 async def test_slow_work_is_acknowledged_first_and_answered_after() -> None:
     acks, later = Acks(), []
-    release = asyncio.Event()
+    release, acked = asyncio.Event(), asyncio.Event()
+
+    async def ack(**body: Any) -> None:
+        await acks(**body)
+        acked.set()
 
     async def slow() -> SlackMessage:
         await release.wait()
@@ -47,10 +51,9 @@ async def test_slow_work_is_acknowledged_first_and_answered_after() -> None:
         later.append(message)
 
     replying = asyncio.ensure_future(
-        reply_within(acks, answer(slow(), "test"), follow_up=follow_up, seconds=0)
+        reply_within(ack, answer(slow(), "test"), follow_up=follow_up, seconds=0)
     )
-    while not acks.bodies:
-        await asyncio.sleep(0)
+    await acked.wait()
     assert acks.bodies == [{"response_type": "ephemeral", **notice(WORKING).payload()}]
     release.set()
     await replying

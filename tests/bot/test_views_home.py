@@ -209,7 +209,7 @@ def test_the_answer_to_a_click_and_a_fresh_link_go_on_top() -> None:
             NO_PREFERENCES,
             notice="“Fix &lt;it&gt;” is dismissed.",
             connect_links={NOTION: url},
-        )  # fmt: skip
+        )
     )
     ids = [b.get("block_id") for b in view["blocks"]]
     assert ids[:3] == ["home:title", "home:notice", "home:link:notion"]
