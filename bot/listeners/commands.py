@@ -43,7 +43,7 @@ TOOL_NAMES = {"clickup": ProviderName.CLICKUP, "click-up": ProviderName.CLICKUP,
               "notion": ProviderName.NOTION}  # fmt: skip
 
 
-class Verb(StrEnum):
+class Subcommand(StrEnum):
     CONNECT = "connect"
     DISCONNECT = "disconnect"
     STATUS = "status"
@@ -56,7 +56,7 @@ class TasksRequest:
     """What `/tasks <text>` asks for. `tool_word` is the tool as typed (None when none was);
     `unknown` is the text when it was not understood (the answer is help)."""
 
-    verb: Verb
+    verb: Subcommand
     tool_word: str | None = None
     unknown: str | None = None
 
@@ -69,16 +69,16 @@ def parse_tasks(text: str) -> TasksRequest:
     """`/tasks`' text as a request; case and spacing do not matter."""
     words = text.casefold().split()
     if not words:
-        return TasksRequest(Verb.HELP)
+        return TasksRequest(Subcommand.HELP)
     first, rest = words[0], words[1:]
     try:
-        verb = Verb(first)
+        verb = Subcommand(first)
     except ValueError:
-        return TasksRequest(Verb.HELP, unknown=text.strip())
-    if verb in (Verb.CONNECT, Verb.DISCONNECT) and len(rest) <= 1:
+        return TasksRequest(Subcommand.HELP, unknown=text.strip())
+    if verb in (Subcommand.CONNECT, Subcommand.DISCONNECT) and len(rest) <= 1:
         return TasksRequest(verb, tool_word=rest[0] if rest else None)
     if rest:
-        return TasksRequest(Verb.HELP, unknown=text.strip())
+        return TasksRequest(Subcommand.HELP, unknown=text.strip())
     return TasksRequest(verb)
 
 
@@ -103,16 +103,16 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
 async def _reply(
     deps: ListenerDeps, request: TasksRequest, team_id: str, user_id: str
 ) -> SlackMessage:
-    if request.verb is Verb.HELP:
+    if request.verb is Subcommand.HELP:
         return help_reply(request.unknown)
-    if request.verb in (Verb.CONNECT, Verb.DISCONNECT):
+    if request.verb in (Subcommand.CONNECT, Subcommand.DISCONNECT):
         problem = _tool_problem(deps, request)
         if problem is not None:
             return notice(problem)
     utility = deps.utility
-    if request.verb is Verb.CONNECT:
+    if request.verb is Subcommand.CONNECT:
         return await _connect(deps, request.tool, team_id, user_id)
-    if request.verb is Verb.DISCONNECT:
+    if request.verb is Subcommand.DISCONNECT:
         tool = request.tool
         assert tool is not None  # _tool_problem made sure
         if not await utility.disconnect(team_id=team_id, user_id=user_id, provider=tool):
@@ -120,7 +120,7 @@ async def _reply(
         return notice(
             f"{tool.label} is disconnected. Your tasks wait until you connect a tool again."
         )
-    if request.verb is Verb.STATUS:
+    if request.verb is Subcommand.STATUS:
         auth = await utility.get_auth_status(user_id, team_id=team_id)
         preferences = await utility.preference_details(user_id, team_id=team_id)
         return status_reply(auth, preferences, tools=deps.tools)
@@ -134,7 +134,7 @@ def _tool_problem(deps: ListenerDeps, request: TasksRequest) -> str | None:
     """The sentence saying what is wrong with the tool named, if anything."""
     offered = " or ".join(f"`{tool.value}`" for tool in deps.tools) or "a tool"
     if request.tool_word is None:
-        if request.verb is Verb.DISCONNECT:
+        if request.verb is Subcommand.DISCONNECT:
             return f"Say which tool to disconnect: `/tasks disconnect` and {offered}."
         return None
     tool = request.tool

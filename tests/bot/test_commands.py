@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.listeners.commands import TasksRequest, Verb, parse_tasks
+from bot.listeners.commands import Subcommand, TasksRequest, parse_tasks
 from storage.models import UserAuthToken
 from tests.bot.blockkit import check_message, texts
 from tests.bot.harness import SlackHarness, slack_harness
@@ -55,18 +55,18 @@ def nothing_posted(slack: SlackHarness) -> bool:
 @pytest.mark.parametrize(
     ("text", "request_"),
     [
-        ("", TasksRequest(Verb.HELP)),
-        ("  HELP ", TasksRequest(Verb.HELP)),
-        ("Connect", TasksRequest(Verb.CONNECT)),
-        ("connect   ClickUp", TasksRequest(Verb.CONNECT, "clickup")),
-        ("CONNECT notion", TasksRequest(Verb.CONNECT, "notion")),
-        ("disconnect  Notion  ", TasksRequest(Verb.DISCONNECT, "notion")),
-        ("disconnect", TasksRequest(Verb.DISCONNECT)),
-        ("Status", TasksRequest(Verb.STATUS)),
-        ("pending", TasksRequest(Verb.PENDING)),
-        ("status please", TasksRequest(Verb.HELP, unknown="status please")),
-        ("connect clickup now", TasksRequest(Verb.HELP, unknown="connect clickup now")),
-        ("make me a sandwich", TasksRequest(Verb.HELP, unknown="make me a sandwich")),
+        ("", TasksRequest(Subcommand.HELP)),
+        ("  HELP ", TasksRequest(Subcommand.HELP)),
+        ("Connect", TasksRequest(Subcommand.CONNECT)),
+        ("connect   ClickUp", TasksRequest(Subcommand.CONNECT, "clickup")),
+        ("CONNECT notion", TasksRequest(Subcommand.CONNECT, "notion")),
+        ("disconnect  Notion  ", TasksRequest(Subcommand.DISCONNECT, "notion")),
+        ("disconnect", TasksRequest(Subcommand.DISCONNECT)),
+        ("Status", TasksRequest(Subcommand.STATUS)),
+        ("pending", TasksRequest(Subcommand.PENDING)),
+        ("status please", TasksRequest(Subcommand.HELP, unknown="status please")),
+        ("connect clickup now", TasksRequest(Subcommand.HELP, unknown="connect clickup now")),
+        ("make me a sandwich", TasksRequest(Subcommand.HELP, unknown="make me a sandwich")),
     ],
 )
 def test_the_text_is_read_in_any_case_with_any_spacing(text: str, request_: TasksRequest) -> None:
