@@ -16,7 +16,7 @@ from sandbox.slack_messages import open_im
 from storage.models import Task, UserAuthToken
 from tests.bot.blockkit import check_message, check_view, texts
 from tests.bot.harness import SlackHarness, slack_harness
-from tests.bot.people import (
+from tests.bot.listening import (
     CLICKUP,
     GENERAL,
     NOTION,
@@ -260,3 +260,21 @@ async def test_a_click_in_the_home_tab_publishes_it_again(slack: SlackHarness) -
     check_view(view)
     link = buttons(view["blocks"])["link:notion"]
     assert link_owner(slack, link["url"], NOTION) == ANA
+
+
+async def test_choose_and_disconnect_in_the_home_tab(slack: SlackHarness) -> None:
+    await both_connected_asking(slack)
+    task = await task_for(slack, ANA, "Plan the offsite")
+
+    await deliver(slack, click(f"choose:notion:{task.task_id}", task.task_id, home=True))
+    view = slack.h.slack_world.home_views[ANA]
+    check_view(view)
+    assert "“Plan the offsite” is being created in Notion." in texts(view["blocks"])
+
+    await deliver(slack, click("disconnect:clickup", "clickup", home=True))
+    view = slack.h.slack_world.home_views[ANA]
+    check_view(view)
+    shown = texts(view["blocks"])
+    assert "ClickUp is disconnected." in shown
+    assert "*ClickUp* — not connected" in shown
+    assert ephemerals(slack, ANA) == []

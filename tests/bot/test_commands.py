@@ -14,7 +14,7 @@ from bot.listeners.commands import Subcommand, TasksRequest, parse_tasks
 from storage.models import UserAuthToken
 from tests.bot.blockkit import check_message, texts
 from tests.bot.harness import SlackHarness, slack_harness
-from tests.bot.people import (
+from tests.bot.listening import (
     CLICKUP,
     NOTION,
     buttons,

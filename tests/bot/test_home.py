@@ -15,7 +15,7 @@ from primitives.enums import ProviderName, RoutingMode
 from storage.models import UserAuthToken
 from tests.bot.blockkit import action_ids, check_view, texts
 from tests.bot.harness import SlackHarness, slack_harness
-from tests.bot.people import (
+from tests.bot.listening import (
     CLICKUP,
     NOTION,
     connect,
