@@ -104,12 +104,13 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         click = Click.of(body)
         retry = request.headers.get("x-slack-retry-num")
         if retry:
-            log.info("Slack delivered a click again (retry %s); acting on it once", retry[0])
+            # Acted on as any click: every action moves a task (or a connection) once.
+            log.info("Slack delivered a click again (retry %s)", retry[0])
         reply = await _act(deps, click, action)
         if click.in_home:
             await publish_home(
                 client, deps, team_id=click.team_id, user_id=click.user_id,
-                notice=reply.text or None, links=reply.links,
+                notice=None if reply.links else reply.text, links=reply.links,
             )  # fmt: skip
         else:
             await tell(
