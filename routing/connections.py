@@ -42,6 +42,7 @@ class ConnectionStatus:
     connected: bool
     needs_reconnect: bool
     workspace: str | None
+    account: str | None = None  # the tool's account as its owner knows it (an e-mail)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,9 @@ class Connections:
             if row is None:
                 return ConnectionStatus(False, False, None)
             return ConnectionStatus(
-                not row.needs_reconnect, row.needs_reconnect, row.workspace_name
-            )
+                not row.needs_reconnect, row.needs_reconnect, row.workspace_name,
+                row.account_email,
+            )  # fmt: skip
 
         clickup, notion = status(ProviderName.CLICKUP), status(ProviderName.NOTION)
         return AuthStatus(clickup, notion, pending, clickup.connected or notion.connected)

@@ -434,6 +434,48 @@ async def count_owner_tasks(
     return int(count or 0)
 
 
+async def owner_tasks_in(
+    session: AsyncSession,
+    *,
+    team_id: str,
+    user_id: str,
+    states: Collection[TaskState],
+    limit: int,
+    newest_first: bool = False,
+) -> list[Task]:
+    """Up to `limit` of an owner's tasks in any of `states`: oldest first (as they wait), or
+    the most recently changed first."""
+    order = (
+        (Task.updated_at.desc(), Task.id.desc())
+        if newest_first
+        else (Task.created_at.asc(), Task.id.asc())
+    )
+    rows = await session.scalars(
+        select(Task)
+        .where(
+            Task.team_id == team_id,
+            Task.owner_user_id == user_id,
+            Task.state.in_(list(states)),
+        )
+        .order_by(*order)
+        .limit(max(limit, 0))
+    )
+    return list(rows.all())
+
+
+async def count_owner_tasks_in(
+    session: AsyncSession, *, team_id: str, user_id: str, states: Collection[TaskState]
+) -> int:
+    count = await session.scalar(
+        select(func.count()).where(
+            Task.team_id == team_id,
+            Task.owner_user_id == user_id,
+            Task.state.in_(list(states)),
+        )
+    )
+    return int(count or 0)
+
+
 async def count_by_state(session: AsyncSession) -> dict[TaskState, int]:
     """How many tasks are in each state (every state present, zero when none)."""
     rows = (await session.execute(select(Task.state, func.count()).group_by(Task.state))).all()

@@ -36,6 +36,29 @@ class TaskResult:
     connect_urls: Mapping[ProviderName, str] = field(default_factory=dict)
 
 
+# A person's tasks not yet created (the Home tab's "waiting", `/tasks pending`), and those
+# done with (its "recent" ones).
+WAITING_STATES = frozenset(
+    {
+        TaskState.PENDING_AUTH,
+        TaskState.AWAITING_CHOICE,
+        TaskState.QUEUED,
+        TaskState.IN_FLIGHT,
+        TaskState.RETRYING,
+        TaskState.FAILED,
+    }
+)
+FINISHED_STATES = frozenset({TaskState.CREATED, TaskState.DISMISSED})
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """Some of a person's tasks, and how many there are in all."""
+
+    tasks: tuple[TaskResult, ...]
+    total: int
+
+
 @dataclass(frozen=True)
 class MeetingResult:
     meeting_id: str

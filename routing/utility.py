@@ -16,7 +16,7 @@ Failures are `routing.errors.RoutingError`s, with a code and a message a person 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,11 +32,11 @@ from routing.errors import InvalidInput, TeamNotServed
 from routing.inputs import ActionItem, MeetingIn, OwnerRef
 from routing.intake import Intake
 from routing.notify import Notifier
-from routing.outbox import count_by_state
+from routing.outbox import count_by_state, count_owner_tasks_in, owner_tasks_in
 from routing.owner_context import OwnerRouter
 from routing.owners import Directory
 from routing.preferences import PreferenceDetails, Preferences
-from routing.results import ConnectLinks, MeetingResult, Results, TaskResult
+from routing.results import ConnectLinks, MeetingResult, Results, TaskPage, TaskResult
 from storage.vault import TokenVault
 
 
@@ -64,6 +64,7 @@ class IntegrationUtility:
         self._sessions = sessions
         router = OwnerRouter(vault=vault, catalogs=catalogs, providers=providers)
         results = Results(tools=providers.keys(), notifier=notifier, links=connect_links, wake=wake)
+        self._results = results
         self._default_team_id = default_team_id
         self._directory = directory
         self._intake = Intake(
@@ -186,6 +187,28 @@ class IntegrationUtility:
 
     async def get_task(self, task_id: str, *, team_id: str) -> TaskResult | None:
         return await self._actions.get(task_id, team_id=team_id)
+
+    async def tasks_of(
+        self,
+        user_id: str,
+        *,
+        team_id: str | None = None,
+        states: Collection[TaskState],
+        limit: int = 20,
+        newest_first: bool = False,
+    ) -> TaskPage:
+        """Up to `limit` of a person's tasks in `states` (oldest first, or the most recently
+        changed first) and how many there are in all: the Home tab, `/tasks pending`."""
+        team = self._team(team_id)
+        async with self._sessions() as session:
+            rows = await owner_tasks_in(
+                session, team_id=team, user_id=user_id, states=states, limit=limit,
+                newest_first=newest_first,
+            )  # fmt: skip
+            total = await count_owner_tasks_in(
+                session, team_id=team, user_id=user_id, states=states
+            )
+        return TaskPage(tuple(self._results.of(row) for row in rows), max(total, len(rows)))
 
     # --- the whole installation -------------------------------------------------------------
 

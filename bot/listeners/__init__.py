@@ -1,33 +1,28 @@
 """The Slack app's listeners, one module per entry point, each with a `register(app, deps)`.
 
-    register_listeners(app, ListenerDeps(utility, tools, links)) adds them all.
+    register_listeners(app, ListenerDeps(utility, tools, links)) adds them all:
+
+- `commands` — `/tasks connect|disconnect|status|pending|help`;
+- `actions` — the buttons of every surface (connect, disconnect, choose, retry, dismiss);
+- `home` — the App Home tab and its menus.
 
 Every listener acknowledges Slack first and does the work after (Bolt answers Slack at the
-ack), and every error a person can cause reads as one short sentence saying what to do.
+ack), and every error a person can cause reads as one short sentence saying what to do
+(`bot.listeners.replies`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 from slack_bolt.async_app import AsyncApp
 
-from primitives.enums import ProviderName
-from routing.results import ConnectLinks
-from routing.utility import IntegrationUtility
+from bot.listeners import actions, commands, home
+from bot.listeners.deps import ListenerDeps
 
-
-@dataclass(frozen=True)
-class ListenerDeps:
-    """What the listeners act through: the utility (the domain's façade), the tools this
-    installation offers, and the personal connect links."""
-
-    utility: IntegrationUtility
-    tools: Sequence[ProviderName]
-    links: ConnectLinks | None = None
+__all__ = ["ListenerDeps", "register_listeners"]
 
 
 def register_listeners(app: AsyncApp, deps: ListenerDeps) -> None:
     """Add every listener of Scrumy Tasks to `app`."""
-    del app, deps  # the listener modules register here as they land
+    commands.register(app, deps)
+    actions.register(app, deps)
+    home.register(app, deps)

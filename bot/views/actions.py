@@ -10,6 +10,9 @@ message and a listener knows the task without a lookup:
     dismiss:<task id>            the owner does not want the task
 
 Menus of the Home tab have fixed ids (`ROUTING_MODE`, `DEFAULT_TOOL`, `DEFAULT_DESTINATION`).
+A button that opens a personal connect link (`open_link(tool)`: `link:<tool>`) only opens it
+in the browser; Slack still tells the app of the click, which is acknowledged and nothing more
+(`OPEN_LINK`).
 Bolt listeners register on `PATTERNS[verb]` and call `parse_action(action_id, value)`.
 """
 
@@ -38,6 +41,7 @@ DEFAULT_DESTINATION = {
 }
 
 _TOOL = "|".join(p.value for p in ProviderName)
+OPEN_LINK = re.compile(rf"^link:(?:{_TOOL})$")
 _TASK = r"[A-Za-z0-9_-]{1,64}"
 TASK_ID = re.compile(rf"^{_TASK}$")
 
@@ -97,6 +101,11 @@ def retry(task_id: str) -> Action:
 
 def dismiss(task_id: str) -> Action:
     return _checked(Action(Verb.DISMISS, None, task_id))
+
+
+def open_link(tool: ProviderName) -> str:
+    """The action id of a button that opens `tool`'s personal connect link."""
+    return f"link:{tool.value}"
 
 
 def _checked(action: Action) -> Action:

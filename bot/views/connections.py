@@ -28,6 +28,14 @@ def disconnect_button(tool: ProviderName) -> Block:
     )
 
 
+def link_button(tool: ProviderName, url: str, text: str | None = None) -> Block:
+    """A button opening a person's own connect link in their browser."""
+    return button(
+        text or f"Connect {tool.label}", action_id=actions.open_link(tool), url=url,
+        style="primary",
+    )  # fmt: skip
+
+
 def connect_button(tool: ProviderName, text: str | None = None) -> Block:
     action = actions.connect(tool)
     return button(

@@ -26,7 +26,7 @@ from bot.views.blocks import (
     section,
     static_select,
 )
-from bot.views.connections import connect_button, connection_of, disconnect_button
+from bot.views.connections import connect_button, connection_of, disconnect_button, link_button
 from bot.views.mrkdwn import fit, one_line
 from bot.views.options import destination_option
 from bot.views.task_lines import owner_buttons, task_line, unique_tasks
@@ -62,11 +62,25 @@ class HomeState:
     recent: Sequence[TaskResult] = ()
     accounts: Mapping[ProviderName, str] = field(default_factory=dict)
     tools: Sequence[ProviderName] = tuple(ProviderName)
+    notice: str | None = None  # what the person's last click did (`mrkdwn`, escaped)
+    connect_links: Mapping[ProviderName, str] = field(default_factory=dict)
 
 
 def home_view(state: HomeState) -> dict[str, Any]:
     """The `view` argument of `views.publish`."""
     blocks: list[Block] = [header("Scrumy Tasks", block_id="home:title")]
+    if state.notice:
+        blocks.append(section(state.notice, block_id="home:notice"))
+    for tool, url in state.connect_links.items():
+        if tool in state.tools:
+            blocks.append(
+                section(
+                    f":link: Your own link to connect *{tool.label}* is ready. It works once, "
+                    "for a few minutes.",
+                    block_id=f"home:link:{tool.value}",
+                    accessory=link_button(tool, url, f"Open {tool.label}"),
+                )
+            )
     for tool in state.tools:
         if connection_of(state.auth, tool).needs_reconnect:
             blocks.append(

@@ -6,13 +6,15 @@
         "ClickUp (ada@acme.com, Acme) is now connected to your Slack account. Not you?"
         [Disconnect]
     help_reply(), status_reply(...), pending_reply(...)   the private `/tasks` answers
+    connect_reply({ClickUp: url})         "Connect ClickUp with your own link" [Connect ClickUp]
+    notice("ClickUp is disconnected.")    one sentence, privately, after a command or a click
 
 Names from a tool or a person are escaped (`bot.views.mrkdwn`) in the text and the blocks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from bot.views.blocks import (
     MESSAGE_BLOCKS,
@@ -22,7 +24,7 @@ from bot.views.blocks import (
     context,
     section,
 )
-from bot.views.connections import connect_button, connection_of, disconnect_button
+from bot.views.connections import connect_button, connection_of, disconnect_button, link_button
 from bot.views.home import MODE_LABELS
 from bot.views.mrkdwn import fit, one_line
 from bot.views.task_lines import owner_buttons, task_line, unique_tasks
@@ -161,4 +163,33 @@ def pending_reply(
     if count > len(shown):
         more = f"and {count - len(shown)} more, shown once these are done"
         blocks.append(context(more, block_id="pending:more"))
+    return SlackMessage(text, tuple(blocks))
+
+
+def notice(text: str) -> SlackMessage:
+    """One private sentence (`mrkdwn`, escaped by the caller): what an action did, or what to
+    do instead."""
+    return SlackMessage(text, (section(text, block_id="notice"),))
+
+
+def connect_reply(
+    links: Mapping[ProviderName, str], *, connected: Collection[ProviderName] = ()
+) -> SlackMessage:
+    """A person's own connect links, one button each; a tool in `connected` is said to be
+    connected already (connecting it again replaces that connection)."""
+    tools = list(links)
+    names = " and ".join(tool.label for tool in tools)
+    text = f"Connect {names} with your own link"
+    blocks: list[Block] = [
+        section(
+            f":link: {text}. It is only for you and works once, for a few minutes.",
+            block_id="connect",
+        )
+    ]
+    for tool in tools:
+        line = f"*{tool.label}*"
+        if tool in connected:
+            line += f" is connected already; connecting again replaces that {tool.label} account."
+        button = link_button(tool, links[tool])
+        blocks.append(section(line, block_id=f"connect:{tool.value}", accessory=button))
     return SlackMessage(text, tuple(blocks))

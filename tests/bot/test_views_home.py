@@ -199,3 +199,28 @@ def test_long_names_keep_their_end_and_bad_ids_are_skipped() -> None:
     assert text.endswith("Folder number 9 / Roadmap <2026> & more")
     assert len(answer["options"][1]["text"]["text"]) == 75
     assert option_text("Short") == "Short"
+
+
+def test_the_answer_to_a_click_and_a_fresh_link_go_on_top() -> None:
+    url = "https://scrumy.example/auth/notion/initiate?t=abc.def"
+    view = render(
+        HomeState(
+            auth(clickup=BROKEN),
+            NO_PREFERENCES,
+            notice="“Fix &lt;it&gt;” is dismissed.",
+            connect_links={NOTION: url},
+        )
+    )
+    ids = [b.get("block_id") for b in view["blocks"]]
+    assert ids[:3] == ["home:title", "home:notice", "home:link:notion"]
+    link = block(view, "home:link:notion")["accessory"]
+    assert (link["action_id"], link["url"]) == ("link:notion", url)
+    assert actions.OPEN_LINK.match(link["action_id"])
+    assert "connect:clickup" in action_ids(view["blocks"])  # the banner's Reconnect, once
+
+
+def test_a_link_for_a_tool_not_offered_is_not_shown() -> None:
+    view = render(
+        HomeState(auth(), NO_PREFERENCES, tools=(CLICKUP,), connect_links={NOTION: "https://x"})
+    )
+    assert "link:notion" not in action_ids(view["blocks"])

@@ -8,9 +8,11 @@ import pytest
 from bot.views import actions
 from bot.views.messages import (
     PENDING_SHOWN,
+    connect_reply,
     connection_made,
     flush_done,
     help_reply,
+    notice,
     pending_reply,
     reconnect_needed,
     status_reply,
@@ -160,3 +162,33 @@ def test_menu_values_are_read_back_or_refused() -> None:
             bad()
     with pytest.raises(actions.UnknownAction):
         actions.destination_menu_tool("home:routing_mode")
+
+
+def test_connect_reply_gives_one_link_button_a_tool_and_says_which_it_replaces() -> None:
+    links = {
+        ProviderName.CLICKUP: "https://scrumy.example/auth/clickup/initiate?t=a.b",
+        ProviderName.NOTION: "https://scrumy.example/auth/notion/initiate?t=c.d",
+    }
+    message = connect_reply(links, connected={ProviderName.NOTION}).payload()
+    check_message(message)
+    assert message["text"] == "Connect ClickUp and Notion with your own link"
+    assert action_ids(message["blocks"]) == ["link:clickup", "link:notion"]
+    assert [b["accessory"]["url"] for b in message["blocks"][1:]] == list(links.values())
+    assert "replaces" in texts(message["blocks"][2:]) and "replaces" not in texts(
+        message["blocks"][1:2]
+    )
+
+
+def test_a_notice_is_one_sentence_in_one_block() -> None:
+    message = notice("ClickUp is disconnected.").payload()
+    check_message(message)
+    assert message == {
+        "text": "ClickUp is disconnected.",
+        "blocks": [
+            {
+                "type": "section",
+                "block_id": "notice",
+                "text": {"type": "mrkdwn", "text": "ClickUp is disconnected."},
+            }
+        ],
+    }
