@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -109,7 +109,11 @@ def create_slack_app(deps: SlackAppDeps) -> AsyncApp:
         signing_secret=deps.signing_secret,
         request_verification_enabled=deps.signing_secret is not None,
         client=deps.client,
-        authorize=_one_workspace(deps.bot_token, deps.client) if deps.bot_token else None,
+        # Bolt's type says AuthorizeResult; None is what its callable authorize takes for
+        # "not authorized" (it answers Slack without running a listener).
+        authorize=cast(Any, _one_workspace(deps.bot_token, deps.client))
+        if deps.bot_token
+        else None,
         oauth_settings=oauth,
         # Given to the app too, not only to the OAuth settings: else Bolt refreshes rotating
         # tokens with a client of its own, aimed at slack.com whatever SLACK_API_URL says.
@@ -124,13 +128,15 @@ def create_slack_app(deps: SlackAppDeps) -> AsyncApp:
     return app
 
 
-def _one_workspace(token: str, client: AsyncWebClient) -> Callable[..., Awaitable[AuthorizeResult]]:
+def _one_workspace(
+    token: str, client: AsyncWebClient
+) -> Callable[..., Awaitable[AuthorizeResult | None]]:
     """Bolt's authorization for one workspace's `SLACK_BOT_TOKEN`: who the bot is comes from
     one `auth.test`, asked on the first request and kept (Bolt ignores the bot's own events by
-    it)."""
+    it). A request from any other workspace is not authorized."""
     known: list[AuthorizeResult] = []
 
-    async def authorize(**_: Any) -> AuthorizeResult:
+    async def authorize(*, team_id: str | None = None, **_: Any) -> AuthorizeResult | None:
         if not known:
             answer = await client.auth_test(token=token)
             known.append(
@@ -138,6 +144,11 @@ def _one_workspace(token: str, client: AsyncWebClient) -> Callable[..., Awaitabl
                     auth_test_response=answer, bot_token=token, user_token=None
                 )
             )
+        if team_id is not None and team_id != known[0].team_id:
+            # The token serves its own workspace only: a request from another (the app was
+            # distributed, or a shared channel) is not acted on with this workspace's token.
+            log.warning("a Slack request from workspace %s, which this app does not serve", team_id)
+            return None
         return known[0]
 
     return authorize
