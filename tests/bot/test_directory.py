@@ -202,9 +202,8 @@ async def test_a_429_is_waited_out_and_slack_trouble_is_directory_unavailable(
     with pytest.raises(DirectoryUnavailable, match="invalid_auth") as refused:
         await people.is_member("T0BAD", "U0ANA")
     assert "xoxb" not in str(refused.value)
-    gone = directory("http://127.0.0.1:9", clock)
-    with pytest.raises(DirectoryUnavailable, match="did not answer"):
-        await gone.is_member(TEAM, "U0ANA")
+    # Slack unreachable: DirectoryUnavailable too (tests/bot/test_slack_api.py, without the
+    # real pause slack_web_client's connection retry would take here).
 
 
 async def test_a_workspace_without_our_token_is_not_served_and_nobody_is_asked(
