@@ -8,6 +8,7 @@ bidi characters before anyone sees them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.directory import TokenSource
@@ -15,6 +16,9 @@ from bot.slack_api import SlackRefused, SlackWebApi
 from primitives.text import clean_optional
 from routing.errors import DirectoryUnavailable
 from routing.people import SlackPerson
+
+# A page is not held for a name: past this wait (Slack's tiers, a 429) the page shows the id.
+NAME_MAX_WAIT = timedelta(seconds=2)
 
 
 class SlackPeople:
@@ -45,6 +49,6 @@ class SlackPeople:
 
     async def _call(self, token: str, method: str, params: dict[str, str]) -> dict[str, Any] | None:
         try:
-            return (await self._api.call(token, method, params)).body
+            return (await self._api.call(token, method, params, max_wait=NAME_MAX_WAIT)).body
         except (SlackRefused, DirectoryUnavailable):
             return None

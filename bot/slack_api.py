@@ -125,14 +125,25 @@ class SlackWebApi:
             for kind in handler.error_types_to_do_retries
         )
 
-    async def call(self, token: str, method: str, params: Mapping[str, str]) -> SlackAnswer:
-        """The body of a successful call, or `SlackRefused` / `DirectoryUnavailable`."""
+    async def call(
+        self,
+        token: str,
+        method: str,
+        params: Mapping[str, str],
+        *,
+        max_wait: timedelta | None = None,
+    ) -> SlackAnswer:
+        """The body of a successful call, or `SlackRefused` / `DirectoryUnavailable`;
+        `max_wait` bounds this call's waits more tightly than the one given at construction."""
+        bound = (
+            self._max_wait if max_wait is None else min(self._max_wait, max_wait.total_seconds())
+        )
         waited = 0.0
         retried = False
         # The budget is the workspace's; the token stands for it without being kept in clear.
         key = (hashlib.sha256(token.encode()).hexdigest()[:16], method)
         while True:
-            waited += await self._pace(key, method, waited)
+            waited += await self._pace(key, method, waited, bound)
             try:
                 reply = await self._send(token, method, params)
             except (aiohttp.ClientError, TimeoutError) as error:
@@ -145,7 +156,7 @@ class SlackWebApi:
                 continue
             if reply.status == 429:
                 retry = _seconds(reply.headers.get("retry-after"))
-                if waited + retry > self._max_wait:
+                if waited + retry > bound:
                     raise DirectoryUnavailable("Slack is rate limiting us", retry_after=retry)
                 await self._clock.sleep(retry)
                 waited += retry
@@ -178,7 +189,7 @@ class SlackWebApi:
             body=data if isinstance(data, dict) and data else None,
         )
 
-    async def _pace(self, key: tuple[str, str], method: str, waited: float) -> float:
+    async def _pace(self, key: tuple[str, str], method: str, waited: float, bound: float) -> float:
         budget = self._per_minute.get(method)
         if budget is None:
             return 0.0
@@ -186,7 +197,7 @@ class SlackWebApi:
         slept = 0.0
         # Checked again after each sleep: calls waiting together must not share one slot.
         while (wait := window.wait(self._clock.monotonic(), budget)) > 0:
-            if waited + slept + wait > self._max_wait:
+            if waited + slept + wait > bound:
                 raise DirectoryUnavailable(
                     f"Slack allows {budget} {method} calls a minute; this needs more",
                     retry_after=max(1.0, wait),
