@@ -1,9 +1,9 @@
 """What finding the owners of the largest meeting costs: Slack calls and seconds, in process.
 
 `IntegrationUtility.process_meeting` with the real Slack directory (`bot.directory`) against
-the Slack emulator reached in process (no socket, answers at once), a workspace of PEOPLE
-members, a fresh SQLite file and nobody connected. Two meetings of ITEMS action items, every
-item with its own assignee:
+the Slack emulator served on 127.0.0.1 (slack_sdk's client speaks aiohttp over a socket; the
+emulator answers at once), a workspace of PEOPLE members, a fresh SQLite file and nobody
+connected. Two meetings of ITEMS action items, every item with its own assignee:
 
 - members: every assignee is a member, named by e-mail (what the AI service usually knows);
 - outsiders: nobody is a member, each named by a Slack id and an e-mail that the workspace
@@ -27,14 +27,15 @@ import time
 from collections import Counter
 from typing import Any
 
-import httpx
-
 from bot.directory import SlackDirectory
+from bot.slack_api import SlackWebApi
+from bot.slack_client import slack_web_client
 from primitives.clock import SystemClock
 from routing.catalogs import CatalogCache
 from routing.notify import LogNotifier
 from routing.utility import IntegrationUtility
 from sandbox.faults import FaultKind
+from sandbox.server import serve_app
 from sandbox.slack import SlackSandbox, create_slack_emulator
 from storage.engine import create_engine, session_factory
 from storage.migrate import upgrade
@@ -42,7 +43,6 @@ from storage.vault import TokenVault, new_key
 
 TEAM = "T0BENCH"
 BOT_TOKEN = "xoxb-bench"  # noqa: S105 (the emulator's)
-SLACK_URL = "http://slack.bench"
 PEOPLE = 1_200
 ITEMS = 1_000
 
@@ -78,18 +78,18 @@ def meeting(kind: str) -> dict[str, Any]:
 async def run(kind: str, *, limits: bool, latency: float, give_up: float) -> str:
     world = workspace(limits=limits, latency=latency)
     clock = SystemClock()
-    transport = httpx.ASGITransport(app=create_slack_emulator(world, clock=clock))
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite+aiosqlite:///{folder}/owners.db")
         await upgrade(engine)
         sessions = session_factory(engine)
-        async with httpx.AsyncClient(mounts={SLACK_URL: transport}) as http:
+        async with serve_app(create_slack_emulator(world, clock=clock)) as slack_url:
 
             async def token_for(team_id: str) -> str | None:
                 return BOT_TOKEN if team_id == TEAM else None
 
+            client = slack_web_client(f"{slack_url}/api", rate_limit_retries=0)
             directory = SlackDirectory(
-                http, api_url=f"{SLACK_URL}/api", tokens=token_for, clock=clock
+                SlackWebApi(client, clock=clock), tokens=token_for, clock=clock
             )
             utility = IntegrationUtility(
                 sessions=sessions, vault=TokenVault([new_key()]), clock=clock, providers={},

@@ -35,10 +35,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import httpx
-
 from bot.scopes import REQUIRED_BOT_SCOPES
-from bot.slack_api import DEFAULT_MAX_WAIT, SlackRefused, SlackWebApi
+from bot.slack_api import SlackRefused, SlackWebApi
 from primitives.clock import Clock
 from routing.errors import DirectoryUnavailable, TeamNotServed
 from routing.owners import NOT_A_MEMBER, Lookups, Membership
@@ -74,13 +72,12 @@ class SingleWorkspace:
         return self._token if team_id == self.team_id else None
 
 
-async def team_of_token(http: httpx.AsyncClient, *, api_url: str, token: str, clock: Clock) -> str:
+async def team_of_token(api: SlackWebApi, *, token: str) -> str:
     """The workspace a bot token belongs to (`auth.test`); `DirectoryUnavailable` if refused.
 
     A scope the directory needs and the token lacks (Slack lists them in `X-OAuth-Scopes`) is
     logged for the operator here, at start-up, before anyone's task depends on it.
     """
-    api = SlackWebApi(http, api_url=api_url, clock=clock)
     try:
         answer = await api.call(token, "auth.test", {})
     except SlackRefused as refused:
@@ -131,18 +128,11 @@ class _Roster:
 
 
 class SlackDirectory:
-    """`routing.owners.Directory` over the Slack Web API; see the module docstring."""
+    """`routing.owners.Directory` over the Slack Web API (`api`, which paces every call and
+    bounds every wait); see the module docstring."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        api_url: str,
-        tokens: TokenSource,
-        clock: Clock,
-        max_wait: timedelta = DEFAULT_MAX_WAIT,
-    ) -> None:
-        self._api = SlackWebApi(http, api_url=api_url, clock=clock, max_wait=max_wait)
+    def __init__(self, api: SlackWebApi, *, tokens: TokenSource, clock: Clock) -> None:
+        self._api = api
         self._tokens = tokens
         self._clock = clock
         self._cache: OrderedDict[tuple[str, str, str], tuple[float, Membership]] = OrderedDict()

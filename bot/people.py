@@ -1,5 +1,5 @@
 """The names of a Slack user and of their workspace (`routing.people.People`), read with the
-bot token from `users.info` and `team.info`.
+bot token from `users.info` and `team.info` (through `bot.slack_api`, within Slack's tiers).
 
 Names are shown on the connect pages; one that Slack does not give (no token, an error, a
 missing scope) is left out and the page shows the id instead. Names are cleaned of control and
@@ -8,19 +8,22 @@ bidi characters before anyone sees them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-import httpx
-
 from bot.directory import TokenSource
+from bot.slack_api import SlackRefused, SlackWebApi
 from primitives.text import clean_optional
+from routing.errors import DirectoryUnavailable
 from routing.people import SlackPerson
+
+# A page is not held for a name: past this wait (Slack's tiers, a 429) the page shows the id.
+NAME_MAX_WAIT = timedelta(seconds=2)
 
 
 class SlackPeople:
-    def __init__(self, http: httpx.AsyncClient, *, api_url: str, tokens: TokenSource) -> None:
-        self._http = http
-        self._api = api_url.rstrip("/")
+    def __init__(self, api: SlackWebApi, *, tokens: TokenSource) -> None:
+        self._api = api
         self._tokens = tokens
 
     async def describe(self, team_id: str, user_id: str) -> SlackPerson:
@@ -46,11 +49,6 @@ class SlackPeople:
 
     async def _call(self, token: str, method: str, params: dict[str, str]) -> dict[str, Any] | None:
         try:
-            response = await self._http.get(
-                f"{self._api}/{method}", params=params,
-                headers={"Authorization": f"Bearer {token}"},
-            )  # fmt: skip
-            body = response.json()
-        except (httpx.HTTPError, ValueError):
+            return (await self._api.call(token, method, params, max_wait=NAME_MAX_WAIT)).body
+        except (SlackRefused, DirectoryUnavailable):
             return None
-        return body if isinstance(body, dict) and body.get("ok") is True else None

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.scopes import REQUIRED_BOT_SCOPES, ScopeCheckFailed, granted_scopes
+from bot.slack_api import SlackWebApi
+from bot.slack_client import slack_web_client
 from primitives.clock import SystemClock
 from primitives.enums import ProviderName
 from providers.base import ProviderError
@@ -25,6 +27,8 @@ from storage.migrate import SchemaMismatch, ensure_current
 from storage.models import UserAuthToken
 from storage.rotation import audit_encryption
 from storage.vault import TokenVault, VaultError
+
+CHECK_TIMEOUT = 10  # seconds for each outbound call: `scrumy check` should answer quickly
 
 # Connections probed for the Notion capabilities they lack: enough to see a pattern, few enough
 # to keep `scrumy check` quick on a big installation.
@@ -94,16 +98,18 @@ def _integration_checks(settings: Settings) -> list[CheckResult]:
     return results
 
 
-async def _slack_scopes(settings: Settings, http: httpx.AsyncClient) -> CheckResult | None:
+async def _slack_scopes(settings: Settings) -> CheckResult | None:
     """The scopes the bot token lacks (SLACK_BOT_TOKEN only: an installation's token is
     checked when it is installed)."""
     if settings.slack_bot_token is None:
         return None
+    # As `scrumy serve` makes it (scrumy.web.slack_web_api): SlackWebApi waits out a 429.
+    client = slack_web_client(
+        str(settings.slack_api_url), timeout=CHECK_TIMEOUT, rate_limit_retries=0
+    )
+    api = SlackWebApi(client, clock=SystemClock())
     try:
-        granted = await granted_scopes(
-            http, api_url=str(settings.slack_api_url),
-            token=settings.slack_bot_token.get_secret_value(),
-        )  # fmt: skip
+        granted = await granted_scopes(api, token=settings.slack_bot_token.get_secret_value())
     except ScopeCheckFailed as error:
         return CheckResult("slack scopes", Status.FAIL, str(error))
     missing = [scope for scope in REQUIRED_BOT_SCOPES if scope not in granted]
@@ -167,11 +173,11 @@ async def _notion_capabilities(
 
 
 async def run_checks(echo: Callable[[str], None], *, http: httpx.AsyncClient | None = None) -> bool:
-    """Print one line per check; True when nothing failed. `http` reaches Slack and Notion
-    (a client of its own when not given)."""
+    """Print one line per check; True when nothing failed. `http` reaches Notion (a client of
+    its own when not given); Slack is reached through `slack_sdk` at SLACK_API_URL."""
     async with contextlib.AsyncExitStack() as stack:
         if http is None:
-            http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+            http = await stack.enter_async_context(httpx.AsyncClient(timeout=CHECK_TIMEOUT))
         return await _run_checks(echo, http)
 
 
@@ -228,7 +234,7 @@ async def _run_checks(echo: Callable[[str], None], http: httpx.AsyncClient) -> b
         await engine.dispose()
 
     results.extend(_integration_checks(settings))
-    scopes = await _slack_scopes(settings, http)
+    scopes = await _slack_scopes(settings)
     if scopes is not None:
         results.append(scopes)
     for result in results:

@@ -1,9 +1,9 @@
 """`scrumy serve`: the HTTP side and (unless told otherwise) the dispatch worker, in one process.
 
-Everything is built once here from the running services and passed down: the Slack directory,
-the connect-link signer, the metrics, the utility, the Starlette app, the worker. uvicorn
-serves the app in this event loop; SIGINT/SIGTERM stop the server and then the worker, which
-finishes the tasks it holds.
+Everything is built once here from the running services and passed down: the Slack Web API,
+the Slack directory, the connect-link signer, the metrics, the utility, the Starlette app, the
+worker. uvicorn serves the app in this event loop; SIGINT/SIGTERM stop the server and then the
+worker, which finishes the tasks it holds.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bot.app import REDIRECT_PATH, SlackAppDeps, SlackInstalls, create_slack_app
 from bot.directory import SingleWorkspace, SlackDirectory, TokenSource, team_of_token
 from bot.installations import SlackInstallationStore, SlackOAuthStateStore, TokenRefresh
 from bot.people import SlackPeople
+from bot.slack_api import SlackWebApi
 from bot.slack_client import slack_web_client
 from bot.socket_mode import SocketModeError, run_socket_mode
 from routing.errors import DirectoryUnavailable
@@ -49,7 +50,22 @@ class WebApp:
     slack: AsyncApp | None = None  # the Bolt app, where Slack is configured
 
 
-async def bot_tokens(settings: Settings, services: Services) -> TokenSource:
+def slack_web_api(settings: Settings, services: Services) -> SlackWebApi:
+    """The Slack Web API that start-up (`bot_tokens`), the directory and the connect pages'
+    names read through: one `AsyncWebClient` at SLACK_API_URL, paced by tier per workspace.
+    Made once and shared, so all their calls count against one budget per workspace.
+
+    Its client has no rate-limit retry handler, unlike the Bolt app's (`slack_app`):
+    `SlackWebApi` waits out a 429 itself, on the services' clock and never past its
+    `max_wait`, so an HTTP API request is answered 503 rather than held. Without a `session`
+    the client opens and closes an aiohttp session per call: nothing is left to close at
+    shutdown.
+    """
+    client = slack_web_client(str(settings.slack_api_url), rate_limit_retries=0)
+    return SlackWebApi(client, clock=services.clock)
+
+
+async def bot_tokens(settings: Settings, services: Services, slack_api: SlackWebApi) -> TokenSource:
     """A workspace's bot token: SLACK_BOT_TOKEN's, else the stored installation's.
 
     With SLACK_BOT_TOKEN, Slack is asked once here which workspace the token belongs to
@@ -64,10 +80,7 @@ async def bot_tokens(settings: Settings, services: Services) -> TokenSource:
     if settings.slack_bot_token is not None:
         token = settings.slack_bot_token.get_secret_value()
         try:
-            team_id = await team_of_token(
-                services.http, api_url=str(settings.slack_api_url), token=token,
-                clock=services.clock,
-            )  # fmt: skip
+            team_id = await team_of_token(slack_api, token=token)
         except DirectoryUnavailable as error:
             raise StartupError(
                 f"SLACK_BOT_TOKEN: cannot tell which Slack workspace it belongs to ({error})"
@@ -91,11 +104,11 @@ def installation_store(settings: Settings, services: Services) -> SlackInstallat
     return SlackInstallationStore(storage.sessions, storage.vault, services.clock, refresh=refresh)
 
 
-def slack_directory(settings: Settings, services: Services, tokens: TokenSource) -> SlackDirectory:
+def slack_directory(
+    services: Services, slack_api: SlackWebApi, tokens: TokenSource
+) -> SlackDirectory:
     """The directory over the Slack Web API, with the workspaces' bot tokens."""
-    return SlackDirectory(
-        services.http, api_url=str(settings.slack_api_url), tokens=tokens, clock=services.clock
-    )
+    return SlackDirectory(slack_api, tokens=tokens, clock=services.clock)
 
 
 def slack_sign_in(settings: Settings, services: Services) -> SlackSignIn | None:
@@ -168,13 +181,14 @@ def build_web_app(
     settings: Settings,
     services: Services,
     *,
+    slack_api: SlackWebApi,
     tokens: TokenSource,
     directory: Directory,
     socket_mode: bool = False,
 ) -> WebApp:
-    """The HTTP app over the running services, the workspaces' bot tokens (`bot_tokens`) and
-    the Slack directory (`slack_directory`); with `socket_mode` Slack's requests come over
-    Socket Mode and `/slack/events` is not served."""
+    """The HTTP app over the running services, the Slack Web API (`slack_web_api`), the
+    workspaces' bot tokens (`bot_tokens`) and the Slack directory (`slack_directory`); with
+    `socket_mode` Slack's requests come over Socket Mode and `/slack/events` is not served."""
     storage = services.storage
     links = LinkSigner(
         storage.vault.derived_keys(SIGNING_PURPOSE), base_url=settings.base_url,
@@ -197,7 +211,7 @@ def build_web_app(
         api_keys=ApiKeyStore(storage.sessions),
         providers=services.providers, links=links, clock=services.clock, metrics=metrics,
         base_url=settings.base_url,
-        people=SlackPeople(services.http, api_url=str(settings.slack_api_url), tokens=tokens),
+        people=SlackPeople(slack_api, tokens=tokens),
         sign_in=slack_sign_in(settings, services),
         metrics_token=(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
@@ -229,11 +243,13 @@ async def serve(
 ) -> None:
     """Serve until stopped; `worker_config` None runs no worker (`--no-worker`); with
     `socket_mode` (`scrumy socket`) Slack is reached over Socket Mode beside the HTTP side."""
-    tokens = await bot_tokens(settings, services)
-    directory = slack_directory(settings, services, tokens)
+    slack_api = slack_web_api(settings, services)
+    tokens = await bot_tokens(settings, services, slack_api)
+    directory = slack_directory(services, slack_api, tokens)
     web = build_web_app(
-        settings, services, tokens=tokens, directory=directory, socket_mode=socket_mode
-    )
+        settings, services, slack_api=slack_api, tokens=tokens, directory=directory,
+        socket_mode=socket_mode,
+    )  # fmt: skip
     config = uvicorn.Config(
         web.app, host=host, port=port, lifespan="off", log_config=None, access_log=False,
         server_header=False,

@@ -27,6 +27,7 @@ from providers.clickup import ClickUpProvider, clickup_limiter
 from providers.notion import NotionProvider, notion_limiter
 from sandbox.clickup import ClickUpSandbox, create_clickup_emulator
 from sandbox.notion import NotionSandbox, create_notion_emulator
+from sandbox.server import serve_app
 from sandbox.slack import SlackSandbox, create_slack_emulator
 from storage.engine import create_engine, session_factory
 from storage.migrate import head_revision, upgrade
@@ -303,6 +304,15 @@ async def http(
         }
     ) as client:
         yield client
+
+
+@pytest.fixture
+async def slack_served(slack_world: SlackSandbox, clock: FakeClock) -> AsyncIterator[str]:
+    """The Slack emulator (`slack_world`, on `clock`) served by uvicorn on 127.0.0.1: its base
+    URL. The Slack Web API is called through slack_sdk's aiohttp client, which cannot reach
+    `http`'s in-process transport; `http` reaches this URL too, over the socket."""
+    async with serve_app(create_slack_emulator(slack_world, clock=clock)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,16 +4,22 @@
 socket to open and no uvicorn server to stop. A URL on any other host still goes over the
 network, so a refused connection stays a real one. Where the socket is the point (the browser
 and schemathesis through `served_sidecar`, the chaos run's worker processes) the emulators are
-served by uvicorn with `sandbox.server` instead.
+served by uvicorn with `sandbox.server` instead; so is Slack wherever the Slack Web API is
+called, since slack_sdk's `AsyncWebClient` speaks aiohttp (the `slack_served` fixture, and
+`slack_api` to call it as `scrumy serve` does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 import httpx
 from starlette.applications import Starlette
 
+from bot.slack_api import DEFAULT_MAX_WAIT, SlackWebApi
+from bot.slack_client import slack_web_client
+from primitives.clock import Clock
 from sandbox.clickup import ClickUpSandbox, seed_demo_clickup
 from sandbox.notion import NotionSandbox, seed_demo_notion
 from sandbox.slack import SlackSandbox, seed_demo_slack
@@ -39,6 +45,15 @@ def in_process_client(apps: Mapping[str, Starlette]) -> httpx.AsyncClient:
     """A client that sends requests for each base URL in `apps` to that app, in process."""
     mounts = {url: httpx.ASGITransport(app=app) for url, app in apps.items()}
     return httpx.AsyncClient(mounts=mounts, timeout=10)
+
+
+def slack_api(
+    slack_url: str, clock: Clock, *, max_wait: timedelta = DEFAULT_MAX_WAIT
+) -> SlackWebApi:
+    """The Slack Web API of the emulator served at `slack_url`, made as `scrumy serve` makes it
+    (`scrumy.web.slack_web_api`), waiting on `clock`."""
+    client = slack_web_client(f"{slack_url}/api", timeout=10, rate_limit_retries=0)
+    return SlackWebApi(client, clock=clock, max_wait=max_wait)
 
 
 def demo_clickup() -> ClickUpSandbox:

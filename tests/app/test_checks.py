@@ -12,7 +12,7 @@ from scrumy.checks import run_checks
 from storage.connections import NewTokens, save_connection
 from storage.engine import create_engine, session_factory
 from storage.vault import TokenVault, new_key
-from tests.emulators import NOTION_CLIENT_ID, NOTION_CLIENT_SECRET, NOTION_URL, SLACK_URL
+from tests.emulators import NOTION_CLIENT_ID, NOTION_CLIENT_SECRET, NOTION_URL
 from tests.fakes import FakeClock
 
 
@@ -23,9 +23,9 @@ async def check(http: httpx.AsyncClient) -> tuple[bool, dict[str, str]]:
 
 
 @pytest.fixture
-def slack_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def slack_env(monkeypatch: pytest.MonkeyPatch, slack_served: str) -> None:
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret")
-    monkeypatch.setenv("SLACK_API_URL", f"{SLACK_URL}/api/")
+    monkeypatch.setenv("SLACK_API_URL", f"{slack_served}/api/")
 
 
 @pytest.mark.usefixtures("slack_env")

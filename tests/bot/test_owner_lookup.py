@@ -1,15 +1,15 @@
-"""A meeting's owners found through the Slack directory and emulator: what the largest costs."""
+"""A meeting's owners found through the Slack directory and emulator (served on a socket, as
+slack_sdk needs): what the largest costs."""
 
 from __future__ import annotations
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.directory import PAGE, SingleWorkspace, SlackDirectory
 from routing.inputs import PersonRef
 from routing.owners import resolve_owners
 from sandbox.slack import SlackSandbox
-from tests.emulators import SLACK_BOT_TOKEN, SLACK_TEAM, SLACK_URL
+from tests.emulators import SLACK_BOT_TOKEN, SLACK_TEAM, slack_api
 from tests.fakes import FakeClock
 from tests.meetings import item, meeting
 from tests.wiring import wire
@@ -17,9 +17,9 @@ from tests.wiring import wire
 PEOPLE = 1_200
 
 
-def slack_directory(http: httpx.AsyncClient, clock: FakeClock) -> SlackDirectory:
+def slack_directory(slack_url: str, clock: FakeClock) -> SlackDirectory:
     return SlackDirectory(
-        http, api_url=f"{SLACK_URL}/api", tokens=SingleWorkspace(SLACK_BOT_TOKEN, SLACK_TEAM),
+        slack_api(slack_url, clock), tokens=SingleWorkspace(SLACK_BOT_TOKEN, SLACK_TEAM),
         clock=clock,
     )  # fmt: skip
 
@@ -28,7 +28,7 @@ async def test_a_thousand_distinct_assignees_cost_a_few_calls_within_slacks_tier
     sessions: async_sessionmaker[AsyncSession],
     slack_world: SlackSandbox,
     clock: FakeClock,
-    http: httpx.AsyncClient,
+    slack_served: str,
 ) -> None:
     for n in range(PEOPLE):
         slack_world.add_user(SLACK_TEAM, f"U1{n:05d}", f"Person {n}", f"p{n}@acme.example")
@@ -37,7 +37,7 @@ async def test_a_thousand_distinct_assignees_cost_a_few_calls_within_slacks_tier
              {"slack_user_id": f"U9{n:05d}", "email": f"guest{n}@partner.example"})
         for n in range(1_000)
     ]  # fmt: skip
-    utility = wire(sessions, clock, directory=slack_directory(http, clock)).utility
+    utility = wire(sessions, clock, directory=slack_directory(slack_served, clock)).utility
     result = await utility.process_meeting(
         meeting(*items, team_id=SLACK_TEAM, owner={"slack_user_id": "U0ANA"})
     )
@@ -52,7 +52,7 @@ async def test_a_thousand_distinct_assignees_cost_a_few_calls_within_slacks_tier
 
 
 async def test_each_distinct_assignee_is_asked_once_and_the_reason_is_kept(
-    slack_world: SlackSandbox, clock: FakeClock, http: httpx.AsyncClient
+    slack_world: SlackSandbox, clock: FakeClock, slack_served: str
 ) -> None:
     slack_world.add_workspace("T0PARTNER", "xoxb-partner")
     slack_world.share_channel(SLACK_TEAM, "T0PARTNER")
@@ -60,7 +60,7 @@ async def test_each_distinct_assignee_is_asked_once_and_the_reason_is_kept(
     bo = PersonRef(email="BO@acme.example")
     pat = PersonRef(slack_user_id="U0PAT", name="Pat")
     owners = await resolve_owners(
-        slack_directory(http, clock), SLACK_TEAM, [bo, pat, bo, None, pat, bo], "U0ANA"
+        slack_directory(slack_served, clock), SLACK_TEAM, [bo, pat, bo, None, pat, bo], "U0ANA"
     )
     assert [o.user_id for o in owners] == ["U0BO", "U0ANA", "U0BO", "U0ANA", "U0ANA", "U0BO"]
     assert owners[1].reason == (

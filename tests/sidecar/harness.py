@@ -1,5 +1,7 @@
-"""The HTTP side wired by `scrumy serve`'s own code, against the ClickUp and Notion emulators
-(in process; over loopback for the tests where the socket is the point).
+"""The HTTP side wired by `scrumy serve`'s own code, against the ClickUp, Notion and Slack
+emulators (ClickUp and Notion in process, over loopback for the tests where the socket is the
+point; Slack always over loopback, since the Slack Web API is called through slack_sdk's
+aiohttp client).
 
 Only the Slack side is stood in for (a fixed workspace directory and a recording notifier):
 settings, storage, the vault, the providers and the emulators are the real ones.
@@ -28,13 +30,13 @@ from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack
 from scrumy.services import Services, build_providers
 from scrumy.settings import Settings
 from scrumy.startup import open_storage
-from scrumy.web import bot_tokens, build_web_app
+from scrumy.web import bot_tokens, build_web_app, slack_web_api
 from sidecar.app import SidecarDeps
 from sidecar.links import LinkSigner
 from sidecar.metrics import Metrics
 from storage.api_keys import create_api_key
 from storage.vault import TokenVault, new_key
-from tests.emulators import CLICKUP_URL, NOTION_URL, SLACK_URL, in_process_client
+from tests.emulators import CLICKUP_URL, NOTION_URL, in_process_client
 from tests.fakes import FakeClock, RecordingNotifier, StaticDirectory
 
 TEAM = "T0ACME"
@@ -171,8 +173,11 @@ async def _sidecar(
         signal=LocalWakeSignal(),
     )  # fmt: skip
     try:
-        tokens = await bot_tokens(settings, services)
-        web = build_web_app(settings, services, tokens=tokens, directory=directory)
+        slack_api = slack_web_api(settings, services)
+        tokens = await bot_tokens(settings, services, slack_api)
+        web = build_web_app(
+            settings, services, slack_api=slack_api, tokens=tokens, directory=directory
+        )
         deps = web.deps
         yield Harness(
             app=web.app, deps=deps, base_url=base_url, clock=clock, utility=deps.utility,
@@ -191,19 +196,22 @@ async def running_sidecar(
     database_url: str, clock: FakeClock, base_url: str, *, sign_in: bool = False
 ) -> AsyncIterator[Harness]:
     """Everything the HTTP side needs, built by `scrumy serve`'s own code, at `base_url`; the
-    emulators answer in process at CLICKUP_URL, NOTION_URL and SLACK_URL (`tests.emulators`).
-    `sign_in`: a Slack OAuth app is configured (Sign in with Slack), else the confirmation
-    page."""
+    ClickUp and Notion emulators answer in process at CLICKUP_URL and NOTION_URL
+    (`tests.emulators`), Slack's on a free port of 127.0.0.1 (`Harness.slack_url`), where
+    `http` reaches it too. `sign_in`: a Slack OAuth app is configured (Sign in with Slack),
+    else the confirmation page."""
     clickup_world, notion_world, slack_world = worlds = _worlds(base_url)
-    urls = (CLICKUP_URL, NOTION_URL, SLACK_URL)
+    slack_sock = bind_socket()
+    urls = (CLICKUP_URL, NOTION_URL, socket_url(slack_sock))
     async with (
         in_process_client(
             {
                 CLICKUP_URL: create_clickup_emulator(clickup_world, clock=clock),
                 NOTION_URL: create_notion_emulator(notion_world, clock=clock),
-                SLACK_URL: create_slack_emulator(slack_world, clock=clock),
             }
         ) as http,
+        # Served first: start-up asks Slack which workspace the bot token serves.
+        serve_apps((create_slack_emulator(slack_world, clock=clock), slack_sock)),
         _sidecar(database_url, clock, base_url, http, worlds, urls, sign_in) as h,
     ):
         yield h

@@ -16,11 +16,12 @@ from bot.directory import SingleWorkspace, SlackDirectory
 from primitives.enums import ProviderName
 from routing.errors import DirectoryUnavailable
 from routing.owners import Lookups
+from sandbox.server import serve_app
 from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack
 from sidecar.app import create_sidecar
 from storage.api_keys import revoke_api_key
 from storage.models import ApiKey, Task
-from tests.emulators import SLACK_URL, in_process_client
+from tests.emulators import slack_api
 from tests.meetings import item, meeting
 from tests.sidecar.harness import ANA, BO, EVE, OTHER_TEAM, TEAM, Harness
 from tests.sidecar.test_connect import connect
@@ -402,11 +403,9 @@ async def test_one_bot_token_serves_its_own_workspace_only(harness: Harness) -> 
     world.share_channel(TEAM, "T0PARTNER")
     world.add_user("T0PARTNER", "U0PAT", "Pat Vendor", "pat@partner.example")
     deps = harness.deps
-    async with in_process_client(
-        {SLACK_URL: create_slack_emulator(world, clock=harness.clock)}
-    ) as slack:
+    async with serve_app(create_slack_emulator(world, clock=harness.clock)) as slack_url:
         directory = SlackDirectory(
-            slack, api_url=f"{SLACK_URL}/api", tokens=SingleWorkspace("xoxb-acme", TEAM),
+            slack_api(slack_url, harness.clock), tokens=SingleWorkspace("xoxb-acme", TEAM),
             clock=harness.clock,
         )  # fmt: skip
         utility = wire(
