@@ -93,6 +93,15 @@ UNREACHABLE = "slack_unreachable"
 # Errors that another try would only repeat: the meeting records them and waits for a change.
 TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                        "request_timeout", UNREACHABLE})  # fmt: skip
+HINTS = {
+    "not_in_channel": " (invite the app to the channel)",
+    "channel_not_found": " (a private channel the app is not in, or no such channel)",
+    "is_archived": " (the channel is archived)",
+    "invalid_auth": " (the workspace's bot token is refused: reinstall the app)",
+    "token_revoked": " (the workspace's bot token was revoked: reinstall the app)",
+    "missing_scope": " (the app lacks chat:write: reinstall it)",
+}
+WARNED_KEPT = 10_000  # (meeting, error) pairs warned of, so each is said once
 SENDING = frozenset({TaskState.QUEUED, TaskState.IN_FLIGHT, TaskState.RETRYING})
 
 
@@ -288,10 +297,12 @@ class SlackNotifier:
     async def _render(self, meeting_id: str, meeting: _Meeting, *, first: bool) -> None:
         """One round: post (if nobody has), update what changed, re-read; leaves `dirty` set
         when another round is needed."""
+        state = await read_meeting(self._sessions, meeting_id)
+        if state is None or not state.channel_id:
+            return
+        # How a warning names the meeting: our id, the AI service's, the channel.
+        label = f"{meeting_id} ({state.external_id!r} in {state.channel_id})"
         try:
-            state = await read_meeting(self._sessions, meeting_id)
-            if state is None or not state.channel_id:
-                return
             token = await self._token(state.team_id)
             if token is None:
                 if first:
@@ -317,7 +328,7 @@ class SlackNotifier:
                 meeting.dirty = True
             meeting.failures = 0
         except SlackRefusal as refusal:
-            self._refused(meeting_id, meeting, refusal)
+            self._refused(meeting_id, label, meeting, refusal)
 
     def _messages(self, state: MeetingState) -> MeetingMessages:
         return meeting_messages(
@@ -360,7 +371,7 @@ class SlackNotifier:
     ) -> MeetingState:
         """Post the thread replies not posted yet, storing each ts as soon as Slack gives it."""
         replies = list(state.reply_ts)
-        channel = str(state.message_channel_id)
+        channel = str(state.message_channel_id or state.channel_id)
         for reply in self._messages(state).replies[len(replies) :]:
             answer = await self._call(
                 "chat.postMessage", token, ("post", channel), channel=channel,
@@ -380,7 +391,7 @@ class SlackNotifier:
         rendered = self._messages(state).all
         where = [state.message_ts, *state.reply_ts]
         known = meeting.sent + [None] * (len(rendered) - len(meeting.sent))
-        channel = str(state.message_channel_id)
+        channel = str(state.message_channel_id or state.channel_id)
         shown: list[SlackMessage] = []
         for index, message in enumerate(rendered):
             ts = where[index] if index < len(where) else None
@@ -397,18 +408,23 @@ class SlackNotifier:
             shown.append(message)
         return tuple(shown)
 
-    def _refused(self, meeting_id: str, meeting: _Meeting, refusal: SlackRefusal) -> None:
+    def _refused(
+        self, meeting_id: str, label: str, meeting: _Meeting, refusal: SlackRefusal
+    ) -> None:
         if refusal.transient and meeting.failures < MAX_FAILURES:
             meeting.failures += 1
             meeting.dirty = True
-            log.info("Slack answered %s for meeting %s; trying again", refusal.error, meeting_id)
+            log.info("Slack answered %s for meeting %s; trying again", refusal.error, label)
             return
         meeting.failures = 0
         if (meeting_id, refusal.error) not in self._warned:
+            if len(self._warned) >= WARNED_KEPT:
+                self._warned.clear()
             self._warned.add((meeting_id, refusal.error))
             log.warning(
-                "the Slack message of meeting %s could not be sent: %s", meeting_id, refusal.error
-            )
+                "the Slack message of meeting %s could not be sent: %s%s", label, refusal.error,
+                HINTS.get(refusal.error, ""),
+            )  # fmt: skip
         self._spawn(record_error(self._sessions, meeting_id, refusal.error, now=self._clock.now()))
 
     # --- direct messages --------------------------------------------------------------------

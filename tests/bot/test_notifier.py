@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.meeting_store import CLAIM_LIFETIME, claim_of, claim_post, read_meeting
@@ -246,8 +247,9 @@ async def test_a_burst_of_changes_is_one_update(env: Env) -> None:
     assert len([b for b in env.wiring.notifier.batches if b[2][0].state is TaskState.CREATED]) == 50
     gate.set()
     await slack.idle()
-    # One round: the three messages (23 + 23 + 4 items) once each, however many changes.
-    assert len(env.calls("chat.update")) - before <= 3
+    # One round, however many changes: the first message (items 1-23) updated once, the two
+    # thread replies (24-46, 47-50) posted as they are now.
+    assert len(env.calls("chat.update")) - before == 1 and len(env.posts()) == 3
     every = "".join(_text(m) for m in env.posts())
     assert every.count("https://app.clickup.com/t/") == 50
     await slack.aclose()
@@ -263,7 +265,7 @@ async def test_a_channel_the_bot_is_not_in_fails_visibly_and_tasks_are_still_cre
     answer = MeetingOut.of(result).model_dump(mode="json")
     assert answer["slack"] == {"posted": False, "error": "not_in_channel"}
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("not_in_channel" in w and "mtg_" in w for w in warned)
+    assert any("not_in_channel" in w and "'m-1' in C0RANDOM" in w for w in warned)
     assert not any(SLACK_BOT_TOKEN in r.getMessage() for r in caplog.records)
     await env.drain()
     await env.slack.idle()
@@ -289,6 +291,21 @@ async def test_a_429_is_waited_out(env: Env) -> None:
     await env.slack.idle()
     assert env.world.rate_limited["chat.update"] == 1
     assert "https://app.clickup.com/t/" in _text(env.posts()[0])
+
+
+async def test_a_failed_post_is_tried_again_and_the_answer_says_why_meanwhile(
+    env: Env,
+) -> None:
+    env.world.faults.add(FaultKind.SERVER_ERROR, path="chat.postMessage", times=1)
+    result = await env.wiring.utility.process_meeting(acme(item(1)))
+    assert not result.message_posted and result.message_error == "internal_error"
+    await env.slack.idle()  # tried again after the window
+    [posted] = env.posts()
+    async with env.sessions() as session:
+        row = (await session.scalars(select(Meeting))).one()
+    assert row.message_ts == posted["ts"] and row.message_error is None
+    again = await env.wiring.utility.process_meeting(acme(item(1)))
+    assert again.message_posted and again.message_error is None
 
 
 async def test_each_workspace_is_posted_to_with_its_own_token(
@@ -362,6 +379,57 @@ async def test_two_processes_post_once_and_converge(env: Env) -> None:
     assert len(env.calls("chat.postMessage")) == 1 + 1  # the message, and Ana's connect DM
     assert _text(env.posts()[0]).count("https://app.clickup.com/t/") == 5
     await other.aclose()
+
+
+class HeldClient(AsyncWebClient):
+    """A Web API client whose `chat.update` calls wait until the test lets them go."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(base_url=base_url)
+        self.release = asyncio.Event()
+        self.holding = asyncio.Event()
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        if api_method == "chat.update" and not self.release.is_set():
+            self.holding.set()
+            await self.release.wait()
+        return await super().api_call(api_method, **kwargs)
+
+
+async def test_a_stale_update_landing_last_is_corrected_by_its_sender(env: Env) -> None:
+    held = HeldClient(f"{env.url}/api/")
+    slack = SlackNotifier(client=held, tokens=_tokens, sessions=env.sessions, clock=env.clock,
+                          tools=(CLICKUP,))  # fmt: skip
+    env.wiring.notifier.slack = slack  # type: ignore[attr-defined]
+    other = env.notifier()
+    result = await env.wiring.utility.process_meeting(acme(item(1), item(2)))
+    await slack.idle()
+    first, second = result.items
+    # This process renders "1 dismissed"; its update is held on the way to Slack ...
+    await env.wiring.utility.dismiss_task(first.task_id, user_id=ANA)
+    await asyncio.wait_for(held.holding.wait(), 10)
+    # ... while another process dismisses item 2 and shows both dismissed.
+    async with env.sessions() as session, session.begin():
+        await session.execute(
+            update(Task).where(Task.id == second.task_id).values(state=TaskState.DISMISSED)
+        )
+    meeting_id = (await _meeting_row(env)).id
+    change = TaskChange(second.task_id, SLACK_TEAM, meeting_id, ANA, second.title,
+                        TaskState.DISMISSED, None, None, None)  # fmt: skip
+    await other.tasks_changed(SLACK_TEAM, meeting_id, [change])
+    await other.idle()
+    assert _text(env.posts()[0]).count("Dismissed") == 2
+    # The stale update lands last; its sender reads again and sends the truth.
+    held.release.set()
+    await slack.idle()
+    assert _text(env.posts()[0]).count("Dismissed") == 2
+    assert len(env.calls("chat.update")) == 3
+    await asyncio.gather(slack.aclose(), other.aclose())
+
+
+async def _meeting_row(env: Env) -> Meeting:
+    async with env.sessions() as session:
+        return (await session.scalars(select(Meeting))).one()
 
 
 async def test_the_post_is_claimed_once(
