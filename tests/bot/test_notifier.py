@@ -389,7 +389,7 @@ class HeldClient(AsyncWebClient):
         self.release = asyncio.Event()
         self.holding = asyncio.Event()
 
-    async def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def api_call(self, api_method: str, **kwargs: Any) -> Any:
         if api_method == "chat.update" and not self.release.is_set():
             self.holding.set()
             await self.release.wait()
