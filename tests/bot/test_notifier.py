@@ -16,8 +16,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.meeting_message import NO_TOKEN
 from bot.meeting_store import CLAIM_LIFETIME, claim_of, claim_post, read_meeting
-from bot.notifier import NO_TOKEN, SlackNotifier
+from bot.notifier import SlackNotifier
 from bot.slack_client import slack_web_client
 from primitives.enums import ProviderName, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
