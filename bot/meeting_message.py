@@ -10,8 +10,8 @@ ts. In the background it then posts the thread replies of a long meeting one by 
 each ts as Slack gives it: a reply is never posted twice by one process, and only the process
 that posted the first message posts replies). A post Slack refuses is logged as a warning
 naming the meeting and Slack's error, recorded on the meeting (`message_error`, shown by
-`POST /api/meetings`), and the claim let go: the next change tries again (once the app was
-invited to the channel, say). The meeting's tasks are created all the same.
+`POST /api/meetings`), and the claim let go: a change at least `REPOST_AFTER` later tries
+again (once the app was invited to the channel, say). The meeting's tasks are created all the same.
 
 **Updating.** Every later change only marks the meeting dirty; one task per meeting and
 process renders it: it waits the window (`pause`) so that a burst of changes is one render,
@@ -43,6 +43,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,7 +57,7 @@ from bot.meeting_store import (
     record_posted,
     record_replies,
 )
-from bot.slack_calls import SlackCalls, SlackRefusal
+from bot.slack_calls import TRANSIENT, SlackCalls, SlackRefusal
 from bot.views.blocks import SlackMessage
 from bot.views.meeting import MeetingMessages, meeting_messages
 from primitives.clock import Clock
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5  # transient refusals in a row before a meeting's message is left as it is
 MAX_BACKOFF = 60.0
+REPOST_AFTER = timedelta(minutes=1)  # a post refused for good is tried again after a change
 NO_TOKEN = "not_installed"  # noqa: S105 (an error code: the workspace has no bot token)
 WARNED_KEPT = 10_000  # (meeting, error) pairs already warned of, so each is said once
 HINTS = {
@@ -164,6 +166,8 @@ class MeetingMessageKeeper:
                     )
                 return
             if not state.posted:
+                if self._refused_lately(state):
+                    return
                 posted = await self._post(state, meeting, token)
                 if posted is None:
                     return
@@ -180,6 +184,14 @@ class MeetingMessageKeeper:
             meeting.failures = 0
         except SlackRefusal as refusal:
             self._refused(meeting_id, label, meeting, refusal)
+
+    def _refused_lately(self, state: MeetingState) -> bool:
+        """Slack refused the post for good less than `REPOST_AFTER` ago: the changes of the
+        meantime (a worker's batches, say) do not ask it again and again."""
+        error = state.message_error
+        if error is None or error in TRANSIENT:
+            return False
+        return self._clock.now() - state.updated_at < REPOST_AFTER
 
     def _messages(self, state: MeetingState) -> MeetingMessages:
         return meeting_messages(

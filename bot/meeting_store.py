@@ -41,6 +41,8 @@ class MeetingState:
     message_channel_id: str | None
     message_ts: str | None  # empty, a claim, or the posted message's ts
     reply_ts: tuple[str, ...]
+    message_error: str | None
+    updated_at: datetime
     items: tuple[TaskResult, ...]
     details: Mapping[str, TaskDetails]
 
@@ -96,7 +98,8 @@ async def read_meeting(
         id=meeting.id, team_id=meeting.team_id, external_id=meeting.external_id,
         title=meeting.title, summary=meeting.summary, channel_id=meeting.channel_id,
         message_channel_id=meeting.message_channel_id, message_ts=meeting.message_ts,
-        reply_ts=tuple(meeting.message_reply_ts or ()),
+        reply_ts=tuple(meeting.message_reply_ts or ()), message_error=meeting.message_error,
+        updated_at=meeting.updated_at,
         items=tuple(task_result(row) for row in rows),
         details={row.id: task_details(row) for row in rows},
     )  # fmt: skip

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.meeting_message import NO_TOKEN
+from bot.meeting_message import NO_TOKEN, REPOST_AFTER
 from bot.meeting_store import CLAIM_LIFETIME, claim_of, claim_post, read_meeting
 from bot.notifier import SlackNotifier
 from bot.slack_client import slack_web_client
@@ -279,6 +279,15 @@ async def test_a_channel_the_bot_is_not_in_fails_visibly_and_tasks_are_still_cre
     # Posted again: the same answer, read from the meeting.
     again = await env.wiring.utility.process_meeting(acme(item(1), channel_id="C0RANDOM"))
     assert not again.message_posted and again.message_error == "not_in_channel"
+    assert len(env.calls("chat.postMessage")) == 2  # Ana's connect DM, and the refused post
+    # Once the app is invited, a later change posts the message.
+    env.world.channels["C0RANDOM"].members.add("U0SCRUMYBOT")
+    env.clock.advance(REPOST_AFTER.total_seconds())
+    await env.wiring.utility.dismiss_task(result.items[0].task_id, user_id=ANA)
+    await env.slack.idle()
+    [posted] = env.posts("C0RANDOM")
+    row = await _meeting_row(env)
+    assert row.message_ts == posted["ts"] and row.message_error is None
 
 
 async def test_a_429_is_waited_out(env: Env) -> None:
