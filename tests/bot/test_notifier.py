@@ -179,7 +179,14 @@ async def test_the_message_shows_every_item_then_links_as_tasks_are_created(env:
     titles = ["Fix <script> & *bold* claims :rocket: 🚀", "Ship `v2` > v1", "Plain"]
     result = await env.wiring.utility.process_meeting(
         acme(
-            *(item(n, title=t) for n, t in enumerate(titles, start=1)),
+            *(item(n, title=t) for n, t in enumerate(titles[:2], start=1)),
+            item(
+                3,
+                title=titles[2],
+                assignee={"name": "Zoe Extern"},
+                due_date="2026-02-01",
+                priority="urgent",
+            ),
             title="Sync <&> *team*",
             summary="We met & agreed",
         )
@@ -191,6 +198,9 @@ async def test_the_message_shows_every_item_then_links_as_tasks_are_created(env:
     assert "We met &amp; agreed" in shown and "Fix &lt;script&gt; &amp;" in shown
     assert ":rocket: 🚀" in shown and "Ship `v2` &gt; v1" in shown
     assert shown.count("Queued") == 3
+    # The details come from the task rows: the assignee outside Slack, the due date, priority.
+    assert "for Zoe Extern" in shown and "priority urgent" in shown
+    assert "due Sun 01 Feb 2026" in shown
     async with env.sessions() as session:
         row = (await session.scalars(select(Meeting))).one()
     assert row.message_ts == posted["ts"] and row.message_channel_id == GENERAL
