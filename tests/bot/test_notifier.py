@@ -401,6 +401,22 @@ async def test_two_processes_post_once_and_converge(env: Env) -> None:
     await other.aclose()
 
 
+async def test_two_processes_told_of_a_new_meeting_at_once_post_it_once(env: Env) -> None:
+    quiet = wire(env.sessions, env.clock, directory=StaticDirectory(MEMBERS))  # tells nobody
+    result = await quiet.utility.process_meeting(acme(item(1), item(2)))
+    meeting_id = (await _meeting_row(env)).id
+    change = [TaskChange(i.task_id, SLACK_TEAM, meeting_id, ANA, i.title, i.status, None, None,
+                         None) for i in result.items]  # fmt: skip
+    processes = [env.slack, env.notifier(), env.notifier()]
+    await asyncio.gather(*(p.tasks_changed(SLACK_TEAM, meeting_id, change) for p in processes))
+    await asyncio.gather(*(p.idle() for p in processes))
+    [posted] = env.posts()
+    assert len(env.calls("chat.postMessage")) == 1 and "Action 2" in _text(posted)
+    row = await _meeting_row(env)
+    assert row.message_ts == posted["ts"] and row.message_error is None
+    await asyncio.gather(*(p.aclose() for p in processes[1:]))
+
+
 class HeldClient(AsyncWebClient):
     """A Web API client whose `chat.update` calls wait until the test lets them go."""
 
