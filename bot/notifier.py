@@ -116,7 +116,7 @@ class SlackNotifier:
                 session, team_id=team_id, user_id=user_id, state=TaskState.PENDING_AUTH
             )
         message = reconnect_needed(provider, waiting=waiting)
-        self._background.spawn(self._direct(team_id, user_id, message))
+        self._background.spawn(self._direct(team_id, user_id, message, "reconnect"))
 
     async def connection_changed(
         self, team_id: str, user_id: str, provider: ProviderName, account_name: str | None,
@@ -137,7 +137,7 @@ class SlackNotifier:
             )
         else:
             message = connection_made(provider, account_name, replaced=replaced)
-        self._background.spawn(self._direct(team_id, user_id, message))
+        self._background.spawn(self._direct(team_id, user_id, message, "connection made"))
 
     async def tasks_flushed(self, team_id: str, user_id: str, task_ids: Sequence[str]) -> None:
         if task_ids:
@@ -158,7 +158,9 @@ class SlackNotifier:
 
     # --- direct messages --------------------------------------------------------------------
 
-    async def _direct(self, team_id: str, user_id: str, message: SlackMessage) -> None:
+    async def _direct(self, team_id: str, user_id: str, message: SlackMessage, what: str) -> None:
+        """Send `message` to the person; `what` names it in a warning (never its text, which
+        may hold an e-mail address)."""
         token = await self._calls.token(team_id)
         if token is None:
             return
@@ -169,8 +171,8 @@ class SlackNotifier:
             )  # fmt: skip
         except SlackRefusal as refusal:
             log.warning(
-                "could not send %s of %s a direct message (%s): %s", user_id, team_id,
-                message.text[:80], refusal.error,
+                "could not send %s of %s a direct message (%s): %s", user_id, team_id, what,
+                refusal.error,
             )  # fmt: skip
 
     async def _watch_flush(self, flush: _Flush) -> None:
@@ -194,7 +196,8 @@ class SlackNotifier:
         )
         failed = waiting + sum(1 for row in rows if row.state is TaskState.FAILED)
         if created or failed:  # tasks now waiting for the owner's choice have their buttons
-            await self._direct(flush.team_id, flush.user_id, flush_done(created, failed=failed))
+            message = flush_done(created, failed=failed)
+            await self._direct(flush.team_id, flush.user_id, message, "waiting tasks sent")
 
 
 def slack_notifier(

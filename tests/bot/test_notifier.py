@@ -378,6 +378,16 @@ async def test_direct_messages_on_connect_flush_and_reconnect(env: Env) -> None:
     assert all(c["ok"] for c in env.world.calls)
 
 
+async def test_a_direct_message_slack_refuses_is_logged_not_raised(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    await env.slack.reconnect_needed(SLACK_TEAM, "U0NOBODY", CLICKUP)
+    await env.slack.idle()
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "U0NOBODY" in warning and "(reconnect): channel_not_found" in warning
+
+
 async def test_two_processes_post_once_and_converge(env: Env) -> None:
     other = env.notifier()
     worker = DispatchWorker(
