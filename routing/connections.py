@@ -187,6 +187,12 @@ class Connections:
                 if await move_task(session, row, decision.state, change, now=now):
                     changed.append(row)
         await self._results.publish(changed)
+        if changed:
+            try:
+                await self._notifier.tasks_flushed(team_id, user_id, [row.id for row in changed])
+            except Exception:
+                log.exception("could not tell %s about their %d queued task(s)", user_id,
+                              len(changed))  # fmt: skip
         return len(changed)
 
     async def disconnect(self, team_id: str, user_id: str, provider: ProviderName) -> bool:

@@ -99,18 +99,18 @@ class Intake:
                 )
                 known: dict[str, Destinations | None] = {}
                 rows = []
-                for item, item_id, owner in zip(
-                    meeting.action_items, item_ids, owners, strict=True
+                for position, (item, item_id, owner) in enumerate(
+                    zip(meeting.action_items, item_ids, owners, strict=True), start=1
                 ):
                     context = contexts[owner.user_id]
                     decision = await self._router.decide_cached(item.routable(), context, known)
-                    rows.append(
-                        _task_row(
-                            meeting.team_id, item, owner, decision, context, now,
-                            meeting_id=meeting_row.id, item_id=item_id,
-                            time_zone=zones.get(owner.user_id),
-                        )
+                    row = _task_row(
+                        meeting.team_id, item, owner, decision, context, now,
+                        meeting_id=meeting_row.id, item_id=item_id,
+                        time_zone=zones.get(owner.user_id),
                     )  # fmt: skip
+                    row.position = position
+                    rows.append(row)
                 session.add(meeting_row)
                 await session.flush()
                 session.add_all(rows)
@@ -120,10 +120,16 @@ class Intake:
             if again is None:
                 raise
             return again
+        # The notifier posts the meeting's Slack message as it is told (`publish`): read after
+        # it, the meeting says whether the message was posted, or why not.
         await self._results.publish(rows)
+        async with self._sessions() as session:
+            posted = await session.get(Meeting, meeting_row.id)
         return MeetingResult(
-            meeting.meeting_id, tuple(self._results.of(row) for row in rows), created=True
-        )
+            meeting.meeting_id, tuple(self._results.of(row) for row in rows), created=True,
+            message_posted=posted is not None and posted.message_posted,
+            message_error=posted.message_error if posted is not None else None,
+        )  # fmt: skip
 
     async def create_task(
         self,
@@ -197,8 +203,9 @@ class Intake:
         position = {item_id: index for index, item_id in enumerate(item_order)}
         ordered = sorted(rows, key=lambda r: position.get(r.item_id or "", len(position)))
         return MeetingResult(
-            external_id, tuple(self._results.of(r) for r in ordered), created=False
-        )
+            external_id, tuple(self._results.of(r) for r in ordered), created=False,
+            message_posted=meeting.message_posted, message_error=meeting.message_error,
+        )  # fmt: skip
 
     async def _by_idempotency_key(
         self, team_id: str, key: str, fingerprint: str

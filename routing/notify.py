@@ -52,6 +52,12 @@ class Notifier(Protocol):
         Slack app tells them in a direct message with a "Not you? Disconnect" button."""
         ...
 
+    async def tasks_flushed(self, team_id: str, user_id: str, task_ids: Sequence[str]) -> None:
+        """A person's tasks that waited for a connection (`task_ids`) were routed and queued
+        after they connected. The Slack app tells them once the worker has sent them: "5
+        waiting tasks were created in ClickUp"."""
+        ...
+
 
 async def announce(notifier: Notifier, changes: Sequence[TaskChange]) -> None:
     """Tell `notifier` about `changes`, one call per meeting (standalone tasks together)."""
@@ -92,3 +98,6 @@ class LogNotifier:
             user_id, "replaced their connection to" if replaced else "connected",
             provider.label, account_name or "unnamed account", team_id, provider.value,
         )  # fmt: skip
+
+    async def tasks_flushed(self, team_id: str, user_id: str, task_ids: Sequence[str]) -> None:
+        self._log.info("%d waiting task(s) of %s were queued", len(task_ids), user_id)

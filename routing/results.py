@@ -64,6 +64,9 @@ class MeetingResult:
     meeting_id: str
     items: tuple[TaskResult, ...]
     created: bool  # False when the meeting had been posted before
+    # The meeting's Slack message: posted to its channel yet, or why it could not be.
+    message_posted: bool = False
+    message_error: str | None = None
 
 
 class Results:

@@ -67,10 +67,20 @@ class TaskOut(_Out):
         )
 
 
+class SlackMessageOut(_Out):
+    posted: bool = Field(description="True once the meeting's message is in its channel.")
+    error: str | None = Field(
+        default=None,
+        description="Slack's reason the message could not be posted (e.g. `not_in_channel`: "
+        "invite the app to the channel); the tasks are created all the same.",
+    )
+
+
 class MeetingOut(_Out):
     meeting_id: str
     duplicate: bool = Field(description="True when this meeting had been posted before.")
     items: list[TaskOut]
+    slack: SlackMessageOut = Field(description="The meeting's message in Slack.")
 
     @classmethod
     def of(cls, result: MeetingResult) -> MeetingOut:
@@ -78,6 +88,7 @@ class MeetingOut(_Out):
             meeting_id=result.meeting_id,
             duplicate=not result.created,
             items=[TaskOut.of(item) for item in result.items],
+            slack=SlackMessageOut(posted=result.message_posted, error=result.message_error),
         )
 
 

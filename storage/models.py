@@ -120,6 +120,9 @@ class IntegrationPreference(Timestamps, Base):
     default_notion_database_name: Mapped[str | None] = mapped_column(String(255))
 
 
+MESSAGE_CLAIM = "pending:"
+
+
 class Meeting(Timestamps, Base):
     """A meeting whose results the AI service posted; its items are tasks."""
 
@@ -135,9 +138,19 @@ class Meeting(Timestamps, Base):
     owner_user_id: Mapped[str | None] = mapped_column(String(32))
     owner_email: Mapped[str | None] = mapped_column(String(320))
     participants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
-    # The Slack message that shows the meeting's results and is updated in place.
+    # The Slack message that shows the meeting's results and is updated in place. While one
+    # process posts it, `message_ts` holds `MESSAGE_CLAIM` and when it was claimed
+    # ("pending:<unix seconds>"), so no other process posts it too (bot.meeting_store).
     message_channel_id: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
+    # The thread replies that continue a long meeting's message, in order (bot.views.meeting).
+    message_reply_ts: Mapped[list[str] | None] = mapped_column(JSON)
+    # Why the message could not be posted (Slack's error code, e.g. `not_in_channel`).
+    message_error: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def message_posted(self) -> bool:
+        return self.message_ts is not None and not self.message_ts.startswith(MESSAGE_CLAIM)
 
 
 class Task(Timestamps, Base):
@@ -169,6 +182,8 @@ class Task(Timestamps, Base):
         ForeignKey("meetings.id", ondelete="CASCADE"), index=True
     )
     item_id: Mapped[str | None] = mapped_column(String(255))
+    # The item's place in its meeting (1, 2, …): the order the meeting message shows.
+    position: Mapped[int | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     # A hash of the request that made this task, to tell a repeat from a conflicting reuse.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))

@@ -99,6 +99,7 @@ class RecordingNotifier:
         self.batches: list[tuple[str, str | None, list[TaskChange]]] = []
         self.reconnects: list[tuple[str, str, ProviderName]] = []
         self.connections: list[ConnectionChange] = []
+        self.flushes: list[tuple[str, str, list[str]]] = []
 
     async def tasks_changed(
         self, team_id: str, meeting_id: str | None, changes: Sequence[TaskChange]
@@ -115,6 +116,9 @@ class RecordingNotifier:
         self.connections.append(
             ConnectionChange(team_id, user_id, provider, account_name, replaced=replaced)
         )
+
+    async def tasks_flushed(self, team_id: str, user_id: str, task_ids: Sequence[str]) -> None:
+        self.flushes.append((team_id, user_id, list(task_ids)))
 
     @property
     def changes(self) -> list[TaskChange]:

@@ -133,3 +133,8 @@ async def test_the_log_notifier_tells_of_every_connect_and_replace(
     assert "U1 connected ClickUp (Acme (ana@acme.example)) in T1" in lines[-2]
     assert "U1 replaced their connection to Notion (unnamed account) in T1" in lines[-1]
     assert "/tasks disconnect notion" in lines[-1]
+
+
+async def test_the_log_notifier_tells_of_a_flush_by_count(log_stream: io.StringIO) -> None:
+    await LogNotifier().tasks_flushed("T1", "U1", ["tsk_1", "tsk_2"])
+    assert "2 waiting task(s) of U1 were queued" in log_stream.getvalue()
