@@ -25,6 +25,7 @@ from scrumy.services import running_services
 from scrumy.settings import Settings, SettingsError, load_settings
 from scrumy.startup import StartupError, Storage, open_storage
 from scrumy.web import serve as serve_http
+from scrumy.web import worker_notifier
 from storage.api_keys import create_api_key, list_api_keys, revoke_api_key
 from storage.engine import DatabaseUnavailable, check_connection, create_engine, describe
 from storage.migrate import SchemaMismatch, ensure_current, migration_state
@@ -295,8 +296,13 @@ def worker(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
+            notifier = await worker_notifier(settings, services)
             log.info("worker started on %s", settings.database_display)
-            await services.worker(config).run(services.signal, stop)
+            try:
+                await services.worker(config).run(services.signal, stop)
+            finally:
+                if notifier is not None:
+                    await notifier.aclose()
             log.info("worker stopped")
 
     _run(run())

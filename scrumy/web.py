@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from bot.app import REDIRECT_PATH, SlackAppDeps, SlackInstalls, create_slack_app, slack_routes
 from bot.directory import SingleWorkspace, SlackDirectory, TokenSource, team_of_token
 from bot.installations import SlackInstallationStore, SlackOAuthStateStore, TokenRefresh
+from bot.notifier import SlackNotifier, slack_notifier
 from bot.people import SlackPeople
 from bot.slack_api import SlackWebApi
 from bot.slack_client import slack_web_client
@@ -220,6 +221,25 @@ def build_web_app(
     return WebApp(create_sidecar(deps), deps, slack)
 
 
+def tell_slack(settings: Settings, services: Services, tokens: TokenSource) -> SlackNotifier:
+    """From now on, what happens to tasks is told in Slack (the meeting messages, direct
+    messages) with each workspace's token, by this process's utility and worker alike."""
+    notifier = slack_notifier(
+        api_url=str(settings.slack_api_url), tokens=tokens, sessions=services.storage.sessions,
+        clock=services.clock, tools=tuple(services.providers),
+    )  # fmt: skip
+    services.notifier = notifier
+    return notifier
+
+
+async def worker_notifier(settings: Settings, services: Services) -> SlackNotifier | None:
+    """`scrumy worker`'s Slack notifier where Slack is configured (else changes are logged)."""
+    if settings.slack_bot_token is None and settings.slack_client_id is None:
+        return None
+    tokens = await bot_tokens(settings, services, slack_web_api(settings, services))
+    return tell_slack(settings, services, tokens)
+
+
 def _exit_quietly_on_signals(server: uvicorn.Server) -> None:
     """Make SIGINT/SIGTERM a clean stop (exit 0) rather than death by the signal.
 
@@ -245,6 +265,7 @@ async def serve(
     `socket_mode` (`scrumy socket`) Slack is reached over Socket Mode beside the HTTP side."""
     slack_api = slack_web_api(settings, services)
     tokens = await bot_tokens(settings, services, slack_api)
+    notifier = tell_slack(settings, services, tokens)
     directory = slack_directory(services, slack_api, tokens)
     web = build_web_app(
         settings, services, slack_api=slack_api, tokens=tokens, directory=directory,
@@ -286,6 +307,7 @@ async def serve(
         if worker_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
+        await notifier.aclose()
     if socket_task is not None:
         try:
             await socket_task

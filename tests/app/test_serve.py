@@ -13,6 +13,8 @@ import httpx
 
 from sandbox.server import free_port, serve_app
 from sandbox.slack import SlackSandbox, create_slack_emulator
+from sandbox.slack_requests import app_home_opened, event_callback
+from sandbox.slack_socket import socket_payload
 from storage.vault import new_key
 
 
@@ -98,6 +100,41 @@ async def _serve_and_stop(tmp_path: Path, slack_api: str) -> None:
     assert "serving on http://127.0.0.1" in output
     assert "serving the Slack workspace T0SERVE" in output
     assert "cu-secret-value" not in output and "xoxb-serve-test" not in output
+
+
+async def test_socket_mode_reaches_slack_over_the_socket_and_serves_http(tmp_path: Path) -> None:
+    """`scrumy socket`: no signing secret, an app-level token; Slack's envelopes are acked over
+    the WebSocket while the connect pages and the API answer over HTTP."""
+    world = _slack()
+    world.installs.add_app_token("xapp-1-A0SCRUMY-serve-socket")
+    async with serve_app(create_slack_emulator(world)) as slack_url:
+        port = free_port()
+        env = {
+            **os.environ, "SLACK_BOT_TOKEN": "xoxb-serve-test",
+            "SLACK_APP_TOKEN": "xapp-1-A0SCRUMY-serve-socket", "SLACK_API_URL": f"{slack_url}/api",
+            "SCRUMY_ENCRYPTION_KEYS": new_key(),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'socket.db'}",
+        }  # fmt: skip
+        process = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "scrumy", "socket", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
+                await _wait_until_up(client, process)
+                await world.socket.wait_for_connection(1, within=30)
+                kind, payload = socket_payload(
+                    event_callback(app_home_opened("U0ANA", "D0ANA"), team_id="T0SERVE")
+                )
+                await world.socket.deliver(kind, payload)
+                assert (await client.post("/slack/events", content=b"{}")).status_code == 404
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    assert "with Slack over Socket Mode" in output
+    assert len(world.socket.acks) == 1 and world.socket.acks[0].seconds < 3
+    assert "xapp-1-A0SCRUMY-serve-socket" not in output and "xoxb-serve-test" not in output
 
 
 async def test_socket_mode_with_a_token_slack_refuses_stops_with_one_line(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from sandbox.slack import create_slack_emulator
 from sandbox.slack_requests import SlackBody, signed
 from tests.emulators import CLICKUP_URL, NOTION_URL, in_process_client
 from tests.fakes import FakeClock
-from tests.sidecar.harness import SIGNING_SECRET, Harness, _sidecar, _worlds
+from tests.sidecar.harness import SIGNING_SECRET, Harness, SlackSide, _sidecar, _worlds
 
 BASE_URL = "http://127.0.0.1:8000"
 EVENTS = "/slack/events"
@@ -58,8 +58,12 @@ class SlackHarness:
 
 
 @contextlib.asynccontextmanager
-async def slack_harness(database_url: str, clock: FakeClock) -> AsyncIterator[SlackHarness]:
-    """The app at BASE_URL with Slack on a socket and ClickUp and Notion in process."""
+async def slack_harness(
+    database_url: str, clock: FakeClock, *, slack: SlackSide = "recorded"
+) -> AsyncIterator[SlackHarness]:
+    """The app at BASE_URL with Slack on a socket and ClickUp and Notion in process; `slack`
+    says whether the app's Slack notifier is on, and how the app is installed
+    (`tests.sidecar.harness._sidecar`)."""
     slack_sock = bind_socket()
     slack_url = socket_url(slack_sock)
     clickup_world, notion_world, slack_world = worlds = _worlds(BASE_URL)
@@ -72,7 +76,7 @@ async def slack_harness(database_url: str, clock: FakeClock) -> AsyncIterator[Sl
                 NOTION_URL: create_notion_emulator(notion_world, clock=clock),
             }
         ) as http,
-        _sidecar(database_url, clock, BASE_URL, http, worlds, urls, False) as h,
+        _sidecar(database_url, clock, BASE_URL, http, worlds, urls, False, slack) as h,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=h.app), base_url=BASE_URL) as client,
     ):
         yield SlackHarness(h, client)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 from pydantic import AnyHttpUrl, SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from bot.app import BOT_SCOPES
+from bot.notifier import SlackNotifier
 from primitives.enums import ProviderName
 from routing.catalogs import CatalogCache
 from routing.utility import IntegrationUtility
@@ -30,7 +33,7 @@ from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack
 from scrumy.services import Services, build_providers
 from scrumy.settings import Settings
 from scrumy.startup import open_storage
-from scrumy.web import bot_tokens, build_web_app, slack_web_api
+from scrumy.web import bot_tokens, build_web_app, slack_web_api, tell_slack
 from sidecar.app import SidecarDeps
 from sidecar.links import LinkSigner
 from sidecar.metrics import Metrics
@@ -70,6 +73,7 @@ class Harness:
     notifier: RecordingNotifier
     sessions: async_sessionmaker[AsyncSession]
     database_url: str
+    told: SlackNotifier | None = None  # the Slack notifier, when Slack is told (`slack=`)
 
     def link(self, user_id: str, provider: ProviderName, team_id: str = TEAM) -> str:
         return self.links.url_for(team_id=team_id, user_id=user_id, provider=provider)
@@ -90,9 +94,11 @@ def _settings(
     slack_url: str,
     *,
     sign_in: bool,
+    bot_token: bool = True,
 ) -> Settings:
     """What an operator would set to point the app at the emulators: one workspace's bot
-    token, and with `sign_in` a Slack OAuth app too (Sign in with Slack)."""
+    token (unless not `bot_token`: installed through Slack OAuth), and with `sign_in` a Slack
+    OAuth app too (Sign in with Slack, and installs)."""
     slack_app = (
         {"slack_client_id": SLACK_ID, "slack_client_secret": SecretStr(SLACK_SECRET)}
         if sign_in
@@ -100,7 +106,7 @@ def _settings(
     )
     return Settings(
         **slack_app,  # type: ignore[arg-type]
-        slack_bot_token=SecretStr(SLACK_BOT),
+        slack_bot_token=SecretStr(SLACK_BOT) if bot_token else None,
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=AnyHttpUrl(f"{slack_url}/api/"),
         slack_auth_url=AnyHttpUrl(slack_url),
@@ -118,6 +124,7 @@ def _settings(
 
 
 Worlds = tuple[ClickUpSandbox, NotionSandbox, SlackSandbox]
+SlackSide = Literal["recorded", "told", "installs"]
 
 
 def _worlds(base_url: str) -> Worlds:
@@ -151,8 +158,13 @@ async def _sidecar(
     worlds: Worlds,
     emulator_urls: tuple[str, str, str],
     sign_in: bool,
+    slack: SlackSide = "recorded",
 ) -> AsyncIterator[Harness]:
-    """The app built by `scrumy serve`'s own code, its providers speaking through `http`."""
+    """The app built by `scrumy serve`'s own code, its providers speaking through `http`.
+
+    `slack`: "recorded" (a recording notifier stands in for Slack), "told" (the Slack notifier
+    of `scrumy serve`, one workspace's bot token) or "installs" (the same, with the app
+    installed in workspaces through Slack OAuth instead of a bot token)."""
     clickup_world, notion_world, slack_world = worlds
     clickup_url, notion_url, slack_url = emulator_urls
     directory = StaticDirectory(
@@ -163,8 +175,13 @@ async def _sidecar(
     )
     notifier = RecordingNotifier()
     settings = _settings(
-        database_url, base_url, clickup_url, notion_url, slack_url, sign_in=sign_in
-    )
+        database_url, base_url, clickup_url, notion_url, slack_url,
+        sign_in=sign_in or slack == "installs", bot_token=slack != "installs",
+    )  # fmt: skip
+    if slack == "installs":
+        slack_world.installs.add_app(
+            SLACK_ID, SLACK_SECRET, f"{base_url}/slack/oauth_redirect", scopes=set(BOT_SCOPES)
+        )
     storage = await open_storage(settings)
     services = Services(
         settings=settings, storage=storage, clock=clock, http=http,
@@ -175,6 +192,7 @@ async def _sidecar(
     try:
         slack_api = slack_web_api(settings, services)
         tokens = await bot_tokens(settings, services, slack_api)
+        told = tell_slack(settings, services, tokens) if slack != "recorded" else None
         web = build_web_app(
             settings, services, slack_api=slack_api, tokens=tokens, directory=directory
         )
@@ -186,7 +204,10 @@ async def _sidecar(
             notion_world=notion_world, slack_world=slack_world, clickup_url=clickup_url,
             notion_url=notion_url, slack_url=slack_url,
             http=http, notifier=notifier, sessions=storage.sessions, database_url=database_url,
+            told=told,
         )  # fmt: skip
+        if told is not None:
+            await told.aclose()
     finally:
         await storage.close()
 
