@@ -100,6 +100,8 @@ def create_slack_app(deps: SlackAppDeps) -> AsyncApp:
             state_store=installs.state_store,
             redirect_uri=installs.redirect_uri,
             install_path=INSTALL_PATH,
+            # Straight to Slack's consent page: Bolt's own page only shows a button to it.
+            install_page_rendering_enabled=False,
             redirect_uri_path=REDIRECT_PATH,
             authorization_url=installs.authorization_url,
         )
