@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 from bot.installations import SlackInstallationStore, SlackOAuthStateStore
 from bot.listeners import ListenerDeps, register_listeners
 from bot.listeners.install_events import register_install_events
+from bot.scopes import REQUIRED_BOT_SCOPES
 from primitives.clock import Clock
 from primitives.enums import ProviderName
 from routing.results import ConnectLinks
@@ -47,14 +48,7 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 # What the app asks for when installed (manifest.yml lists the same; docs/slack-setup.md says
 # why each is needed).
-BOT_SCOPES = (
-    "chat:write",
-    "commands",
-    "im:write",
-    "team:read",
-    "users:read",
-    "users:read.email",
-)
+BOT_SCOPES = tuple(REQUIRED_BOT_SCOPES)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ REQUIRED_BOT_SCOPES = {
     "users:read": "users.info: nobody can be checked, so every task is its meeting owner's",
     "users:read.email": "users.lookupByEmail: owners and assignees given by e-mail are not found",
     "team:read": "team.info: the connect confirmation page names the workspace by its id",
+    "chat:write": "chat.postMessage: no meeting message, private reply or direct message is sent",
+    "commands": "/tasks and the Create task shortcut are not offered",
+    "im:write": "conversations.open: nobody is told of a flush, a reconnect or a new connection",
 }
 
 

@@ -20,6 +20,7 @@ from bot.directory import (
     missing_scope_reason,
     team_of_token,
 )
+from bot.scopes import REQUIRED_BOT_SCOPES
 from routing.errors import DirectoryUnavailable, TeamNotServed
 from sandbox.faults import FaultKind
 from sandbox.slack import SlackSandbox
@@ -290,7 +291,8 @@ async def test_start_up_names_the_tokens_workspace_and_any_scope_it_lacks(
     api = slack_api(slack_served, clock)
     assert await team_of_token(api, token=BOT) == TEAM
     assert caplog.records == []
-    slack_world.add_workspace("T0NARROW", "xoxb-narrow", scopes={"users:read", "team:read"})
+    granted = set(REQUIRED_BOT_SCOPES) - {"users:read.email"}
+    slack_world.add_workspace("T0NARROW", "xoxb-narrow", scopes=granted)
     with caplog.at_level(logging.ERROR, logger="bot.directory"):
         assert await team_of_token(api, token="xoxb-narrow")
     (line,) = [r.getMessage() for r in caplog.records]
