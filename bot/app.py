@@ -101,7 +101,7 @@ def create_slack_app(deps: SlackAppDeps) -> AsyncApp:
         )
     app = AsyncApp(
         name="scrumy-tasks",
-        logger=logging.getLogger("scrumy.slack"),
+        logger=_bolt_logger(),
         signing_secret=deps.signing_secret,
         request_verification_enabled=deps.signing_secret is not None,
         client=deps.client,
@@ -122,6 +122,22 @@ def create_slack_app(deps: SlackAppDeps) -> AsyncApp:
         register_install_events(app, deps.installs.installation_store)
     register_listeners(app, ListenerDeps(deps.utility, deps.tools, deps.links))
     return app
+
+
+class _NoTokenFromEnvironment(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the client
+    we give it wins; that is what we want (our `authorize` passes the token), so the warning
+    would only mislead an operator."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("scrumy.slack")
+    if not any(isinstance(f, _NoTokenFromEnvironment) for f in logger.filters):
+        logger.addFilter(_NoTokenFromEnvironment())
+    return logger
 
 
 def _one_workspace(

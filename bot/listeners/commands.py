@@ -141,6 +141,8 @@ def _tool_problem(deps: ListenerDeps, request: TasksRequest) -> str | None:
     if tool is None:
         return f"I don't know the tool `{fit(request.tool_word, 40)}`; say {offered}."
     if tool not in deps.tools:
+        if not deps.tools:
+            return f"{tool.label} is not set up here yet; ask whoever runs Scrumy Tasks."
         return f"{tool.label} is not offered here; say {offered}."
     return None
 
