@@ -117,10 +117,9 @@ def slack_sign_in(settings: Settings, services: Services) -> SlackSignIn | None:
     if settings.slack_client_id is None or settings.slack_client_secret is None:
         return None
     return SlackSignIn(
-        services.http, client_id=settings.slack_client_id,
+        slack_web_client(str(settings.slack_api_url)), client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret.get_secret_value(),
-        auth_url=str(settings.slack_auth_url), api_url=str(settings.slack_api_url),
-        clock=services.clock,
+        auth_url=str(settings.slack_auth_url), clock=services.clock,
     )  # fmt: skip
 
 

@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import httpx
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from primitives.clock import Clock
 from primitives.text import clean_optional
@@ -55,19 +58,17 @@ class SlackSignIn:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        client: AsyncWebClient,
         *,
         client_id: str,
         client_secret: str,
         auth_url: str,
-        api_url: str,
         clock: Clock,
     ) -> None:
-        self._http = http
+        self._client = client
         self._client_id = client_id
         self._client_secret = client_secret
         self._authorize = auth_url.rstrip("/") + AUTHORIZE_PATH
-        self._api = api_url.rstrip("/")
         self._clock = clock
 
     @property
@@ -141,17 +142,16 @@ class SlackSignIn:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         try:
-            response = await self._http.post(f"{self._api}/{method}", data=data, headers=headers)
-        except httpx.HTTPError as error:
+            response = await self._client.api_call(method, data=data, headers=headers)
+            status, body = response.status_code, response.data
+        except SlackApiError as refused:
+            status, body = refused.response.status_code, refused.response.data
+        except (aiohttp.ClientError, TimeoutError) as error:
             raise SignInFailed(f"Slack did not answer ({type(error).__name__})") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
         if not isinstance(body, dict):
-            raise SignInFailed(f"Slack answered HTTP {response.status_code} without JSON")
+            raise SignInFailed(f"Slack answered HTTP {status} without JSON")
         if body.get("ok") is not True:
-            said = str(body.get("error") or f"HTTP {response.status_code}")
+            said = str(body.get("error") or f"HTTP {status}")
             raise SignInFailed(f"Slack refused {method}: {said[:80]}")
         return body
 
