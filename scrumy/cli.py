@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
 import click
@@ -39,9 +40,37 @@ PERSON_ERRORS = (SettingsError, StartupError, DatabaseUnavailable, SchemaMismatc
 
 log = logging.getLogger("scrumy.cli")
 
+# Commands that other installed packages add to `scrumy` (`scrumy demo` from `demo/`): each
+# entry point of this group names a click command. They are loaded only when asked for, and
+# the product never imports them.
+PLUGIN_GROUP = "scrumy.commands"
+
+
+def plugin_commands() -> dict[str, EntryPoint]:
+    """The installed plugins' commands, by name."""
+    return {point.name: point for point in entry_points(group=PLUGIN_GROUP)}
+
 
 class ScrumyGroup(click.Group):
-    """Turns the errors a person can fix into one line, and any other into one line too."""
+    """Turns the errors a person can fix into one line, and any other into one line too; adds
+    the commands of the `scrumy.commands` entry points."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *plugin_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        point = plugin_commands().get(cmd_name)
+        if point is None:
+            return None
+        loaded = point.load()
+        if not isinstance(loaded, click.Command):
+            raise click.ClickException(
+                f"{PLUGIN_GROUP} entry point {cmd_name} ({point.value}) is not a click command"
+            )
+        return loaded
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

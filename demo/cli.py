@@ -1,0 +1,85 @@
+"""`scrumy demo`: the whole product on this machine, no account needed.
+
+Starts the emulated Slack, ClickUp and Notion and the real app on free ports of 127.0.0.1
+with a throwaway SQLite file, plays `demo.story`, prints the final table and exits 0 — or 1,
+naming what ended wrong. `--serve` keeps everything running afterwards, until Ctrl-C.
+
+Registered in the `scrumy.commands` entry-point group (pyproject.toml), which `scrumy.cli`
+loads: the product never imports the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import tempfile
+from pathlib import Path
+
+import click
+import httpx
+
+from demo import report
+from demo.browser import DemoFailure
+from demo.narrate import Narrator, quiet_libraries
+from demo.stack import Stack, running_stack
+from demo.story import EXPECTED, Story
+
+DEADLINE = 120.0  # seconds: a story that takes longer than this is stuck
+
+
+@click.command("demo")
+@click.option(
+    "--serve", is_flag=True, help="Keep everything running after the story, until Ctrl-C."
+)
+@click.option("--verbose", is_flag=True, help="Show the app's and the libraries' own logs.")
+def demo(serve: bool, verbose: bool) -> None:
+    """Play the whole flow against emulated Slack, ClickUp and Notion; no account needed."""
+    quiet_libraries(verbose)
+    say = Narrator(click.echo)
+    with tempfile.TemporaryDirectory(prefix="scrumy-demo-") as directory:
+        ok = asyncio.run(_run(Path(directory), say, serve=serve))
+    if not ok:
+        raise SystemExit(1)
+
+
+async def _run(directory: Path, say: Narrator, *, serve: bool) -> bool:
+    async with running_stack(directory) as stack, httpx.AsyncClient(timeout=10) as http:
+        try:
+            rows = await asyncio.wait_for(Story(stack, say, http).play(), DEADLINE)
+        except DemoFailure as failure:
+            say.say(f"demo failed: {failure}")
+            return False
+        except TimeoutError:
+            say.say(f"demo failed: the story did not end within {DEADLINE:.0f} s")
+            return False
+        say.plain()
+        for line in report.table(rows):
+            say.plain(line)
+        say.plain()
+        wrong = report.problems(rows, EXPECTED, stack)
+        say.plain(report.counts(stack))
+        if wrong:
+            say.plain(f"demo failed: {len(wrong)} thing(s) ended wrong")
+            for problem in wrong:
+                say.plain(f"  - {problem}")
+            return False
+        say.say(f"demo passed: all {len(rows)} items ended as expected, none created twice")
+        if serve:
+            await _serve_until_stopped(stack, say)
+        return True
+
+
+async def _serve_until_stopped(stack: Stack, say: Narrator) -> None:
+    urls = stack.urls
+    say.plain()
+    say.plain("Everything keeps running (Ctrl-C stops it):")
+    say.plain(f"  Scrumy Tasks            {urls.app}  (/healthz, /metrics, /openapi.json)")
+    say.plain(f"  Slack (emulated)        {urls.slack}/_sandbox/state")
+    say.plain(f"  ClickUp (emulated)      {urls.clickup}/_sandbox/state")
+    say.plain(f"  Notion (emulated)       {urls.notion}/_sandbox/state")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    say.plain("stopping")

@@ -1,0 +1,140 @@
+"""The end of the story: the table of what became of each item, and the checks that every item
+ended where the story expects it and that nothing was created twice in ClickUp or Notion.
+
+The table is read from the app's database (what the app believes) and checked against the
+emulators (what really exists there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from demo.stack import Stack
+from demo.world import name_of
+from primitives.enums import ProviderName, TaskState
+from routing.outbox import shown_reason
+from storage.models import Task
+
+COLUMNS = ("item", "owner", "state", "tool", "list/database", "link", "reason")
+REASON_WIDTH = 60
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Where the story expects an item to end."""
+
+    owner: str  # Slack user id
+    state: TaskState
+    tool: ProviderName | None
+    destination: str | None = None  # the list's or database's name, when the story fixes it
+
+
+@dataclass(frozen=True)
+class Row:
+    item: str
+    title: str
+    owner: str
+    state: TaskState
+    tool: ProviderName | None
+    destination: str | None
+    url: str | None
+    reason: str | None
+
+    def cells(self) -> tuple[str, ...]:
+        reason = " ".join((self.reason or "").split())
+        if len(reason) > REASON_WIDTH:
+            reason = reason[: REASON_WIDTH - 1] + "…"
+        return (
+            f"{self.item} {self.title}", name_of(self.owner), self.state.value,
+            self.tool.label if self.tool else "-", self.destination or "-", self.url or "-",
+            reason or "-",
+        )  # fmt: skip
+
+
+async def final_rows(stack: Stack, team_id: str) -> list[Row]:
+    """Every task of the team, in the meeting's order."""
+    async with stack.services.storage.sessions() as session:
+        tasks = (
+            await session.scalars(
+                select(Task).where(Task.team_id == team_id).order_by(Task.position, Task.id)
+            )
+        ).all()
+    return [_row(task) for task in tasks]
+
+
+def _row(task: Task) -> Row:
+    return Row(
+        item=task.item_id or task.id, title=task.title, owner=task.owner_user_id,
+        state=task.state, tool=task.provider, destination=task.destination_name,
+        url=task.provider_task_url, reason=shown_reason(task),
+    )  # fmt: skip
+
+
+def table(rows: Sequence[Row]) -> list[str]:
+    """The rows as a plain-text table, one line each, under a header."""
+    cells = [COLUMNS, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return [line.rstrip() for line in lines]
+
+
+def problems(rows: Sequence[Row], expected: Mapping[str, Expected], stack: Stack) -> list[str]:
+    """What ended otherwise than the story expects, or exists twice in a tool (empty: all
+    good)."""
+    found: list[str] = []
+    by_item = {row.item: row for row in rows}
+    for item, want in expected.items():
+        row = by_item.get(item)
+        if row is None:
+            found.append(f"item {item}: no task")
+            continue
+        got = (row.owner, row.state, row.tool)
+        if got != (want.owner, want.state, want.tool):
+            found.append(
+                f"item {item} ({row.title}): {name_of(row.owner)}, {row.state.value}, "
+                f"{row.tool or 'no tool'}; expected {name_of(want.owner)}, {want.state.value}, "
+                f"{want.tool or 'no tool'}"
+            )
+        elif want.destination is not None and row.destination != want.destination:
+            found.append(
+                f"item {item} ({row.title}): in {row.destination}; expected {want.destination}"
+            )
+        if row.state is TaskState.CREATED and not row.url:
+            found.append(f"item {item} ({row.title}): created without a link")
+    for item in by_item.keys() - expected.keys():
+        found.append(f"item {item}: a task the story did not expect")
+    found.extend(_duplicates(rows, stack))
+    return found
+
+
+def _duplicates(rows: Sequence[Row], stack: Stack) -> list[str]:
+    """Each created task exists exactly once in its tool, and the tools hold nothing else."""
+    found = []
+    in_tools = {
+        ProviderName.CLICKUP: [t["url"] for t in stack.worlds.clickup.tasks.values()],
+        ProviderName.NOTION: [p["url"] for p in stack.worlds.notion.pages.values()],
+    }
+    for tool, urls in in_tools.items():
+        ours = sorted(r.url or "" for r in rows if r.tool is tool and r.state is TaskState.CREATED)
+        if sorted(urls) != ours:
+            found.append(
+                f"{tool.label} holds {len(urls)} task(s) for {len(ours)} created: "
+                "something was created twice or lost"
+            )
+    return found
+
+
+def counts(stack: Stack) -> str:
+    """How many tasks each tool holds, and how many create requests each answered."""
+    clickup, notion = stack.worlds.clickup, stack.worlds.notion
+    clickup_posts = sum(n for key, n in clickup.requests.items() if key.endswith("/task")
+                        and key.startswith("POST"))  # fmt: skip
+    notion_posts = notion.requests["POST /v1/pages"]
+    return (
+        f"ClickUp holds {len(clickup.tasks)} task(s) ({clickup_posts} create requests), "
+        f"Notion {len(notion.pages)} page(s) ({notion_posts} create requests)"
+    )

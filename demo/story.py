@@ -1,0 +1,295 @@
+"""The story `scrumy demo` plays, through the app's real entry points and real HTTP.
+
+1. Ana installs Scrumy Tasks in Acme through Slack OAuth.
+2. Bo connects ClickUp; Cy connects ClickUp and Notion (routing stays "smart"); Dana connects
+   both and picks "ask me" in the Home tab. Ana connects nothing. Each connection is the whole
+   flow: `/tasks connect` → Sign in with Slack → the tool's consent page → our callback.
+3. ClickUp will answer one create with 429 and Notion one with 500 (emulator faults).
+4. The AI service posts the launch sync's eight action items to `POST /api/meetings`.
+5. The connected owners' tasks are created; Dana's item waits for her choice; Ana's two (one
+   of them for Pat, who is not in Slack) wait for her connection.
+6. Ana clicks "Connect ClickUp" on her item; Bo opens her link and is refused; Ana connects,
+   and her waiting tasks are created.
+7. Dana clicks "Notion" on her item.
+
+Every item's expected end is `EXPECTED`; `demo.report` checks it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from bot.views import actions
+from demo import world
+from demo.browser import Browser, DemoFailure
+from demo.narrate import Narrator
+from demo.report import Expected, Row, final_rows
+from demo.slack import SlackClient, elements, seen, wait_for
+from demo.stack import Stack
+from demo.world import ANA, BO, CY, DANA, Person
+from primitives.enums import ProviderName, RoutingMode, TaskState
+from storage.api_keys import create_api_key
+from storage.models import Task
+
+CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
+CREATED = TaskState.CREATED
+MEETING_ID = "launch-sync-week-48"
+
+LONG_NOTES = (
+    "Five customers told us how they plan launches today. Write up each interview: who they "
+    "are, which tools they already use, where the handoffs between product, design and "
+    "marketing break down, what they would pay to fix it, and the quotes worth keeping. "
+    "Then pull the patterns together in one page the whole team can read before the next "
+    "planning session, with the three problems we heard most often and the open questions "
+    "we still need to ask. Link the recordings and the raw notes so anyone can check a "
+    "quote against what was really said."
+)
+
+MEETING: dict[str, Any] = {
+    "meeting_id": MEETING_ID,
+    "title": "Launch sync",
+    "team_id": world.TEAM,
+    "channel_id": world.CHANNEL,
+    "owner": {"slack_user_id": ANA.slack_id},
+    "summary": "Launch in two weeks: checkout fix first, then pricing, legal and the roadmap.",
+    "participants": [
+        {"name": p.name, "email": p.email, "slack_user_id": p.slack_id} for p in (ANA, BO, CY)
+    ] + [{"name": "Dana Ortiz", "email": DANA.email}, {"name": "Pat Quinn (agency)"}],
+    "action_items": [
+        {"id": "1", "title": "Draft the launch announcement", "priority": "high",
+         "due_date": "2026-12-01", "assignee": {"slack_user_id": ANA.slack_id}},
+        {"id": "2", "title": "Send the signed contract to legal",
+         "assignee": {"name": "Pat Quinn (agency)"}},
+        {"id": "3", "title": "Update the pricing page", "due_date": "2026-11-30",
+         "assignee": {"slack_user_id": BO.slack_id}},
+        {"id": "4", "title": "Write the onboarding checklist",
+         "assignee": {"email": BO.email}},
+        {"id": "5", "title": "Fix the checkout crash on Safari", "priority": "urgent",
+         "assignee": {"slack_user_id": CY.slack_id}},
+        {"id": "6", "title": "Plan the roadmap review", "project_name": "product roadmap",
+         "assignee": {"slack_user_id": CY.slack_id}},
+        {"id": "7", "title": "Write up the customer interviews", "description": LONG_NOTES,
+         "assignee": {"slack_user_id": CY.slack_id}},
+        {"id": "8", "title": "Review the new design mockups",
+         "assignee": {"slack_user_id": DANA.slack_id}},
+    ],
+}  # fmt: skip
+
+SITUATIONS = {
+    "1": "Ana, nothing connected",
+    "2": "Pat, not in Slack → Ana",
+    "3": "Bo, ClickUp only",
+    "4": "bo@acme.example, by e-mail only",
+    "5": "Cy, smart: urgent",
+    "6": "Cy, smart: project “product roadmap”",
+    "7": "Cy, smart: long description",
+    "8": "Dana, ask me",
+}
+
+EXPECTED = {
+    "1": Expected(ANA.slack_id, CREATED, CLICKUP),
+    "2": Expected(ANA.slack_id, CREATED, CLICKUP),
+    "3": Expected(BO.slack_id, CREATED, CLICKUP),
+    "4": Expected(BO.slack_id, CREATED, CLICKUP),
+    "5": Expected(CY.slack_id, CREATED, CLICKUP),
+    "6": Expected(CY.slack_id, CREATED, NOTION, "Product Roadmap"),
+    "7": Expected(CY.slack_id, CREATED, NOTION),
+    "8": Expected(DANA.slack_id, CREATED, NOTION),
+}
+
+
+class Story:
+    """The story against a running stack, told through `say`."""
+
+    def __init__(self, stack: Stack, say: Narrator, http: httpx.AsyncClient) -> None:
+        self.stack = stack
+        self.say = say
+        self.http = http
+        self.slack = SlackClient(stack, http)
+
+    async def play(self) -> list[Row]:
+        urls = self.stack.urls
+        self.say.say(
+            f"Emulated Slack {urls.slack}, ClickUp {urls.clickup}, Notion {urls.notion}; "
+            f"Scrumy Tasks {urls.app} (HTTP mode, worker on, fresh SQLite)"
+        )
+        await self.install()
+        await self.connect_up_front()
+        self.inject_faults()
+        await self.post_meeting()
+        await self.connected_owners_served()
+        await self.ana_connects()
+        await self.dana_chooses()
+        rows = await final_rows(self.stack, world.TEAM)
+        await self.message_shows(rows)
+        return rows
+
+    # --- 1, 2: install and connect ------------------------------------------------------------
+
+    async def install(self) -> None:
+        async with Browser(self.stack, ANA) as browser:
+            await browser.install_app()
+        self.say.say(
+            "Ana installs Scrumy Tasks in Acme: /slack/install → Slack's consent page → Allow "
+            "→ /slack/oauth_redirect"
+        )
+
+    async def connect(self, person: Person, command: str) -> None:
+        links = await self.slack.connect_links(person, command)
+        async with Browser(self.stack, person) as browser:
+            for tool, link in links.items():
+                said = await browser.connect(link)
+                self.say.say(
+                    f"{person.first_name} connects {tool_label(tool)}: /tasks {command} → "
+                    f"Sign in with Slack → {tool_label(tool)}'s consent → “{said}”"
+                )
+
+    async def connect_up_front(self) -> None:
+        await self.connect(BO, "connect clickup")
+        await self.connect(CY, "connect")
+        await self.connect(DANA, "connect")
+        home = await self.slack.open_home(DANA)
+        await self.slack.choose_in_home(
+            DANA, home, actions.ROUTING_MODE, RoutingMode.USER_CHOICE.value
+        )
+        self.say.say("Dana opens the Home tab and sets her routing to “ask me”")
+
+    def inject_faults(self) -> None:
+        worlds = self.stack.worlds
+        worlds.clickup.faults.add("rate_limit", method="POST", path="/task", times=1, seconds=1)
+        worlds.notion.faults.add("server_error", method="POST", path="/v1/pages", times=1)
+        self.say.say("ClickUp will answer the next create with 429, Notion with 500 (once each)")
+
+    # --- 4, 5: the meeting --------------------------------------------------------------------
+
+    async def post_meeting(self) -> None:
+        async with self.stack.services.storage.sessions() as session, session.begin():
+            key = await create_api_key(
+                session, team_id=world.TEAM, name="AI service",
+                now=self.stack.services.clock.now(),
+            )  # fmt: skip
+        response = await self.http.post(
+            f"{self.stack.urls.app}/api/meetings", json=MEETING,
+            headers={"Authorization": f"Bearer {key.secret}"},
+        )  # fmt: skip
+        if response.status_code != 202:
+            raise DemoFailure(f"POST /api/meetings answered {response.status_code}")
+        answer = response.json()
+        states = Counter(item["status"] for item in answer["items"])
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+        self.say.say(
+            f"The AI service posts “{MEETING['title']}” ({len(answer['items'])} action items) "
+            f"to POST /api/meetings → 202: {summary}"
+        )
+        for item in answer["items"]:
+            self.say.detail(f"{item['item_id']}. {SITUATIONS[item['item_id']]}: {item['status']}")
+        if not answer.get("slack", {}).get("posted"):
+            raise DemoFailure(f"the meeting message was not posted: {answer.get('slack')}")
+
+    async def connected_owners_served(self) -> None:
+        await self.until_created(("3", "4", "5", "6", "7"), "Bo's and Cy's tasks")
+        clickup = self.stack.worlds.clickup.requests
+        notion = self.stack.worlds.notion.requests
+        creates = sum(n for k, n in clickup.items() if k.startswith("POST") and "/task" in k)
+        self.say.say(
+            f"Bo's and Cy's 5 tasks are created; ClickUp took {creates} create requests for "
+            f"3 tasks (one 429), Notion {notion['POST /v1/pages']} for 2 (one 500, checked "
+            "by marker before sending again)"
+        )
+
+    # --- 6: Ana connects ----------------------------------------------------------------------
+
+    async def ana_connects(self) -> None:
+        ana_task = await self.task_id("1")
+        message = await wait_for("the meeting message", seen(self.slack.meeting_message))
+        before = len(self.slack.ephemerals(ANA))
+        await self.slack.click(ANA, message, f"connect:clickup:{ana_task}")
+        link = await wait_for(
+            "Ana's connect link", seen(lambda: self.link_in(ANA, before, CLICKUP))
+        )
+        self.say.say("Ana clicks “Connect ClickUp” on her item: a link only she sees")
+
+        async with Browser(self.stack, BO) as browser:
+            refused = await browser.refused(link)
+        self.say.say(f"Bo opens Ana's link (she pasted it to him) and is refused: “{refused}”")
+
+        async with Browser(self.stack, ANA) as browser:
+            said = await browser.connect(link)
+        self.say.say(f"Ana opens it: Sign in with Slack → ClickUp's consent → “{said}”")
+        await self.until_created(("1", "2"), "Ana's waiting tasks")
+        self.say.say("Ana's 2 waiting tasks are created (one of them was Pat's)")
+
+    def link_in(self, person: Person, seen: int, tool: ProviderName) -> str | None:
+        for note in self.slack.ephemerals(person)[seen:]:
+            for element in elements(note.get("blocks", [])):
+                if element.get("action_id") == f"link:{tool.value}" and "url" in element:
+                    return str(element["url"])
+        return None
+
+    # --- 7: Dana chooses ----------------------------------------------------------------------
+
+    async def dana_chooses(self) -> None:
+        dana_task = await self.task_id("8")
+        message = await wait_for("the meeting message", seen(self.slack.meeting_message))
+        await self.slack.click(DANA, message, f"choose:notion:{dana_task}")
+        self.say.say("Dana clicks “Notion” on her item in the meeting message")
+        await self.until_created(("8",), "Dana's task")
+        self.say.say("Dana's task is created in Notion")
+
+    async def message_shows(self, rows: Sequence[Row]) -> None:
+        """The meeting message, updated in place, links every created task."""
+        links = [row.url for row in rows if row.url]
+
+        def linked() -> bool | None:
+            message = self.slack.meeting_message()
+            text = json.dumps(message["blocks"]) if message else ""
+            return all(link in text for link in links) or None
+
+        await wait_for("the meeting message to link every task", seen(linked))
+        updates = sum(1 for call in self.stack.worlds.slack.calls
+                      if call.get("method") == "chat.update")  # fmt: skip
+        self.say.say(
+            f"The meeting message in #general links all {len(links)} tasks "
+            f"(posted once, updated in place {updates} times)"
+        )
+
+    # --- reading the app's state --------------------------------------------------------------
+
+    async def states(self) -> dict[str, Task]:
+        async with self.stack.services.storage.sessions() as session:
+            tasks = (await session.scalars(select(Task).where(Task.team_id == world.TEAM))).all()
+        return {t.item_id or t.id: t for t in tasks}
+
+    async def task_id(self, item: str) -> str:
+        task = (await self.states()).get(item)
+        if task is None:
+            raise DemoFailure(f"item {item} has no task")
+        return task.id
+
+    async def until_created(self, items: Sequence[str], what: str, within: float = 20) -> None:
+        """Wait until every one of `items` is created; fail naming those that are not."""
+        last: dict[str, Task] = {}
+
+        async def probe() -> bool | None:
+            last.update(await self.states())
+            return all(i in last and last[i].state is CREATED for i in items) or None
+
+        try:
+            await wait_for(what, probe, within=within)
+        except DemoFailure:
+            stuck = ", ".join(
+                f"{i} {last[i].state.value} ({last[i].last_error or last[i].route_reason})"
+                for i in items
+                if i in last and last[i].state is not CREATED
+            )
+            raise DemoFailure(f"{what} were not all created: {stuck}") from None
+
+
+def tool_label(tool: str) -> str:
+    return ProviderName(tool).label
