@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from pydantic import AnyHttpUrl, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from demo import world
 from demo.world import Worlds, seed_worlds
@@ -72,10 +73,26 @@ class Stack:
     web: WebApp
 
 
+class DemoSettings(Settings):
+    """Settings made by the demo alone: the environment and `.env` are not read, so a
+    person's real `SLACK_BOT_TOKEN` or `DATABASE_URL` never reaches the demo."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
 def demo_settings(urls: Urls, database: Path) -> Settings:
     """What an operator would set to run the app against the emulators, installable through
     Slack OAuth (so Sign in with Slack is on too)."""
-    return Settings(
+    return DemoSettings(
         database_url=f"sqlite+aiosqlite:///{database}",
         app_base_url=AnyHttpUrl(urls.app),
         scrumy_encryption_keys=(SecretStr(new_key()),),
