@@ -74,7 +74,7 @@ async def _serve_until_stopped(stack: Stack, say: Narrator) -> None:
     say.plain()
     say.plain("Everything keeps running (Ctrl-C stops it):")
     say.plain(f"  Scrumy Tasks            {urls.app}  (/healthz, /metrics, /openapi.json)")
-    say.plain(f"  Slack (emulated)        {urls.slack}/_sandbox/state")
+    say.plain(f"  Slack (emulated)        {urls.slack}/api/  (the Web API; no page of its own)")
     say.plain(f"  ClickUp (emulated)      {urls.clickup}/_sandbox/state")
     say.plain(f"  Notion (emulated)       {urls.notion}/_sandbox/state")
     stop = asyncio.Event()
