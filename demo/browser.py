@@ -129,4 +129,7 @@ def _headline(page: str) -> str:
     page = page.replace('<p class="brand">Scrumy Tasks</p>', "")
     found = re.findall(r"<(h1|p)[^>]*>(.*?)</\1>", page, flags=re.S)
     words = [" ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split()) for _, text in found]
-    return " ".join(w for w in words[:2] if w)
+    heading, *paragraphs = [w for w in words if w] or [""]
+    if not paragraphs:
+        return heading
+    return f"{heading}{'' if heading.endswith(('.', '!', '?')) else '.'} {paragraphs[0]}"

@@ -56,8 +56,8 @@ async def _run(directory: Path, say: Narrator, *, serve: bool) -> bool:
         for line in report.table(rows):
             say.plain(line)
         say.plain()
-        wrong = report.problems(rows, EXPECTED, stack)
-        say.plain(report.counts(stack))
+        wrong = report.problems(rows, EXPECTED, stack.worlds)
+        say.plain(report.counts(stack.worlds))
         if wrong:
             say.plain(f"demo failed: {len(wrong)} thing(s) ended wrong")
             for problem in wrong:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from demo.stack import Stack
-from demo.world import name_of
+from demo.world import Worlds, name_of
 from primitives.enums import ProviderName, TaskState
 from routing.outbox import shown_reason
 from storage.models import Task
@@ -82,7 +82,7 @@ def table(rows: Sequence[Row]) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
-def problems(rows: Sequence[Row], expected: Mapping[str, Expected], stack: Stack) -> list[str]:
+def problems(rows: Sequence[Row], expected: Mapping[str, Expected], worlds: Worlds) -> list[str]:
     """What ended otherwise than the story expects, or exists twice in a tool (empty: all
     good)."""
     found: list[str] = []
@@ -96,8 +96,8 @@ def problems(rows: Sequence[Row], expected: Mapping[str, Expected], stack: Stack
         if got != (want.owner, want.state, want.tool):
             found.append(
                 f"item {item} ({row.title}): {name_of(row.owner)}, {row.state.value}, "
-                f"{row.tool or 'no tool'}; expected {name_of(want.owner)}, {want.state.value}, "
-                f"{want.tool or 'no tool'}"
+                f"{_tool(row.tool)}; expected {name_of(want.owner)}, {want.state.value}, "
+                f"{_tool(want.tool)}"
             )
         elif want.destination is not None and row.destination != want.destination:
             found.append(
@@ -107,16 +107,20 @@ def problems(rows: Sequence[Row], expected: Mapping[str, Expected], stack: Stack
             found.append(f"item {item} ({row.title}): created without a link")
     for item in by_item.keys() - expected.keys():
         found.append(f"item {item}: a task the story did not expect")
-    found.extend(_duplicates(rows, stack))
+    found.extend(_duplicates(rows, worlds))
     return found
 
 
-def _duplicates(rows: Sequence[Row], stack: Stack) -> list[str]:
+def _tool(tool: ProviderName | None) -> str:
+    return tool.label if tool else "no tool"
+
+
+def _duplicates(rows: Sequence[Row], worlds: Worlds) -> list[str]:
     """Each created task exists exactly once in its tool, and the tools hold nothing else."""
     found = []
     in_tools = {
-        ProviderName.CLICKUP: [t["url"] for t in stack.worlds.clickup.tasks.values()],
-        ProviderName.NOTION: [p["url"] for p in stack.worlds.notion.pages.values()],
+        ProviderName.CLICKUP: [t["url"] for t in worlds.clickup.tasks.values()],
+        ProviderName.NOTION: [p["url"] for p in worlds.notion.pages.values()],
     }
     for tool, urls in in_tools.items():
         ours = sorted(r.url or "" for r in rows if r.tool is tool and r.state is TaskState.CREATED)
@@ -128,9 +132,9 @@ def _duplicates(rows: Sequence[Row], stack: Stack) -> list[str]:
     return found
 
 
-def counts(stack: Stack) -> str:
+def counts(worlds: Worlds) -> str:
     """How many tasks each tool holds, and how many create requests each answered."""
-    clickup, notion = stack.worlds.clickup, stack.worlds.notion
+    clickup, notion = worlds.clickup, worlds.notion
     clickup_posts = sum(n for key, n in clickup.requests.items() if key.endswith("/task")
                         and key.startswith("POST"))  # fmt: skip
     notion_posts = notion.requests["POST /v1/pages"]

@@ -5,7 +5,7 @@ running services, the Slack Web API, the installed workspaces' bot tokens, the S
 the directory, the web app, the worker), with settings an operator would write to point it at
 the emulators (`SLACK_API_URL`, `CLICKUP_API_URL`, …) and a throwaway SQLite file. The only
 difference from `scrumy serve` is the worker's timing (`DEMO_WORKER`): it polls and backs off
-in fractions of a second, and abandons a create request after two seconds instead of twenty.
+in fractions of a second, and abandons a create request after 1.5 s instead of 20.
 """
 
 from __future__ import annotations
@@ -43,14 +43,14 @@ from storage.vault import new_key
 # Exactly-once does not depend on these numbers: a create that may have landed is looked up
 # by its marker once its request can no longer land (`send.timeout` + `send.margin` after it
 # was sent), whatever they are. The emulators answer in milliseconds and list a task as soon
-# as it exists, so two seconds and half a second leave a wide margin; the lease stays at
-# `scrumy serve`'s 60 s.
+# as it exists, so a second and a half and half a second leave a wide margin; the lease stays
+# at `scrumy serve`'s 60 s.
 DEMO_WORKER = WorkerConfig(
     poll_seconds=0.1,
     base_backoff=0.1,
     max_backoff=2.0,
     lease=timedelta(seconds=60),
-    send=SendTiming(timeout=2.0, margin=0.5),
+    send=SendTiming(timeout=1.5, margin=0.5),
 )
 
 

@@ -1,0 +1,58 @@
+"""The demo's end checks name what ended wrong: an item elsewhere than the story expects, a
+task created twice in a tool, or one the app thinks created that the tool does not hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from demo.report import Expected, Row, problems, table
+from demo.world import ANA, BO, Worlds, seed_worlds
+from primitives.enums import ProviderName, TaskState
+
+CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
+NOW_MS = int(datetime(2026, 11, 25, 12, tzinfo=UTC).timestamp() * 1000)
+
+
+def store(worlds: Worlds, title: str) -> str:
+    """A task in ClickUp's Backlog, as if the app had created it; its link."""
+    task = worlds.clickup.store_task("l1", title, markdown="", creator_id=101, created_ms=NOW_MS)
+    return str(task["url"])
+
+
+def test_everything_where_expected_is_no_problem() -> None:
+    worlds = seed_worlds("http://127.0.0.1:1")
+    url = store(worlds, "Update the pricing page")
+    rows = [Row("3", "Update the pricing page", BO.slack_id, TaskState.CREATED, CLICKUP,
+                "Engineering / Backlog", url, "ClickUp is the only tool")]  # fmt: skip
+    expected = {"3": Expected(BO.slack_id, TaskState.CREATED, CLICKUP)}
+
+    assert problems(rows, expected, worlds) == []
+    header, _rule, line = table(rows)
+    assert header.split() == ["item", "owner", "state", "tool", "list/database", "link", "reason"]
+    assert "Bo Chen" in line and url in line
+
+
+def test_an_item_elsewhere_and_a_task_made_twice_are_named() -> None:
+    worlds = seed_worlds("http://127.0.0.1:1")
+    url = store(worlds, "Draft the launch announcement")
+    store(worlds, "Draft the launch announcement")
+    rows = [
+        Row("1", "Draft the launch announcement", ANA.slack_id, TaskState.CREATED, CLICKUP,
+            "Engineering / Backlog", url, None),
+        Row("8", "Review the new design mockups", ANA.slack_id, TaskState.AWAITING_CHOICE,
+            None, None, None, "choose a tool"),
+    ]  # fmt: skip
+    expected = {
+        "1": Expected(ANA.slack_id, TaskState.CREATED, CLICKUP),
+        "8": Expected("U0DANA", TaskState.CREATED, NOTION),
+        "9": Expected(BO.slack_id, TaskState.CREATED, CLICKUP),
+    }
+
+    found = problems(rows, expected, worlds)
+
+    assert found == [
+        "item 8 (Review the new design mockups): Ana Lima, awaiting_choice, no tool; "
+        "expected Dana Ortiz, created, Notion",
+        "item 9: no task",
+        "ClickUp holds 2 task(s) for 1 created: something was created twice or lost",
+    ]
