@@ -21,6 +21,7 @@ import httpx
 from demo import report
 from demo.browser import DemoFailure
 from demo.narrate import Narrator, quiet_libraries
+from demo.pages import open_pages
 from demo.stack import Stack, running_stack
 from demo.story import EXPECTED, Story
 
@@ -70,16 +71,16 @@ async def _run(directory: Path, say: Narrator, *, serve: bool) -> bool:
 
 
 async def _serve_until_stopped(stack: Stack, say: Narrator) -> None:
-    urls = stack.urls
-    say.plain()
-    say.plain("Everything keeps running (Ctrl-C stops it):")
-    say.plain(f"  Scrumy Tasks            {urls.app}  (/healthz, /metrics, /openapi.json)")
-    say.plain(f"  Slack (emulated)        {urls.slack}/api/  (the Web API; no page of its own)")
-    say.plain(f"  ClickUp (emulated)      {urls.clickup}/_sandbox/state")
-    say.plain(f"  Notion (emulated)       {urls.notion}/_sandbox/state")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    pages = open_pages(stack)
+    width = max(len(what) for what, _ in pages)
+    say.plain()
+    say.plain("Everything keeps running. Open:")
+    for what, address in pages:
+        say.plain(f"  {what.ljust(width)}  {address}")
+    say.plain("Ctrl-C stops it.")
     await stop.wait()
-    say.plain("stopping")
+    say.say("stopping")

@@ -1,5 +1,6 @@
-"""`scrumy demo` as a person runs it (`make demo`): a subprocess that plays the whole story
-against the emulators, prints its log and the final table, and exits 0.
+"""`scrumy demo --serve` as a person runs it: a subprocess that plays the whole story against
+the emulators, prints its log and the final table, keeps everything running with the pages to
+open, and stops cleanly (exit 0) on Ctrl-C. `make demo` is the same without `--serve`.
 
 The shell it runs in has real-looking settings of its own; the demo must ignore them.
 """
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
+
+import httpx
 
 # Each item: its owner, its state and the tool it landed in (the table's columns 2-4).
 FINAL_TABLE = {
@@ -26,7 +30,9 @@ FINAL_TABLE = {
 TIMED_LINE = re.compile(r"^ *\d+\.\d\ds  \S")
 
 
-def run_demo(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_demo() -> tuple[str, str, int, float, dict[str, int]]:
+    """Run `scrumy demo --serve`, open each page it lists, press Ctrl-C; (stdout, stderr, exit
+    code, seconds until the story ended, the pages' HTTP statuses)."""
     shell = {
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-a-real-workspace",
@@ -34,11 +40,26 @@ def run_demo(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
         "METRICS_TOKEN": "the-shells-own",
     }
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "scrumy", "demo", *args],
-        env=shell, capture_output=True, text=True, timeout=90, check=False,
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scrumy", "demo", "--serve"],
+        env=shell, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    return result, time.monotonic() - started
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C stops it"):
+                break
+        seconds = time.monotonic() - started
+        listed = "".join(lines).rpartition("Everything keeps running. Open:")[2]
+        pages = re.findall(r"(http://127\.0\.0\.1:\d+/\S*)", listed)
+        statuses = {page: httpx.get(page, timeout=10).status_code for page in pages}
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    return "".join(lines) + rest, err, process.returncode, seconds, statuses
 
 
 def table_of(output: str) -> dict[str, tuple[str, ...]]:
@@ -55,18 +76,17 @@ def table_of(output: str) -> dict[str, tuple[str, ...]]:
 
 
 def test_the_demo_plays_the_whole_story_and_ends_with_every_item_where_expected() -> None:
-    result, seconds = run_demo()
+    out, err, code, seconds, pages = run_demo()
 
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    assert code == 0, out + err
     rows = table_of(out)
     assert {item: cells[:3] for item, cells in rows.items()} == FINAL_TABLE
     assert rows["6 Plan the roadmap review"][3] == "Product Roadmap"
     for item, cells in rows.items():
         link = cells[4]
         assert link.startswith(("https://app.clickup.com/t/", "https://www.notion.so/")), item
-    assert "none created twice" in out.splitlines()[-1]
     assert "ClickUp holds 5 task(s)" in out and "Notion 3 page(s)" in out
+    assert "none created twice" in out
 
     story = [line for line in out.splitlines() if TIMED_LINE.match(line)]
     for step in (
@@ -77,9 +97,13 @@ def test_the_demo_plays_the_whole_story_and_ends_with_every_item_where_expected(
         "Bo opens Ana's link (she pasted it to him) and is refused",
         "Ana opens it: Sign in with Slack → ClickUp's consent",
         "Dana's task is created in Notion",
+        "Faults survived",
         "The meeting message in #general links all 8 tasks",
     ):
         assert any(step in line for line in story), step
+    assert story[-1].endswith("stopping")
+    # The pages --serve lists answer while it runs.
+    assert len(pages) >= 3 and set(pages.values()) == {200}, pages
     # Progress, not debugging: nothing from the libraries' or the app's loggers.
-    assert result.stderr == ""
+    assert err == ""
     assert seconds < 45
