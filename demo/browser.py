@@ -104,8 +104,7 @@ class Browser:
         "Allow", our callback; the first line of what our page says."""
         to_tool = _expect(await self.sign_in_with_slack(link), 303, "/auth/slack/callback")
         location = to_tool.headers["location"]
-        # The tool's consent page shows the account the browser is signed in to there.
-        self.stack.worlds.clickup.consent_user_id = self.person.clickup_id
+        self._signed_in_to_the_tools()
         _expect(await self.client.get(location), 200, "the tool's consent page")
         action, fields = _form_of(location)
         consented = _expect(
@@ -116,6 +115,15 @@ class Browser:
             await self.client.get(consented.headers["location"]), 200, "the OAuth callback"
         )
         return _headline(page.text)
+
+    def _signed_in_to_the_tools(self) -> None:
+        """This browser is signed in to ClickUp and Notion as this person: their consent
+        pages grant the person's own account. ClickUp's emulator is told who that is; Notion's
+        grants its first user, so the person is put first."""
+        worlds = self.stack.worlds
+        worlds.clickup.consent_user_id = self.person.clickup_id
+        users = worlds.notion.users
+        worlds.notion.users = {self.person.notion_id: users.pop(self.person.notion_id), **users}
 
     async def refused(self, link: str) -> str:
         """Open someone else's connect link and sign in as this person: what our page says
