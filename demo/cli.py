@@ -11,8 +11,10 @@ loads: the product never imports the demo.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import tempfile
+from asyncio import FIRST_COMPLETED
 from pathlib import Path
 
 import click
@@ -38,43 +40,66 @@ def demo(serve: bool, verbose: bool) -> None:
     quiet_libraries(verbose)
     say = Narrator(click.echo)
     with tempfile.TemporaryDirectory(prefix="scrumy-demo-") as directory:
-        ok = asyncio.run(_run(Path(directory), say, serve=serve))
-    if not ok:
-        raise SystemExit(1)
+        code = asyncio.run(_run(Path(directory), say, serve=serve))
+    if code:
+        raise SystemExit(code)
 
 
-async def _run(directory: Path, say: Narrator, *, serve: bool) -> bool:
+async def _run(directory: Path, say: Narrator, *, serve: bool) -> int:
+    """Play the story (and serve, with `serve`); the exit code: 0, 1 when something ended
+    wrong, 130 when stopped by Ctrl-C."""
     async with running_stack(directory) as stack, httpx.AsyncClient(timeout=10) as http:
+        # Installed once the servers run (uvicorn installs its own on start): Ctrl-C stops
+        # the story or the serving here, and everything then stops in order.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        story = asyncio.create_task(Story(stack, say, http).play())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({story, stopped}, timeout=DEADLINE, return_when=FIRST_COMPLETED)
+        if not story.done():
+            story.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await story
+            if stop.is_set():
+                say.say("stopped before the story ended")
+                return 130
+            say.say(f"demo failed: the story did not end within {DEADLINE:.0f} s")
+            return 1
+        stopped.cancel()
         try:
-            rows = await asyncio.wait_for(Story(stack, say, http).play(), DEADLINE)
+            rows = story.result()
         except DemoFailure as failure:
             say.say(f"demo failed: {failure}")
-            return False
-        except TimeoutError:
-            say.say(f"demo failed: the story did not end within {DEADLINE:.0f} s")
-            return False
-        say.plain()
-        for line in report.table(rows):
-            say.plain(line)
-        say.plain()
-        wrong = report.problems(rows, EXPECTED, stack.worlds)
-        say.plain(report.counts(stack.worlds))
-        if wrong:
-            say.plain(f"demo failed: {len(wrong)} thing(s) ended wrong")
-            for problem in wrong:
-                say.plain(f"  - {problem}")
-            return False
-        say.say(f"demo passed: all {len(rows)} items ended as expected, none created twice")
+            return 1
+        if not _report(stack, say, rows):
+            return 1
         if serve:
-            await _serve_until_stopped(stack, say)
-        return True
+            _list_pages(stack, say)
+            await stop.wait()
+            say.say("stopping")
+        return 0
 
 
-async def _serve_until_stopped(stack: Stack, say: Narrator) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+def _report(stack: Stack, say: Narrator, rows: list[report.Row]) -> bool:
+    """Print the table and the counts; whether everything ended as expected."""
+    say.plain()
+    for line in report.table(rows):
+        say.plain(line)
+    say.plain()
+    wrong = report.problems(rows, EXPECTED, stack.worlds)
+    say.plain(report.counts(stack.worlds))
+    if wrong:
+        say.plain(f"demo failed: {len(wrong)} thing(s) ended wrong")
+        for problem in wrong:
+            say.plain(f"  - {problem}")
+        return False
+    say.say(f"demo passed: all {len(rows)} items ended as expected, none created twice")
+    return True
+
+
+def _list_pages(stack: Stack, say: Narrator) -> None:
     pages = open_pages(stack)
     width = max(len(what) for what, _ in pages)
     say.plain()
@@ -82,5 +107,3 @@ async def _serve_until_stopped(stack: Stack, say: Narrator) -> None:
     for what, address in pages:
         say.plain(f"  {what.ljust(width)}  {address}")
     say.plain("Ctrl-C stops it.")
-    await stop.wait()
-    say.say("stopping")
