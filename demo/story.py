@@ -11,7 +11,7 @@
 6. Ana clicks "Connect ClickUp" on her item; Bo opens her link and is refused; Ana connects,
    and her waiting tasks are created — ClickUp loses its answer to one create (a 502 after
    the task was made), which the worker finds by its marker instead of sending it again.
-7. Dana clicks "Notion" on her item.
+7. Cy clicks "ClickUp" on Dana's item and is told only Dana can choose; Dana clicks "Notion".
 
 Every item's expected end is `EXPECTED`; `demo.report` checks it.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -34,7 +35,7 @@ from demo.narrate import Narrator
 from demo.report import Expected, Row, final_rows
 from demo.slack import SlackClient, elements, seen, wait_for
 from demo.stack import Stack
-from demo.world import ANA, BO, CY, DANA, Person
+from demo.world import ANA, BO, CY, DANA, Person, name_of
 from primitives.enums import ProviderName, RoutingMode, TaskState
 from sandbox.faults import Fault
 from storage.api_keys import create_api_key
@@ -43,6 +44,7 @@ from storage.models import Task
 CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
 CREATED = TaskState.CREATED
 MEETING_ID = "launch-sync-week-48"
+MENTION = re.compile(r"<@([A-Z0-9]+)>")
 
 LONG_NOTES = (
     "Five customers told us how they plan launches today. Write up each interview: who they "
@@ -254,6 +256,14 @@ class Story:
         self.say.say(f"Ana opens it: Sign in with Slack → ClickUp's consent → “{said}”")
         self.announce(("1", "2"), "Ana's 2 waiting tasks are created (one of them is Pat's)")
 
+    def said_to(self, person: Person, seen: int) -> str | None:
+        """The text of the first ephemeral message `person` got after the `seen` first."""
+        notes = self.slack.ephemerals(person)[seen:]
+        if not notes:
+            return None
+        text = " ".join(str(notes[0].get("text", "")).split())
+        return MENTION.sub(lambda m: f"@{name_of(m[1]).split()[0]}", text)
+
     def link_in(self, person: Person, seen: int, tool: ProviderName) -> str | None:
         for note in self.slack.ephemerals(person)[seen:]:
             for element in elements(note.get("blocks", [])):
@@ -266,6 +276,10 @@ class Story:
     async def dana_chooses(self) -> None:
         dana_task = await self.task_id("8")
         message = await wait_for("the meeting message", seen(self.slack.meeting_message))
+        before = len(self.slack.ephemerals(CY))
+        await self.slack.click(CY, message, f"choose:clickup:{dana_task}")
+        told = await wait_for("Cy's answer", seen(lambda: self.said_to(CY, before)))
+        self.say.say(f"Cy clicks “ClickUp” on Dana's item and is told, privately: “{told}”")
         await self.slack.click(DANA, message, f"choose:notion:{dana_task}")
         self.say.say("Dana clicks “Notion” on her item in the meeting message")
         self.announce(("8",), "Dana's task is created in Notion")

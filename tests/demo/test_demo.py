@@ -96,6 +96,7 @@ def test_the_demo_plays_the_whole_story_and_ends_with_every_item_where_expected(
         "POST /api/meetings → 202",
         "Bo opens Ana's link (she pasted it to him) and is refused",
         "Ana opens it: Sign in with Slack → ClickUp's consent",
+        "Cy clicks “ClickUp” on Dana's item and is told, privately: “Only @Dana can choose",
         "Dana's task is created in Notion",
         "Faults survived",
         "The meeting message in #general links all 8 tasks",
