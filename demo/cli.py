@@ -36,7 +36,12 @@ DEADLINE = 120.0  # seconds: a story that takes longer than this is stuck
 )
 @click.option("--verbose", is_flag=True, help="Show the app's and the libraries' own logs.")
 def demo(serve: bool, verbose: bool) -> None:
-    """Play the whole flow against emulated Slack, ClickUp and Notion; no account needed."""
+    """The whole product here; no account needed.
+
+    Starts emulated Slack, ClickUp and Notion and the real app on 127.0.0.1, plays a meeting
+    through them, prints what happened and the final table; exits 0, or 1 naming what ended
+    wrong.
+    """
     quiet_libraries(verbose)
     say = Narrator(click.echo)
     with tempfile.TemporaryDirectory(prefix="scrumy-demo-") as directory:
