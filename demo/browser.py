@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
@@ -99,9 +100,9 @@ class Browser:
         )  # fmt: skip
         return await self.client.get(back.headers["location"])
 
-    async def connect(self, link: str) -> str:
+    async def connect(self, link: str) -> PageText:
         """The whole connect flow of `link`: Sign in with Slack, the tool's consent page,
-        "Allow", our callback; the first line of what our page says."""
+        "Allow", our callback; what our page says first."""
         to_tool = _expect(await self.sign_in_with_slack(link), 303, "/auth/slack/callback")
         location = to_tool.headers["location"]
         self._signed_in_to_the_tools()
@@ -125,19 +126,30 @@ class Browser:
         users = worlds.notion.users
         worlds.notion.users = {self.person.notion_id: users.pop(self.person.notion_id), **users}
 
-    async def refused(self, link: str) -> str:
+    async def refused(self, link: str) -> PageText:
         """Open someone else's connect link and sign in as this person: what our page says
         (it must refuse, 403)."""
         page = _expect(await self.sign_in_with_slack(link), 403, "someone else's link")
         return _headline(page.text)
 
 
-def _headline(page: str) -> str:
-    """The heading and first paragraph of one of our pages, as one line."""
+@dataclass(frozen=True)
+class PageText:
+    """What one of our pages says first: its heading and its first paragraph."""
+
+    heading: str
+    paragraph: str = ""
+
+    def __str__(self) -> str:
+        if not self.paragraph:
+            return self.heading
+        stop = "" if self.heading.endswith((".", "!", "?")) else "."
+        return f"{self.heading}{stop} {self.paragraph}"
+
+
+def _headline(page: str) -> PageText:
     page = page.replace('<p class="brand">Scrumy Tasks</p>', "")
     found = re.findall(r"<(h1|p)[^>]*>(.*?)</\1>", page, flags=re.S)
     words = [" ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split()) for _, text in found]
     heading, *paragraphs = [w for w in words if w] or [""]
-    if not paragraphs:
-        return heading
-    return f"{heading}{'' if heading.endswith(('.', '!', '?')) else '.'} {paragraphs[0]}"
+    return PageText(heading, paragraphs[0] if paragraphs else "")

@@ -7,6 +7,7 @@ emulators (what really exists there).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,9 @@ from routing.outbox import shown_reason
 from storage.models import Task
 
 COLUMNS = ("item", "owner", "state", "tool", "list/database", "link", "reason")
-REASON_WIDTH = 60
+FIRST_FOUND = re.compile(r"the first (?:list|database) found")
+REMARK = re.compile(r"\(([^()]*)\)$")
+FOOTNOTE = "* the first one found: its owner has not chosen a default in the Home tab yet"
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,22 @@ class Row:
     url: str | None
     reason: str | None
 
+    @property
+    def first_found(self) -> bool:
+        """Whether the list or database is only the first one found (no default chosen)."""
+        return bool(self.reason and FIRST_FOUND.search(self.reason))
+
     def cells(self) -> tuple[str, ...]:
+        """The row's cells. The reason is shortened to why the tool was chosen: where in it
+        is the list/database column (starred when it was only the first one found), and a
+        closing remark in parentheses is kept."""
         reason = " ".join((self.reason or "").split())
-        if len(reason) > REASON_WIDTH:
-            reason = reason[: REASON_WIDTH - 1] + "…"
+        remark = REMARK.search(reason)
+        reason = reason.split("; ")[0] + (f" ({remark[1]})" if remark else "")
+        destination = (self.destination or "-") + (" *" if self.first_found else "")
         return (
             f"{self.item} {self.title}", name_of(self.owner), self.state.value,
-            self.tool.label if self.tool else "-", self.destination or "-", self.url or "-",
-            reason or "-",
+            self.tool.label if self.tool else "-", destination, self.url or "-", reason or "-",
         )  # fmt: skip
 
 
@@ -79,6 +90,8 @@ def table(rows: Sequence[Row]) -> list[str]:
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if any(row.first_found for row in rows):
+        lines.append(FOOTNOTE)
     return [line.rstrip() for line in lines]
 
 

@@ -171,7 +171,7 @@ class Story:
                 said = await browser.connect(link)
                 self.say.say(
                     f"{person.first_name} connects {tool_label(tool)}: /tasks {command} → "
-                    f"Sign in with Slack → {tool_label(tool)}'s consent → “{said}”"
+                    f"Sign in with Slack → {tool_label(tool)}'s consent → “{said.heading}”"
                 )
 
     async def connect_up_front(self) -> None:

@@ -32,6 +32,21 @@ def test_everything_where_expected_is_no_problem() -> None:
     assert "Bo Chen" in line and url in line
 
 
+def test_the_reason_says_why_the_tool_and_a_star_marks_a_list_nobody_chose() -> None:
+    reason = (
+        "urgent → ClickUp; the first list found, Engineering / Backlog — choose a default "
+        "list in the Home tab (found after a lost response; not created twice)"
+    )
+    row = Row("5", "Fix it", BO.slack_id, TaskState.CREATED, CLICKUP, "Engineering / Backlog",
+              "https://app.clickup.com/t/1", reason)  # fmt: skip
+
+    cells = row.cells()
+
+    assert cells[4] == "Engineering / Backlog *"
+    assert cells[6] == "urgent → ClickUp (found after a lost response; not created twice)"
+    assert table([row])[-1].startswith("* the first one found")
+
+
 def test_an_item_elsewhere_and_a_task_made_twice_are_named() -> None:
     worlds = seed_worlds("http://127.0.0.1:1")
     url = store(worlds, "Draft the launch announcement")
