@@ -4,7 +4,8 @@
 2. Bo connects ClickUp; Cy connects ClickUp and Notion (routing stays "smart"); Dana connects
    both and picks "ask me" in the Home tab. Ana connects nothing. Each connection is the whole
    flow: `/tasks connect` → Sign in with Slack → the tool's consent page → our callback.
-3. ClickUp will answer one create with 429 and Notion one with 500 (emulator faults).
+3. ClickUp will answer one create with 429 (an emulator fault), Notion one with 503 and a
+   Retry-After (`demo.outage`).
 4. The AI service posts the launch sync's eight action items to `POST /api/meetings`.
 5. The connected owners' tasks are created; Dana's item waits for her choice; Ana's two (one
    of them for Pat, who is not in Slack) wait for her connection.
@@ -185,12 +186,13 @@ class Story:
         self.say.say("Dana opens the Home tab and sets her routing to “ask me”")
 
     def inject_faults(self) -> None:
-        clickup, notion = self.stack.worlds.clickup.faults, self.stack.worlds.notion.faults
-        self.faults["ClickUp's 429"] = clickup.add(
+        self.faults["ClickUp's 429"] = self.stack.worlds.clickup.faults.add(
             "rate_limit", method="POST", path="/task", seconds=1
         )
-        self.faults["Notion's 500"] = notion.add("server_error", method="POST", path="/v1/pages")
-        self.say.say("ClickUp will answer the next create with 429, Notion with 500 (once each)")
+        self.stack.notion_outage.arm()
+        self.say.say(
+            "ClickUp will answer the next create with 429, Notion with 503 (Retry-After: 1)"
+        )
 
     # --- 4, 5: the meeting --------------------------------------------------------------------
 
@@ -220,6 +222,8 @@ class Story:
 
     def faults_survived(self) -> None:
         unfired = [name for name, fault in self.faults.items() if fault.times != 0]
+        if self.stack.notion_outage.answered != 1:
+            unfired.append("Notion's 503")
         if unfired:
             raise DemoFailure(f"{' and '.join(unfired)} never happened")
         clickup = self.stack.worlds.clickup.requests
@@ -227,8 +231,8 @@ class Story:
         notion = self.stack.worlds.notion.requests["POST /v1/pages"]
         self.say.say(
             f"Faults survived: ClickUp took {creates} create requests for 5 tasks (one 429, "
-            "one answer lost after the task was made — found by its marker, not sent again), "
-            f"Notion {notion} for 3 pages (one 500)"
+            "one answer lost after the task was made — found by its marker, not sent again); "
+            f"Notion answered 503 once and then {notion} creates for 3 pages"
         )
 
     # --- 6: Ana connects ----------------------------------------------------------------------
