@@ -114,7 +114,7 @@ def create_slack_app(deps: SlackAppDeps) -> AsyncApp:
         process_before_response=False,
     )
     app.error(_log_error)
-    register_listeners(app, ListenerDeps(deps.utility, deps.tools, deps.links))
+    register_listeners(app, ListenerDeps(deps.utility, deps.tools, deps.links, deps.clock))
     return app
 
 
