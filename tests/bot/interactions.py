@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -30,6 +30,7 @@ from providers.base import OAuthTokens, ProviderAccount, Workspace
 from sandbox.slack_requests import block_suggestion, message_action, view_submission
 from storage.models import Task
 from tests.bot.harness import SlackHarness
+from tests.fakes import FakeClock
 from tests.sidecar.harness import TEAM
 
 CHANNEL = "C0GENERAL"
@@ -167,3 +168,74 @@ def direct_messages(slack: SlackHarness, user_id: str = "U0ANA") -> list[dict[st
         call["args"] for call in slack.calls("chat.postMessage")
         if call["ok"] and call["args"].get("channel") == user_id
     ]  # fmt: skip
+
+
+class RealTimeClock(FakeClock):
+    """A clock whose time really passes (from the fake clock's start), for tests where an
+    emulator's latency must cost real seconds: how long Slack waits for an answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start_now, self._start_monotonic = self._now, self._monotonic
+        self._origin = time.monotonic()
+        self._offset = 0.0
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._origin + self._offset
+
+    def now(self) -> datetime:
+        return self._start_now + timedelta(seconds=self._elapsed())
+
+    def monotonic(self) -> float:
+        return self._start_monotonic + self._elapsed()
+
+    def advance(self, seconds: float) -> None:
+        self._offset += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(max(0.0, seconds))
+        await asyncio.sleep(max(0.0, seconds))
+
+
+def options_problems(answer: dict[str, Any]) -> list[str]:
+    """What Slack would refuse in an external menu's answer: more than 100 options (or
+    groups), an option's text over 75 characters or not plain text, a value over 150, the
+    same value twice."""
+    problems: list[str] = []
+    groups = answer.get("option_groups")
+    if groups is not None:
+        if not 1 <= len(groups) <= 100:
+            problems.append(f"{len(groups)} option groups")
+        options = [o for g in groups for o in g["options"]]
+        for group in groups:
+            label = group["label"]
+            if label["type"] != "plain_text" or not 0 < len(label["text"]) <= 75:
+                problems.append(f"group label {label!r}")
+            if not 1 <= len(group["options"]) <= 100:
+                problems.append(f"a group of {len(group['options'])} options")
+    else:
+        options = answer["options"]
+    if len(options) > 100:
+        problems.append(f"{len(options)} options")
+    for opt in options:
+        text = opt["text"]
+        if text["type"] != "plain_text" or not 0 < len(text["text"]) <= 75:
+            problems.append(f"option text {text!r}")
+        if not 0 < len(opt["value"]) <= 150:
+            problems.append(f"option value {opt['value']!r}")
+    values = [o["value"] for o in options]
+    if len(values) != len(set(values)):
+        problems.append("the same value twice")
+    return problems
+
+
+def option_values(answer: dict[str, Any]) -> list[str]:
+    groups = answer.get("option_groups")
+    options = [o for g in groups for o in g["options"]] if groups else answer["options"]
+    return [o["value"] for o in options]
+
+
+def option_texts(answer: dict[str, Any]) -> list[str]:
+    groups = answer.get("option_groups")
+    options = [o for g in groups for o in g["options"]] if groups else answer["options"]
+    return [o["text"]["text"] for o in options]
