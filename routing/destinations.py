@@ -33,7 +33,7 @@ from routing.owner_context import OwnerRouter, credentials_of
 
 log = logging.getLogger(__name__)
 
-MENU_WAIT = 2.0  # seconds a menu may wait for a tool; Slack gives up at 3
+MENU_WAIT = 2.0  # seconds a menu may wait for a tool at most; Slack gives up at 3
 
 
 @dataclass(frozen=True)
@@ -76,23 +76,27 @@ class DestinationReader:
         self._reads: dict[Key, asyncio.Task[Catalog]] = {}
 
     async def choices(
-        self, team_id: str, user_id: str, provider: ProviderName
+        self, team_id: str, user_id: str, provider: ProviderName, *, wait: float | None = None
     ) -> DestinationChoices:
-        """The person's destinations in `provider`, within `wait` seconds whatever the tool."""
+        """The person's destinations in `provider`, asking the tool for at most `wait`
+        seconds (the reader's own bound when None) when nothing is cached."""
+        cached = await self._catalogs.cached(team_id=team_id, user_id=user_id, provider=provider)
+        fresh = cached is not None and self._clock.now() - cached.fetched_at < self._stale_after
+        if cached is not None and fresh:  # the usual answer: one query
+            return DestinationChoices(provider, cached.destinations, connected=True)
         async with self._sessions() as session:
             context = await self._router.context(session, team_id=team_id, user_id=user_id)
         connection = context.connections.get(provider)
         client = self._providers.get(provider)
         if connection is None or client is None:
-            return DestinationChoices(provider, (), connected=False)
-        cached = await self._catalogs.cached(team_id=team_id, user_id=user_id, provider=provider)
+            kept = cached.destinations if cached is not None else ()
+            return DestinationChoices(provider, kept, connected=False)
         key = (team_id, user_id, provider)
-        if cached is not None:
-            if self._clock.now() - cached.fetched_at >= self._stale_after:
-                self._read(key, client, credentials_of(connection))
-            return DestinationChoices(provider, cached.destinations, connected=True)
         reading = self._read(key, client, credentials_of(connection))
-        done, _ = await asyncio.wait({reading}, timeout=self._wait)
+        if cached is not None:  # old: answered now, read again for the next keystroke
+            return DestinationChoices(provider, cached.destinations, connected=True)
+        bound = self._wait if wait is None else max(0.0, min(wait, self._wait))
+        done, _ = await asyncio.wait({reading}, timeout=bound)
         if not done or reading.cancelled() or reading.exception() is not None:
             return DestinationChoices(provider, (), connected=True, loading=True)
         return DestinationChoices(provider, reading.result().destinations, connected=True)

@@ -173,12 +173,13 @@ class IntegrationUtility:
         )
 
     async def destination_choices(
-        self, user_id: str, *, team_id: str | None = None, provider: ProviderName
-    ) -> DestinationChoices:
+        self, user_id: str, *, team_id: str | None = None, provider: ProviderName,
+        wait: float | None = None,
+    ) -> DestinationChoices:  # fmt: skip
         """The person's lists (databases) in `provider` for a menu they are typing in: from
-        the catalog cache, asking the tool for at most 2 seconds when nothing is cached
-        (`routing.destinations`)."""
-        return await self._destinations.choices(self._team(team_id), user_id, provider)
+        the catalog cache, asking the tool for at most `wait` (≤ 2) seconds when nothing is
+        cached (`routing.destinations`)."""
+        return await self._destinations.choices(self._team(team_id), user_id, provider, wait=wait)
 
     async def settle_catalog_reads(self) -> None:
         """Wait for the catalog reads menus started in the background (tests, shutdown)."""

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
@@ -42,6 +42,7 @@ from bot.views.task_modal import (
     submitted_message,
     task_modal,
 )
+from primitives.clock import Clock
 from routing.errors import InvalidInput, RoutingError
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 LOOKUP_WAIT = 1.0  # seconds for names and the permalink: views.open's trigger lives 3
 MENTIONS_LOOKED_UP = 10
+DM_ATTEMPTS = 5  # calls of chat.postMessage for one direct message, each with the client's retries
 ANSWERED_KEPT = 1000  # views whose submission this process answered (one direct message each)
 _TS = re.compile(r"^\d{1,12}\.\d{1,8}$")
 _DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -61,11 +63,11 @@ Listener = Callable[..., Awaitable[None]]
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
     """The message shortcut `create_task` and its modal's submission."""
     answered: OrderedDict[str, None] = OrderedDict()
-    app.message_shortcut(CALLBACK_ID)(_open_modal())
+    app.message_shortcut(CALLBACK_ID)(_open_modal(deps))
     app.view_submission(MODAL_ID)(_submitted(deps, answered))
 
 
-def _open_modal() -> Listener:
+def _open_modal(deps: ListenerDeps) -> Listener:
     async def open_modal(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         message = body.get("message") or {}
@@ -81,7 +83,7 @@ def _open_modal() -> Listener:
             await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
         except SlackApiError as error:
             log.warning("could not open the task modal: %s", error.response.get("error"))
-            await _tell(client, user_id, _could_not_open())
+            await _tell(client, deps.clock, user_id, _could_not_open())
 
     return open_modal
 
@@ -146,7 +148,7 @@ def _submitted(deps: ListenerDeps, answered: OrderedDict[str, None]) -> Listener
         answered[view_id] = None
         while len(answered) > ANSWERED_KEPT:
             answered.popitem(last=False)
-        await _tell(client, user_id, message)
+        await _tell(client, deps.clock, user_id, message)
 
     return submitted
 
@@ -196,11 +198,29 @@ def _could_not_open() -> SlackMessage:
     return SlackMessage(text, (section(f":warning: {text}.", block_id="task:not_opened"),))
 
 
-async def _tell(client: AsyncWebClient, user_id: str, message: SlackMessage) -> None:
-    """A direct message to the person (the app's Messages tab)."""
+async def _tell(client: AsyncWebClient, clock: Clock, user_id: str, message: SlackMessage) -> None:
+    """A direct message to the person (the app's Messages tab). Slack takes about one message
+    a second per conversation: past the client's own retries, a rate-limited message waits
+    Slack's `Retry-After` and is tried again, up to `DM_ATTEMPTS` times in all."""
     if not user_id:
         return
-    try:
-        await client.chat_postMessage(channel=user_id, **message.payload())
-    except SlackApiError as error:
-        log.warning("could not send a direct message: %s", error.response.get("error"))
+    for attempt in range(1, DM_ATTEMPTS + 1):
+        try:
+            await client.chat_postMessage(channel=user_id, **message.payload())
+            return
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code != "ratelimited" or attempt == DM_ATTEMPTS:
+                log.warning("could not send a direct message: %s", code)
+                return
+            await clock.sleep(_retry_after(error.response.headers))
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return min(max(float(value), 1.0), 60.0)
+            except (TypeError, ValueError):
+                break
+    return 1.0

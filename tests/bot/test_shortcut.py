@@ -258,3 +258,16 @@ async def test_the_modal_holds_slacks_limits_for_any_message(slack: SlackHarness
     assert len(view["blocks"]) <= 100
     assert len(element(view, DESCRIPTION)["initial_value"]) <= 3000
     assert element(view, PROJECT)["type"] == "external_select"
+
+
+async def test_a_burst_of_submissions_is_told_despite_slacks_rate_limit(
+    slack: SlackHarness,
+) -> None:
+    # Slack takes about one message a second per conversation, three at once: the fourth
+    # and fifth direct messages wait for Slack's Retry-After instead of being lost.
+    views = [await open_modal(slack, f"Item {n}") for n in range(5)]
+    await asyncio.gather(*(submit(slack, v, form_values(f"Item {n}")) for n, v in
+                           enumerate(views)))  # fmt: skip
+    await eventually(lambda: len(direct_messages(slack)) == 5, within=15)
+    assert slack.h.slack_world.rate_limited["chat.postMessage"] > 0
+    assert len(await tasks_of(slack)) == 5
