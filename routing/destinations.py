@@ -12,7 +12,8 @@ it does not have to:
   the read goes on in the background, filling the cache.
 
 One read per person and tool runs at a time, however fast they type. A read that fails is
-logged and the cache keeps what it had.
+logged, the cache keeps what it had, and the tool is not asked again for that person's menu
+for `RETRY_AFTER_FAILURE` seconds (a menu asks at every keystroke).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from routing.owner_context import OwnerRouter, credentials_of
 log = logging.getLogger(__name__)
 
 MENU_WAIT = 2.0  # seconds a menu may wait for a tool at most; Slack gives up at 3
+RETRY_AFTER_FAILURE = 30.0  # seconds before a menu asks a tool again after a failed read
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class DestinationReader:
         self._wait = wait
         self._stale_after = stale_after
         self._reads: dict[Key, asyncio.Task[Catalog]] = {}
+        self._failed: dict[Key, float] = {}  # when the last read failed (monotonic)
 
     async def choices(
         self, team_id: str, user_id: str, provider: ProviderName, *, wait: float | None = None
@@ -95,26 +98,30 @@ class DestinationReader:
         reading = self._read(key, client, credentials_of(connection))
         if cached is not None:  # old: answered now, read again for the next keystroke
             return DestinationChoices(provider, cached.destinations, connected=True)
+        if reading is None:  # the last read failed a moment ago
+            return DestinationChoices(provider, (), connected=True, loading=True)
         bound = self._wait if wait is None else max(0.0, min(wait, self._wait))
         done, _ = await asyncio.wait({reading}, timeout=bound)
         if not done or reading.cancelled() or reading.exception() is not None:
             return DestinationChoices(provider, (), connected=True, loading=True)
         return DestinationChoices(provider, reading.result().destinations, connected=True)
 
-    def reading(self) -> int:
-        """How many catalog reads are under way (for tests and shutdown)."""
-        return len(self._reads)
-
     async def settle(self) -> None:
         """Wait for the reads under way to end (each ends in the cache, or logged)."""
         while self._reads:
             await asyncio.wait(set(self._reads.values()))
 
-    def _read(self, key: Key, client: Provider, credentials: Credentials) -> asyncio.Task[Catalog]:
-        """The read of one catalog under way, started when there is none."""
+    def _read(
+        self, key: Key, client: Provider, credentials: Credentials
+    ) -> asyncio.Task[Catalog] | None:
+        """The read of one catalog under way, started when there is none; None while the
+        last one's failure is recent."""
         running = self._reads.get(key)
         if running is not None:
             return running
+        failed = self._failed.get(key)
+        if failed is not None and self._clock.monotonic() - failed < RETRY_AFTER_FAILURE:
+            return None
         team_id, user_id, _ = key
         task = asyncio.create_task(
             self._catalogs.get(client, credentials, team_id=team_id, user_id=user_id, refresh=True)
@@ -129,7 +136,10 @@ class DestinationReader:
         if task.cancelled():
             return
         error = task.exception()
-        if error is not None:
+        if error is None:
+            self._failed.pop(key, None)
+        else:
+            self._failed[key] = self._clock.monotonic()
             log.warning(
                 "could not read the %s catalog of %s for a menu: %s",
                 key[2].label, key[1], type(error).__name__,

@@ -134,15 +134,27 @@ async def test_an_old_catalog_answers_at_once_and_is_read_again(
     assert option_values(await ask(slack, home_menu(CLICKUP, "fresh"))) == ["l9"]
 
 
-async def test_a_failing_tool_leaves_the_menu_a_placeholder(slack: SlackHarness) -> None:
+async def test_a_failing_tool_leaves_the_menu_a_placeholder_and_a_pause(
+    slack: SlackHarness, clock: FakeClock
+) -> None:
     await connect_clickup(slack, "U0ANA")
     await CatalogCache(slack.h.sessions, slack.h.clock).forget(
         team_id=TEAM, user_id="U0ANA", provider=CLICKUP
     )
     slack.h.clickup_world.faults.add(FaultKind.SERVER_ERROR, times=None)
+    reads = slack.h.clickup_world.requests
     answer = await ask(slack, home_menu(CLICKUP, ""))
     assert option_values(answer) == [NO_CHOICE]
     await slack.h.utility.settle_catalog_reads()
+    asked = reads["GET /api/v2/team"]
+    assert asked >= 1
+    # Every keystroke asks for options: the tool that just failed is left alone a while.
+    for query in ("b", "ba", "bac"):
+        assert option_values(await ask(slack, home_menu(CLICKUP, query))) == [NO_CHOICE]
+    assert reads["GET /api/v2/team"] == asked
+    slack.h.clickup_world.faults.clear()
+    clock.advance(31)
+    assert option_values(await ask(slack, home_menu(CLICKUP, "back"))) == ["l1"]
 
 
 async def test_a_slow_tool_is_waited_for_1_5_seconds_then_fills_the_cache(
