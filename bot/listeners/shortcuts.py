@@ -29,7 +29,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.views.blocks import SlackMessage, section
-from bot.views.message_text import mentioned_users
+from bot.views.message_text import mentioned_users, message_text
 from bot.views.mrkdwn import fit
 from bot.views.task_modal import (
     CALLBACK_ID,
@@ -71,7 +71,7 @@ def _open_modal(deps: ListenerDeps) -> Listener:
     async def open_modal(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         message = body.get("message") or {}
-        text = str(message.get("text") or "")
+        text = message_text(message)
         channel_id = str((body.get("channel") or {}).get("id") or "")
         message_ts = str(body.get("message_ts") or message.get("ts") or "")
         domain = str((body.get("team") or {}).get("domain") or "")

@@ -8,6 +8,9 @@ title or description in ClickUp or Notion shows none of it, so:
     as_plain("Ship <https://x.io|the page> for <@U1>: *today* &amp; _tomorrow_", {"U1": "Ana"})
         == "Ship the page (https://x.io) for @Ana: today & tomorrow"
 
+`message_text(message)` is the markup to start from: the message's `text`, or for a message an
+app posted with blocks or attachments only, their text.
+
 `links=False` keeps a link's label alone (for a title). A mention whose name is not known
 shows as `@` and the id. Emoji codes (`:tada:`) are kept: Slack shows them in the modal, and
 they read as words anywhere else.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 _ANGLE = re.compile(r"<([^<>]*)>")
 _MENTION = re.compile(r"^@([UW][A-Z0-9]+)$")
@@ -32,6 +36,26 @@ _CODE = re.compile(r"`([^`\n]+)`")
 _QUOTE = re.compile(r"^&gt;\s?", re.MULTILINE)
 _SPACES = re.compile(r"[ \t]+")
 _SPECIAL = {"here": "@here", "channel": "@channel", "everyone": "@everyone"}
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """A message's text in Slack's markup: its `text`, else (a message an app posted with
+    blocks or attachments only) the text of its sections and attachments."""
+    text = message.get("text")
+    if isinstance(text, str) and text.strip():
+        return text
+    parts: list[str] = []
+    for block in message.get("blocks") or ():
+        if isinstance(block, dict) and block.get("type") in ("section", "header"):
+            inner = block.get("text") or {}
+            if isinstance(inner, dict) and isinstance(inner.get("text"), str):
+                parts.append(inner["text"])
+    for attachment in message.get("attachments") or ():
+        if isinstance(attachment, dict):
+            found = attachment.get("text") or attachment.get("fallback")
+            if isinstance(found, str):
+                parts.append(found)
+    return "\n".join(part for part in parts if part.strip())
 
 
 def mentioned_users(text: str) -> list[str]:

@@ -6,12 +6,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
-from bot.views.task_modal import DESCRIPTION, DUE, PROJECT, TITLE, TITLE_PREFILL, Origin
+from bot.views.task_modal import (
+    DESCRIPTION,
+    DUE,
+    PROJECT,
+    TITLE,
+    TITLE_PREFILL,
+    Origin,
+    TaskForm,
+    read_submission,
+)
 from primitives.enums import ProviderName, RoutingMode, TaskState
 from sandbox.slack_blocks import block_errors, view_errors
 from tests.bot.blockkit import check_mrkdwn
@@ -25,6 +34,8 @@ from tests.bot.interactions import (
     eventually,
     form_values,
     open_modal,
+    post_in_channel,
+    shortcut,
     submission,
     tasks_of,
 )
@@ -271,3 +282,36 @@ async def test_a_burst_of_submissions_is_told_despite_slacks_rate_limit(
     await eventually(lambda: len(direct_messages(slack)) == 5, within=15)
     assert slack.h.slack_world.rate_limited["chat.postMessage"] > 0
     assert len(await tasks_of(slack)) == 5
+
+
+async def test_someone_the_directory_does_not_know_is_told_why(slack: SlackHarness) -> None:
+    slack.h.slack_world.channels[CHANNEL].members.add("U0CAROL")
+    view = await open_modal(slack, "Mine", user_id="U0CAROL")
+    assert await submit(slack, view, form_values("Mine"), user="U0CAROL") == {}
+    await eventually(lambda: bool(direct_messages(slack, "U0CAROL")))
+    (dm,) = direct_messages(slack, "U0CAROL")
+    assert dm["text"].startswith("The task was not created: ")
+    assert await tasks_of(slack, "U0CAROL") == []
+
+
+async def test_a_message_of_blocks_only_gives_its_text(slack: SlackHarness) -> None:
+    world = slack.h.slack_world
+    message = post_in_channel(slack, "")
+    message["blocks"] = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Deploy* v2"}}]
+    before = set(world.views)
+    await slack.send(shortcut(slack, message))
+    await eventually(lambda: set(world.views) != before)
+    (view_id,) = set(world.views) - before
+    assert element(world.views[view_id], TITLE)["initial_value"] == "Deploy v2"
+
+
+def test_a_submission_that_slack_did_not_make_is_read_safely() -> None:
+    view = {
+        "private_metadata": "not json",
+        "state": {"values": form_values("T", priority="critical", project="jira:1")},
+    }
+    form = read_submission(view, earliest=date(2026, 1, 1))
+    assert isinstance(form, TaskForm)
+    assert (form.priority, form.project, form.origin) == (None, None, None)
+    broken = {"state": {"values": {DUE: {"due": {"selected_date": "31/12/2026"}}}}}
+    assert set(read_submission(broken, earliest=date(2026, 1, 1))) == {TITLE, DUE}
