@@ -314,4 +314,5 @@ def test_a_submission_that_slack_did_not_make_is_read_safely() -> None:
     assert isinstance(form, TaskForm)
     assert (form.priority, form.project, form.origin) == (None, None, None)
     broken = {"state": {"values": {DUE: {"due": {"selected_date": "31/12/2026"}}}}}
-    assert set(read_submission(broken, earliest=date(2026, 1, 1))) == {TITLE, DUE}
+    errors = read_submission(broken, earliest=date(2026, 1, 1))
+    assert isinstance(errors, dict) and set(errors) == {TITLE, DUE}
