@@ -168,7 +168,10 @@ async def _create(
         )  # fmt: skip
     except RoutingError as error:
         log.info("a task from the shortcut was refused: %s", error.code)
-        return _refused(error)
+        return _refused(error.message)
+    except Exception:  # the modal is closed: the person must hear of it, never a trace
+        log.exception("a task from the shortcut could not be stored")
+        return _refused("something went wrong on our side; try the shortcut again")
     return submitted_message(task, form, deps.tools, note=note)
 
 
@@ -188,9 +191,9 @@ async def _project(
     return name[:255], None
 
 
-def _refused(error: RoutingError) -> SlackMessage:
-    text = f"The task was not created: {error.message}"
-    return SlackMessage(text, (section(f":x: {fit(text, 2900)}.", block_id="task:refused"),))
+def _refused(why: str) -> SlackMessage:
+    text = fit(f"The task was not created: {why}", 2900)
+    return SlackMessage(text, (section(f":x: {text}.", block_id="task:refused"),))
 
 
 def _could_not_open() -> SlackMessage:
