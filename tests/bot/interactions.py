@@ -27,6 +27,7 @@ from bot.views.task_modal import (
 )
 from primitives.enums import ProviderName
 from providers.base import OAuthTokens, ProviderAccount, Workspace
+from sandbox.slack_blocks import view_errors
 from sandbox.slack_requests import block_suggestion, message_action, view_submission
 from storage.models import Task
 from tests.bot.harness import SlackHarness
@@ -226,6 +227,15 @@ def options_problems(answer: dict[str, Any]) -> list[str]:
     values = [o["value"] for o in options]
     if len(values) != len(set(values)):
         problems.append("the same value twice")
+    if options:  # and as the emulator checks a menu's options (a static menu holds the same)
+        menu = {"type": "static_select", "action_id": "menu",
+                "placeholder": {"type": "plain_text", "text": "Pick"}, **answer}  # fmt: skip
+        problems += view_errors({
+            "type": "modal", "title": {"type": "plain_text", "text": "Menu"},
+            "submit": {"type": "plain_text", "text": "OK"},
+            "blocks": [{"type": "input", "label": {"type": "plain_text", "text": "Menu"},
+                        "element": menu}],
+        })  # fmt: skip
     return problems
 
 
