@@ -182,7 +182,7 @@ class IntegrationUtility:
         return await self._destinations.choices(self._team(team_id), user_id, provider, wait=wait)
 
     async def settle_catalog_reads(self) -> None:
-        """Wait for the catalog reads menus started in the background (tests, shutdown)."""
+        """Wait for the catalog reads that menus started in the background to end."""
         await self._destinations.settle()
 
     # --- a person acting on a task ----------------------------------------------------------
