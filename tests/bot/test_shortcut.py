@@ -125,18 +125,24 @@ async def test_an_empty_title_is_an_error_on_that_field(slack: SlackHarness) -> 
     assert await tasks_of(slack) == []
 
 
-async def test_a_day_already_over_is_refused_today_is_fine(
+async def test_a_day_already_over_everywhere_is_refused(
     slack: SlackHarness, clock: FakeClock
 ) -> None:
+    # 09:00 UTC on 15 January: it is still the 14th at UTC-12 (Baker Island), nowhere the 13th.
+    assert clock.now().hour == 9
+    today = clock.now().date()
     view = await open_modal(slack, "Something")
-    yesterday = (clock.now() - timedelta(days=2)).date()
-    answer = await submit(slack, view, form_values(due=yesterday))
+    answer = await submit(slack, view, form_values(due=today - timedelta(days=2)))
     assert answer["response_action"] == "errors"
     assert set(answer["errors"]) == {DUE}
-    assert await submit(slack, view, form_values(due=clock.now().date())) == {}
+    assert await submit(slack, view, form_values(due=today - timedelta(days=1))) == {}
     await eventually(lambda: bool(direct_messages(slack)))
     (task,) = await tasks_of(slack)
-    assert task.due_date == clock.now().date()
+    assert task.due_date == today - timedelta(days=1)
+    clock.advance(3 * 3600)  # 12:00 UTC: the 14th is over everywhere
+    view = await open_modal(slack, "Something else")
+    answer = await submit(slack, view, form_values(due=today - timedelta(days=1)))
+    assert set(answer["errors"]) == {DUE}
 
 
 async def test_both_errors_are_shown_at_once(slack: SlackHarness, clock: FakeClock) -> None:
@@ -190,7 +196,8 @@ async def test_the_picked_project_decides_over_ask_me(slack: SlackHarness) -> No
                                           routing_mode=RoutingMode.USER_CHOICE)  # fmt: skip
     view = await open_modal(slack, "Plan Q3")
     await submit(slack, view, form_values("Plan Q3", project="notion:ds-roadmap"))
-    await submit(slack, view := await open_modal(slack, "Plan Q4"), form_values("Plan Q4"))
+    view = await open_modal(slack, "Plan Q4")
+    await submit(slack, view, form_values("Plan Q4"))
     await eventually(lambda: len(direct_messages(slack)) == 2)
     chosen, asked = await tasks_of(slack)
     assert (chosen.state, chosen.provider, chosen.destination_id) == (
@@ -199,7 +206,6 @@ async def test_the_picked_project_decides_over_ask_me(slack: SlackHarness) -> No
     assert asked.state is TaskState.AWAITING_CHOICE
     texts = [dm["text"] for dm in direct_messages(slack)]
     assert texts == ["Creating “Plan Q3” in Notion", "Choose where to create “Plan Q4”"]
-    assert view["id"]
 
 
 async def test_a_project_that_is_not_theirs_is_left_out_and_said(slack: SlackHarness) -> None:
