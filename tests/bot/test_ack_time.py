@@ -109,7 +109,9 @@ async def test_fifty_interactions_at_once_are_all_answered_within_3_seconds(
             if "menu" in kind:
                 assert not options_problems(answer)
         every = [seconds for _, seconds, _ in results]
-        print(f"\nack times of {len(every)} interactions, tools at {TOOL_LATENCY:.0f} s a request")
+        backend = database_url.split("+", 1)[0].split(":", 1)[0]
+        print(f"\nack times of {len(every)} interactions on {backend}, "
+              f"tools at {TOOL_LATENCY:.0f} s a request")  # fmt: skip
         for kind, times in [("all", every), *by_kind.items()]:
             print(
                 f"  {kind:<13} n={len(times):>2}  p50={statistics.median(times) * 1000:6.0f} ms"
