@@ -198,11 +198,10 @@ async def test_two_upgrades_at_once_say_truly_which_one_migrated(empty_database_
     """Two `scrumy db upgrade` on one empty database: one migrates and says so, the other finds
     it done (it reads the state only once it holds the migration lock)."""
     env = {**os.environ, "DATABASE_URL": empty_database_url, "SCRUMY_ENCRYPTION_KEYS": new_key()}
+    command = (sys.executable, "-m", "scrumy", "db", "upgrade")
+    pipe = asyncio.subprocess.PIPE
     processes = [
-        await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "scrumy", "db", "upgrade", env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        await asyncio.create_subprocess_exec(*command, env=env, stdout=pipe, stderr=pipe)
         for _ in range(2)
     ]
     said = [(await p.communicate())[0].decode() for p in processes]
