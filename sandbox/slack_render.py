@@ -23,15 +23,20 @@ from typing import Any
 
 Names = Callable[[str], str]
 
+# Each emoji this view knows, and a symbol of common text fonts drawn instead where the browser
+# has no emoji font (the page's script checks; Debian's Chromium without fonts-noto-color-emoji).
 EMOJI = {
-    "warning": "⚠️", "link": "🔗", "white_circle": "⚪", "white_check_mark": "✅",
-    "large_green_circle": "🟢", "x": "❌", "repeat": "🔁", "point_right": "👉",
-    "no_entry_sign": "🚫", "hourglass_flowing_sand": "⏳", "grey_question": "❔",
-    "electric_plug": "🔌", "arrows_counterclockwise": "🔄", "tada": "🎉", "calendar": "📅",
-    "bust_in_silhouette": "👤", "wave": "👋", "memo": "📝", "red_circle": "🔴",
-    "large_blue_circle": "🔵", "clipboard": "📋", "bell": "🔔", "lock": "🔒",
-    "heavy_check_mark": "✔️", "rocket": "🚀", "fire": "🔥",
-    "exclamation": "❗", "hourglass": "⌛", "inbox_tray": "📥", "gear": "⚙️",
+    "warning": ("⚠️", "⚠"), "link": ("🔗", "↗"), "white_circle": ("⚪", "○"),
+    "white_check_mark": ("✅", "✔"), "large_green_circle": ("🟢", "●"), "x": ("❌", "✘"),
+    "repeat": ("🔁", "↻"), "point_right": ("👉", "➜"), "no_entry_sign": ("🚫", "⊘"),
+    "hourglass_flowing_sand": ("⏳", "⌛"), "grey_question": ("❔", "?"),
+    "electric_plug": ("🔌", "⚡"), "arrows_counterclockwise": ("🔄", "⟳"), "tada": ("🎉", "★"),
+    "calendar": ("📅", "▦"), "bust_in_silhouette": ("👤", "☺"), "wave": ("👋", "☺"),
+    "memo": ("📝", "✎"), "red_circle": ("🔴", "●"), "large_blue_circle": ("🔵", "●"),
+    "clipboard": ("📋", "▤"), "bell": ("🔔", "♪"), "lock": ("🔒", "⚿"),
+    "heavy_check_mark": ("✔️", "✔"), "rocket": ("🚀", "➚"), "fire": ("🔥", "♨"),
+    "exclamation": ("❗", "!"), "hourglass": ("⌛", "⌛"), "inbox_tray": ("📥", "⤓"),
+    "gear": ("⚙️", "⚙"),
 }  # fmt: skip
 _TOKEN = re.compile(r"<([^<>]+)>")
 _EMOJI = re.compile(r":([a-z0-9_+-]+):")
@@ -46,7 +51,14 @@ _STYLES = [
 
 def emoji(text: str) -> str:
     """`:name:` as the character, when this view knows it."""
-    return _EMOJI.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text)
+
+    def drawn(match: re.Match[str]) -> str:
+        known = EMOJI.get(match.group(1))
+        if known is None:
+            return match.group(0)
+        return f'<span class="emoji" data-plain="{known[1]}">{known[0]}</span>'
+
+    return _EMOJI.sub(drawn, text)
 
 
 def plain(text: str) -> str:

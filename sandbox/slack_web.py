@@ -166,7 +166,7 @@ class SlackWeb:
             if channel.team_id != team_id or channel.is_im:
                 continue
             mark = " class=here" if here == channel.id else ""
-            lock = "🔒 " if channel.private else "# "
+            lock = '<span class="emoji" data-plain="•">🔒</span> ' if channel.private else "# "
             links.append(f'<a{mark} href="/web/channel/{quote(channel.id)}{query}">'
                          f"{lock}{escape(channel.name)}</a>")  # fmt: skip
         links.append("<h4>Direct messages</h4>")
@@ -201,7 +201,10 @@ class SlackWeb:
 
     def message_html(self, message: dict[str, Any], channel_id: str, *, ephemeral: bool) -> str:
         names: Names = self.name
-        who, is_app = self.author(message) if not ephemeral else ("Scrumy Tasks", True)
+        channel = self.world.channels.get(channel_id)
+        if ephemeral and channel is not None:  # sent by the app of the channel's workspace
+            message = {**message, "bot_id": self.world.bot_of(channel.team_id)[1]}
+        who, is_app = self.author(message)
         text = {"type": "mrkdwn", "text": str(message.get("text", ""))}
         body = render_blocks(message.get("blocks") or [{"type": "section", "text": text}], names)
         badge = '<span class="badge">APP</span>' if is_app else ""

@@ -92,13 +92,31 @@ WEB_JS = """
     t.textContent = text; t.style.display = "block";
     setTimeout(function () { t.style.display = "none"; }, 4000);
   }
+  /* Without an emoji font a browser draws the same empty box for any emoji: then each
+     emoji is shown as the text symbol the server put beside it. */
+  var emoji = (function () {
+    var c = document.createElement("canvas"), x = c.getContext("2d");
+    if (!x) { return true; }
+    c.width = c.height = 24; x.font = "18px sans-serif"; x.textBaseline = "top";
+    x.fillText("\\ud83d\\udd0c", 0, 0);
+    var drawn = x.getImageData(0, 0, 24, 24).data.join();
+    x.clearRect(0, 0, 24, 24); x.fillText("\\uffff", 0, 0);
+    return drawn !== x.getImageData(0, 0, 24, 24).data.join();
+  })();
+  function plainEmoji() {
+    if (emoji) { return; }
+    document.querySelectorAll(".emoji[data-plain]").forEach(function (e) {
+      e.textContent = e.getAttribute("data-plain");
+    });
+  }
   function refresh() {
     if (!live) { return Promise.resolve(); }
     return fetch(live, {cache: "no-store"}).then(function (r) { return r.json(); })
       .then(function (data) {
-        if (data.html !== last) { last = data.html; root.innerHTML = data.html; }
+        if (data.html !== last) { last = data.html; root.innerHTML = data.html; plainEmoji(); }
       }).catch(function () {});
   }
+  plainEmoji();
   function where(el) {
     var box = el.closest("[data-where]");
     return {

@@ -357,7 +357,12 @@ async def test_the_owner_connects_clickup_from_the_channel_page_and_the_item_bec
         meeting = {
             "meeting_id": "standup-1", "title": "Thursday standup", "summary": "What we agreed",
             "team_id": TEAM, "channel_id": GENERAL, "owner": {"slack_user_id": ANA},
-            "action_items": [{"id": "a1", "title": "Write the <release> notes & docs"}],
+            "action_items": [
+                {"id": "a1", "title": "Write the <release> notes & docs",
+                 "due_date": "2026-01-20", "priority": "high"},
+                {"id": "b1", "title": "Book the venue for the offsite",
+                 "assignee": {"slack_user_id": BO}, "priority": "urgent"},
+            ],
         }  # fmt: skip
         async with httpx.AsyncClient(base_url=h.base_url, timeout=10) as api:
             answer = await api.post(
@@ -375,11 +380,8 @@ async def test_the_owner_connects_clickup_from_the_channel_page_and_the_item_bec
         await expect(live).to_contain_text("Waiting for a connection")
 
         # Ana, the owner, clicks Connect ClickUp: a private message with her own link.
-        await (
-            live.locator(".msg:not(.ephemeral)")
-            .get_by_role("button", name="Connect ClickUp")
-            .click()
-        )
+        (anas,) = [i["task_id"] for i in answer.json()["items"] if i["item_id"] == "a1"]
+        await live.locator(f'button[data-action="connect:clickup:{anas}"]').click()
         link = page.locator(".ephemeral a.btn", has_text="Connect ClickUp")
         await expect(link).to_be_visible()
         assert h.slack_world.app_requests.sent == [  # type: ignore[union-attr]
@@ -401,9 +403,11 @@ async def test_the_owner_connects_clickup_from_the_channel_page_and_the_item_bec
             pass
         await h.told.idle()
         (task,) = h.clickup_world.tasks.values()
-        # The open page follows, without a reload: the item is now its link.
+        # The open page follows, without a reload: Ana's item is now its link; Bo's still
+        # waits for him to connect.
         await expect(live.locator(f'a[href="{task["url"]}"]')).to_be_visible()
-        await expect(live).not_to_contain_text("Waiting for a connection")
+        await expect(live).to_contain_text("1 created")
+        await expect(live).to_contain_text("1 waiting for a connection")
         await page.screenshot(path=shots / "slack-channel.png", full_page=True)
 
         # Ana's Home: opening it asks the app to publish it.
