@@ -134,6 +134,9 @@ class SlackSandbox:
     # The app's Request URL and signing secret: the browser view (`sandbox.slack_web`) sends
     # clicks and events there; set by whoever runs the app against the emulator.
     app_requests: AppRequests | None = None
+    # Link prefixes the browser view rewrites (`sandbox.tools_web.tool_links`: a task's ClickUp
+    # or Notion address to the emulator's own page), so a click stays on 127.0.0.1.
+    web_links: dict[str, str] = field(default_factory=dict)
     _calls: dict[tuple[str, str, int], int] = field(default_factory=lambda: defaultdict(int))
     _posts: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     _serial: int = 0

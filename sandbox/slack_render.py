@@ -1,11 +1,14 @@
 """Block Kit as HTML, for the Slack emulator's browser view (`sandbox.slack_web`).
 
-    render_blocks(blocks, names)   the blocks of a message or a view
-    mrkdwn(text, names)            Slack's `mrkdwn`: *bold*, _italic_, ~strike~, `code`,
-                                   ```pre```, > quotes, <url|label> links, <@U…> mentions,
-                                   <#C…|name>, <!date^…|fallback>, :emoji:
+    render_blocks(blocks, names, link)   the blocks of a message or a view
+    mrkdwn(text, names, link)            Slack's `mrkdwn`: *bold*, _italic_, ~strike~,
+                                         `code`, ```pre```, > quotes, <url|label> links,
+                                         <@U…> mentions, <#C…|name>, <!date^…|fallback>,
+                                         :emoji:
 
-`names` turns a user id into the name a mention shows. Blocks this view does not draw are
+`names` turns a user id into the name a mention shows; `link` a URL into the one the page
+links to (by default the same; the Slack view sends a task's ClickUp or Notion address to the
+emulator's page of tasks, `world.web_links`). Blocks this view does not draw are
 named in their place rather than dropped, so a reader sees something is there. Images are
 shown by their alt text only: the page loads nothing from outside 127.0.0.1.
 
@@ -22,6 +25,12 @@ from html import escape, unescape
 from typing import Any
 
 Names = Callable[[str], str]
+Links = Callable[[str], str]  # where a link is sent instead (the emulated ClickUp, say)
+
+
+def unchanged(url: str) -> str:
+    return url
+
 
 # Each emoji this view knows, and a symbol of common text fonts drawn instead where the browser
 # has no emoji font (the page's script checks; Debian's Chromium without fonts-noto-color-emoji).
@@ -66,7 +75,7 @@ def plain(text: str) -> str:
     return emoji(escape(text))
 
 
-def _token(inner: str, names: Names) -> str:
+def _token(inner: str, names: Names, link: Links = unchanged) -> str:
     """One `<…>` of mrkdwn as HTML."""
     target, _, label = inner.partition("|")
     if target.startswith("@"):
@@ -81,15 +90,15 @@ def _token(inner: str, names: Names) -> str:
     if not re.match(r"^(https?|mailto|slack):", url):
         return escape(unescape(inner))
     shown = escape(unescape(label)) if label else escape(url)
-    return f'<a href="{escape(url)}" target="_blank" rel="noopener">{shown}</a>'
+    return f'<a href="{escape(link(url))}" target="_blank" rel="noopener">{shown}</a>'
 
 
-def mrkdwn(text: str, names: Names) -> str:
+def mrkdwn(text: str, names: Names, link: Links = unchanged) -> str:
     """Slack's `mrkdwn` (escaped as Slack escapes it: &amp; &lt; &gt;) as HTML."""
     tokens: list[str] = []
 
     def keep(match: re.Match[str]) -> str:
-        tokens.append(_token(match.group(1), names))
+        tokens.append(_token(match.group(1), names, link))
         return f"\x00{len(tokens) - 1}\x00"
 
     held = _TOKEN.sub(keep, text)
@@ -104,11 +113,11 @@ def mrkdwn(text: str, names: Names) -> str:
     return re.sub(r"\x00(\d+)\x00", lambda m: tokens[int(m.group(1))], html)
 
 
-def text_object(node: Any, names: Names) -> str:
+def text_object(node: Any, names: Names, link: Links = unchanged) -> str:
     if not isinstance(node, dict):
         return ""
     if node.get("type") == "mrkdwn":
-        return mrkdwn(str(node.get("text", "")), names)
+        return mrkdwn(str(node.get("text", "")), names, link)
     return plain(str(node.get("text", "")))
 
 
@@ -116,7 +125,7 @@ def _option_text(option: dict[str, Any]) -> str:
     return str((option.get("text") or {}).get("text", option.get("value", "")))
 
 
-def _select(element: dict[str, Any], names: Names) -> str:
+def _select(element: dict[str, Any], names: Names, link: Links = unchanged) -> str:
     action = escape(str(element.get("action_id", "")))
     kind = element.get("type")
     initial = element.get("initial_option") or {}
@@ -145,7 +154,7 @@ def _select(element: dict[str, Any], names: Names) -> str:
     return f'<select data-action="{action}" data-kind="{kind}"{external}>{"".join(parts)}</select>'
 
 
-def element_html(element: dict[str, Any], names: Names) -> str:
+def element_html(element: dict[str, Any], names: Names, link: Links = unchanged) -> str:
     """A button, a menu, an image or a text of an actions block, context or accessory."""
     kind = element.get("type")
     if kind == "button":
@@ -159,53 +168,53 @@ def element_html(element: dict[str, Any], names: Names) -> str:
         label = plain(str((element.get("text") or {}).get("text", "")))
         url = element.get("url")
         if url:
-            href = escape(str(url))
+            href = escape(link(str(url)))
             return f'<a href="{href}" target="_blank" rel="noopener"{attributes}>{label}</a>'
         return f'<button type="button"{attributes}>{label}</button>'
     if kind in ("static_select", "external_select", "overflow"):
         if kind == "overflow":
             element = {**element, "placeholder": {"text": "⋯"}}
-        return _select(element, names)
+        return _select(element, names, link)
     if kind in ("mrkdwn", "plain_text"):
-        return f"<span>{text_object(element, names)}</span>"
+        return f"<span>{text_object(element, names, link)}</span>"
     if kind == "image":
         return f'<span class="image">[{escape(str(element.get("alt_text", "image")))}]</span>'
     return f'<span class="empty">[{escape(str(kind))}]</span>'
 
 
-def block_html(block: dict[str, Any], names: Names) -> str:
+def block_html(block: dict[str, Any], names: Names, link: Links = unchanged) -> str:
     """One block in a `<div>` naming its type and block id."""
     kind = str(block.get("type", ""))
     block_id = escape(str(block.get("block_id", "")))
     if kind == "header":
-        inner = f"<h3>{text_object(block.get('text'), names)}</h3>"
+        inner = f"<h3>{text_object(block.get('text'), names, link)}</h3>"
     elif kind == "section":
-        text = text_object(block.get("text"), names)
+        text = text_object(block.get("text"), names, link)
         fields = block.get("fields") or []
         if fields:
-            cells = "".join(f"<div>{text_object(f, names)}</div>" for f in fields)
+            cells = "".join(f"<div>{text_object(f, names, link)}</div>" for f in fields)
             text += f'<div class="fields">{cells}</div>'
         accessory = block.get("accessory")
-        side = element_html(accessory, names) if isinstance(accessory, dict) else ""
+        side = element_html(accessory, names, link) if isinstance(accessory, dict) else ""
         inner = f'<div class="section"><div class="text">{text}</div>{side}</div>'
     elif kind == "context":
-        inner = "".join(element_html(e, names) for e in block.get("elements") or [])
+        inner = "".join(element_html(e, names, link) for e in block.get("elements") or [])
     elif kind == "divider":
         inner = "<hr>"
     elif kind == "actions":
-        elements = "".join(element_html(e, names) for e in block.get("elements") or [])
+        elements = "".join(element_html(e, names, link) for e in block.get("elements") or [])
         inner = f'<div class="actions">{elements}</div>'
     elif kind == "image":
         inner = f'<span class="image">[{escape(str(block.get("alt_text", "image")))}]</span>'
     elif kind == "markdown":
-        inner = mrkdwn(escape(str(block.get("text", "")), quote=False), names)
+        inner = mrkdwn(escape(str(block.get("text", "")), quote=False), names, link)
     else:
         inner = f'<span class="empty">[{escape(kind)} block]</span>'
     return f'<div class="block block-{escape(kind)}" data-block="{block_id}">{inner}</div>'
 
 
-def render_blocks(blocks: Any, names: Names) -> str:
+def render_blocks(blocks: Any, names: Names, link: Links = unchanged) -> str:
     """The blocks of a message or a view, in order."""
     if not isinstance(blocks, list):
         return ""
-    return "".join(block_html(b, names) for b in blocks if isinstance(b, dict))
+    return "".join(block_html(b, names, link) for b in blocks if isinstance(b, dict))

@@ -132,6 +132,12 @@ class SlackWeb:
             return user_id
         return str(user["profile"].get("display_name") or user["real_name"])
 
+    def link(self, url: str) -> str:
+        for prefix, instead in self.world.web_links.items():
+            if url.startswith(prefix):
+                return instead + url[len(prefix) :]
+        return url
+
     def full_name(self, user_id: str) -> str:
         user = self.world.users.get(user_id)
         return str(user["real_name"]) if user is not None else user_id
@@ -206,7 +212,8 @@ class SlackWeb:
             message = {**message, "bot_id": self.world.bot_of(channel.team_id)[1]}
         who, is_app = self.author(message)
         text = {"type": "mrkdwn", "text": str(message.get("text", ""))}
-        body = render_blocks(message.get("blocks") or [{"type": "section", "text": text}], names)
+        shown = message.get("blocks") or [{"type": "section", "text": text}]
+        body = render_blocks(shown, names, self.link)
         badge = '<span class="badge">APP</span>' if is_app else ""
         edited = '<span class="edited">(edited)</span>' if message.get("edited") else ""
         only = '<div class="only">Only visible to you</div>' if ephemeral else ""
@@ -263,7 +270,7 @@ class SlackWeb:
         )
         if view is None:
             return head + '<p class="empty">The app has not published this Home tab yet.</p>'
-        blocks = render_blocks(view.get("blocks"), self.name)
+        blocks = render_blocks(view.get("blocks"), self.name, self.link)
         return f'{head}<div data-where="home" data-channel="" data-ts="">{blocks}</div>'
 
     def index_body(self) -> str:

@@ -8,7 +8,8 @@
 Both poll `GET /web/live` (`{"html": …}`) every second, as the Slack pages do
 (`sandbox.web_page`). Each row has an anchor: `#task-<id>` (the id of ClickUp's
 `https://app.clickup.com/t/<id>`), `#page-<id without dashes>` (Notion's
-`https://www.notion.so/<id>`), so a link can be pointed at the row.
+`https://www.notion.so/<id>`), so a link can be pointed at the row: `tool_links(clickup_url,
+notion_url)` gives the prefixes for the Slack view's `world.web_links`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,20 @@ if TYPE_CHECKING:
     from sandbox.clickup import ClickUpSandbox
     from sandbox.notion import NotionSandbox
 
+CLICKUP_TASK = "https://app.clickup.com/t/"
+NOTION_PAGE = "https://www.notion.so/"
 COLUMNS = ("Task", "Where", "Assignee", "Due", "Priority", "Status", "Created")
+
+
+def tool_links(clickup_url: str | None = None, notion_url: str | None = None) -> dict[str, str]:
+    """Where a task's ClickUp or Notion address goes instead: its row on the emulator's page
+    (the emulators' base URLs, no trailing slash)."""
+    links = {}
+    if clickup_url:
+        links[CLICKUP_TASK] = f"{clickup_url}/web/#task-"
+    if notion_url:
+        links[NOTION_PAGE] = f"{notion_url}/web/#page-"
+    return links
 
 
 def _table(rows: list[tuple[str, list[str]]], empty: str) -> str:

@@ -37,6 +37,7 @@ from sandbox.slack import SlackSandbox, create_slack_emulator, seed_demo_slack
 from sandbox.slack_render import mrkdwn, render_blocks
 from sandbox.slack_requests import sign_request
 from sandbox.slack_web import AppRequests
+from sandbox.tools_web import tool_links
 from tests.fakes import FakeClock
 from tests.sidecar.harness import SIGNING_SECRET, TEAM, Harness, _sidecar, _worlds
 from tests.sidecar.test_browser import CHROMIUM, CHROMIUM_FLAGS, DESKTOP
@@ -324,6 +325,7 @@ async def served_app_and_slack(database_url: str, clock: FakeClock) -> AsyncIter
     slack_world.app_requests = AppRequests(
         url=f"{base_url}/slack/events", signing_secret=SIGNING_SECRET
     )
+    slack_world.web_links = tool_links(clickup_url, notion_url)
     async with (
         httpx.AsyncClient(timeout=10) as http,
         serve_apps(  # first: start-up asks Slack which workspace the bot token serves
@@ -405,7 +407,8 @@ async def test_the_owner_connects_clickup_from_the_channel_page_and_the_item_bec
         (task,) = h.clickup_world.tasks.values()
         # The open page follows, without a reload: Ana's item is now its link; Bo's still
         # waits for him to connect.
-        await expect(live.locator(f'a[href="{task["url"]}"]')).to_be_visible()
+        here = f"{h.clickup_url}/web/#task-{task['id']}"  # the emulated ClickUp's row
+        await expect(live.locator(f'a[href="{here}"]')).to_be_visible()
         await expect(live).to_contain_text("1 created")
         await expect(live).to_contain_text("1 waiting for a connection")
         await page.screenshot(path=shots / "slack-channel.png", full_page=True)
@@ -413,7 +416,7 @@ async def test_the_owner_connects_clickup_from_the_channel_page_and_the_item_bec
         # Ana's Home: opening it asks the app to publish it.
         await page.goto(f"{h.slack_url}/web/home/{ANA}")
         await expect(live).to_contain_text("Recent tasks")
-        await expect(live.locator(f'a[href="{task["url"]}"]')).to_be_visible()
+        await expect(live.locator(f'a[href="{here}"]')).to_be_visible()
         mode = live.locator('select[data-action="home:routing_mode"]')
         await expect(mode).to_have_value("smart")
         # A menu choice is a block_actions with the option; the app publishes the tab again.
@@ -424,7 +427,13 @@ async def test_the_owner_connects_clickup_from_the_channel_page_and_the_item_bec
             "block_actions", "block_actions", "app_home_opened", "block_actions"]  # fmt: skip
         await page.screenshot(path=shots / "slack-home.png", full_page=True)
 
-        await page.goto(f"{h.clickup_url}/web/")
-        await expect(page.locator("#live")).to_contain_text("Write the <release> notes & docs")
-        await page.screenshot(path=shots / "clickup-tasks.png", full_page=True)
+        # The task's link opens the emulated ClickUp on its row.
+        async with context.expect_page() as clicked:
+            await live.locator(f'a[href="{here}"]').click()
+        clickup = await clicked.value
+        row = clickup.locator(f"#task-{task['id']}")
+        await expect(row).to_contain_text("Write the <release> notes & docs")
+        await expect(row).to_contain_text("Backlog")
+        await expect(row).to_contain_text("High")
+        await clickup.screenshot(path=shots / "clickup-tasks.png", full_page=True)
         await context.close()
