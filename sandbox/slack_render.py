@@ -166,9 +166,9 @@ def element_html(element: dict[str, Any], names: Names, link: Links = unchanged)
             question = (confirm.get("text") or {}).get("text", "Are you sure?")
             attributes += f' data-confirm="{escape(unescape(str(question)))}"'
         label = plain(str((element.get("text") or {}).get("text", "")))
-        url = element.get("url")
-        if url:
-            href = escape(link(str(url)))
+        url = str(element.get("url") or "")
+        if re.match(r"^https?://", url):  # never a script: only web addresses become links
+            href = escape(link(url))
             return f'<a href="{href}" target="_blank" rel="noopener"{attributes}>{label}</a>'
         return f'<button type="button"{attributes}>{label}</button>'
     if kind in ("static_select", "external_select", "overflow"):

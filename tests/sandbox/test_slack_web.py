@@ -240,6 +240,29 @@ async def test_the_home_page_opens_the_home_tab_and_its_menus_answer(
     assert recorder.received[-1]["type"] == "block_suggestion"
 
 
+async def test_replies_under_their_parent_and_a_persons_own_ephemeral_in_the_thread(
+    web: tuple[SlackSandbox, RecordingApp, httpx.AsyncClient],
+) -> None:
+    world, _, client = web
+    parent = bot_message(world, BUTTONS)
+    world.messages[GENERAL].append({"type": "message", "user": BO, "text": "On it <@U0ANA>",
+                                    "ts": "1768467601.000001", "thread_ts": parent})  # fmt: skip
+    world.ephemerals[ANA].append({"channel": GENERAL, "ts": "1768467602.000001",
+                                  "thread_ts": parent, "text": "_Just for Ana_"})  # fmt: skip
+    html = (await client.get(f"/web/live/channel/{GENERAL}", params={"as": ANA})).json()["html"]
+    thread = html[html.index('<div class="thread">') :]
+    assert thread.startswith('<div class="thread"><div class="count">2 replies</div>')
+    assert "Bo Chen" in thread and '<span class="mention">@Ana</span>' in thread
+    assert "<i>Just for Ana</i>" in thread and "Only visible to you" in thread
+    assert html.index("Connect ClickUp") < html.index("2 replies")
+
+
+def test_a_button_url_that_is_not_a_web_address_is_no_link() -> None:
+    element = {"type": "button", "action_id": "x", "url": "javascript:alert(1)",
+               "text": {"type": "plain_text", "text": "X"}}  # fmt: skip
+    assert "href" not in render_blocks([{"type": "actions", "elements": [element]}], names)
+
+
 async def test_without_an_app_a_click_says_so(clock: FakeClock) -> None:
     world = SlackSandbox()
     seed_demo_slack(world, team_id=TEAM, bot_token="xoxb-acme")
