@@ -6,6 +6,8 @@
     await actions.act({...})          a click or a menu choice → `block_actions`
     await actions.options({...})      an external menu's options → `block_suggestion`
     await actions.home_opened(user)   → the `app_home_opened` event
+    await actions.say({...})          "/tasks help" → a slash command, its answer shown to
+                                      the person alone; other text is a message of theirs
 
 A click is looked up in what the emulator holds (the message, the person's ephemeral message
 or their Home tab, by block id and action id), so a page can only press what the app really
@@ -21,6 +23,7 @@ import json
 import time as wall_time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -36,6 +39,7 @@ from sandbox.slack_requests import (
     event_callback,
     interaction,
     signed,
+    slash_command,
 )
 
 if TYPE_CHECKING:
@@ -223,6 +227,51 @@ class PageActions:
             api_app_id=world.app_requests.api_app_id,
         )  # fmt: skip
         return self.verdict(await world.app_requests.send("app_home_opened", body))
+
+    async def say(self, data: dict[str, Any]) -> dict[str, Any]:
+        """What a person typed in a channel: a slash command goes to the app, and the answer
+        of its acknowledgement is shown to them alone, as Slack shows it (or to the channel
+        with `response_type: in_channel`); anything else is their message in the channel."""
+        world = self.world
+        user_id, text = str(data.get("user") or ""), str(data.get("text") or "").strip()
+        user = world.users.get(user_id)
+        channel = world.channels.get(str(data.get("channel") or ""))
+        if user is None or channel is None or not text:
+            return {"ok": False, "error": "a person, a channel and some text, please"}
+        if not text.startswith("/"):
+            said = {"type": "message", "user": user_id, "text": escape(text),
+                    "ts": world.next_ts(self.clock.now())}  # fmt: skip
+            world.messages[channel.id].append(said)
+            return {"ok": True}
+        if world.app_requests is None:
+            return {"ok": False, "error": "no app to send to: set world.app_requests"}
+        command, _, rest = text.partition(" ")
+        body = slash_command(
+            command, rest.strip(), team_id=user["team_id"], user_id=user_id,
+            channel_id=channel.id, trigger_id=world.issue_trigger(user_id, at=self.clock.now()),
+            user_name=user["name"], channel_name=channel.name,
+            api_app_id=world.app_requests.api_app_id,
+        )  # fmt: skip
+        answer = await world.app_requests.send("slash_command", body)
+        if isinstance(answer, str) or answer.status_code != 200 or not answer.content:
+            return self.verdict(answer)
+        try:
+            said = answer.json()
+        except ValueError:
+            said = {"text": answer.text}
+        if not isinstance(said, dict):
+            said = {"text": str(said)}
+        note: dict[str, Any] = {"channel": channel.id, "ts": world.next_ts(self.clock.now()),
+                                "text": str(said.get("text", ""))}  # fmt: skip
+        if said.get("blocks"):
+            note["blocks"] = said["blocks"]
+        if said.get("response_type") == "in_channel":
+            bot_user, bot_id = world.bot_of(channel.team_id)
+            world.messages[channel.id].append({"type": "message", "user": bot_user,
+                                               "bot_id": bot_id, **note})  # fmt: skip
+        else:
+            world.ephemerals[user_id].append(note)
+        return {"ok": True}
 
     @staticmethod
     def verdict(answer: httpx.Response | str) -> dict[str, Any]:

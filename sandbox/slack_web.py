@@ -13,6 +13,8 @@ would — really signed requests to its Request URL.
     GET  /web/live/channel/{id}?as=…,  /web/live/home/{user}: {"html": …}, polled by the page
     POST /web/act                      a click or a menu choice → `block_actions` to the app
     POST /web/options                  an external menu's options → `block_suggestion`
+    POST /web/say                      what the person typed: "/tasks …" is a slash command
+                                       (its answer shown to them alone), else a message
     POST /web/home/{user}/opened       → the `app_home_opened` event
 
 What the pages send reaches the app through `sandbox.slack_app_requests` (`AppRequests`,
@@ -241,9 +243,14 @@ def slack_web_routes(world: SlackSandbox, clock: Clock) -> list[Route]:
         members = {found.im_user} if found.im_user else found.members
         viewer = web.viewer(found.team_id, request.query_params.get("as"), members)
         live = f"/web/live/channel/{quote(channel_id)}?{urlencode({'as': viewer})}"
+        composer = (
+            f'<form class="composer" data-channel="{escape(channel_id)}">'
+            f'<input name="text" autocomplete="off" aria-label="Message" '
+            f'placeholder="Message #{escape(found.name)}, or /tasks help"></form>'
+        )
         return page(
             f"#{found.name}", web.channel_body(channel_id, viewer), live=live, viewer=viewer,
-            side=web.side(found.team_id, viewer, channel_id),
+            side=web.side(found.team_id, viewer, channel_id), footer=composer,
         )  # fmt: skip
 
     async def home(request: Request) -> Response:
@@ -278,6 +285,9 @@ def slack_web_routes(world: SlackSandbox, clock: Clock) -> list[Route]:
     async def options(request: Request) -> Response:
         return JSONResponse(await actions.options(await body_of(request)))
 
+    async def say(request: Request) -> Response:
+        return JSONResponse(await actions.say(await body_of(request)))
+
     async def opened(request: Request) -> Response:
         return JSONResponse(await actions.home_opened(request.path_params["user_id"]))
 
@@ -289,6 +299,7 @@ def slack_web_routes(world: SlackSandbox, clock: Clock) -> list[Route]:
         Route("/web/live/home/{user_id}", live_home, methods=["GET"]),
         Route("/web/act", act, methods=["POST"]),
         Route("/web/options", options, methods=["POST"]),
+        Route("/web/say", say, methods=["POST"]),
         Route("/web/home/{user_id}/opened", opened, methods=["POST"]),
         *static_routes(),
     ]

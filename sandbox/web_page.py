@@ -7,8 +7,9 @@ by each emulator itself under `/web/static/` (no build step, no CDN: nothing lea
 The script (`WEB_JS`) keeps `#live` up to date: every second it fetches the page's `live` URL
 (JSON `{"html": …}`) and replaces the element's content when it changed, without a reload.
 On the Slack pages it also sends clicks and menu changes to `POST /web/act` (the emulator signs
-them and sends them to the app, `sandbox.slack_web`), opens a button's `url` in a new tab as
-Slack does, and loads an external menu's options from `POST /web/options`.
+them and sends them to the app, `sandbox.slack_app_requests`), opens a button's `url` in a new
+tab as Slack does, loads an external menu's options from `POST /web/options`, and sends what
+is typed in the channel's box to `POST /web/say`.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ blockquote{margin:0;border-left:4px solid #ddd;padding-left:8px}
 .empty{color:#616061;font-style:italic}
 #toast{position:fixed;bottom:16px;right:16px;background:#e01e5a;color:#fff;padding:8px 12px;
  border-radius:4px;display:none}
+form.composer{position:sticky;bottom:0;background:#fff;padding:10px 0}
+form.composer input{width:100%;font:inherit;padding:9px 10px;border:1px solid #bbb;
+ border-radius:6px}
 table.tasks{border-collapse:collapse;width:100%;font-size:14px}
 table.tasks th,table.tasks td{border-bottom:1px solid #e5e5e5;padding:6px 8px;text-align:left;
  vertical-align:top}
@@ -166,6 +170,18 @@ WEB_JS = """
       });
     }).catch(function () {});
   });
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form.composer");
+    if (!form) { return; }
+    event.preventDefault();
+    var input = form.querySelector("input[name=text]");
+    var said = {user: viewer, channel: form.getAttribute("data-channel"), text: input.value};
+    input.value = "";
+    post("/web/say", said).then(function (answer) {
+      if (!answer.ok) { toast(answer.error || "The app did not answer"); }
+      return refresh();
+    }).catch(function () { toast("The emulator did not answer"); });
+  });
   var opened = root.getAttribute("data-opened");
   if (opened) { post(opened, {}).then(refresh).catch(function () {}); }
   refresh();
@@ -182,9 +198,11 @@ def page(
     viewer: str | None = None,
     opened: str | None = None,
     side: str = "",
+    footer: str = "",
 ) -> HTMLResponse:
     """A whole page: `side` (a `<nav>`, or nothing) and `body` inside `<div id=live>`, which
-    the script refreshes from `live`; `opened` is POSTed once when the page loads."""
+    the script refreshes from `live`, then `footer` (left alone by the refresh); `opened` is
+    POSTed once when the page loads."""
     attributes = "".join(
         f' data-{name}="{escape(value)}"'
         for name, value in (("live", live), ("as", viewer), ("opened", opened))
@@ -196,7 +214,7 @@ def page(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{escape(title)}</title><link rel="stylesheet" href="/web/static/web.css">'
         f'</head><body><div class="{frame}">{side}<main>'
-        f'<div id="live"{attributes}>{body}</div></main></div><div id="toast"></div>'
+        f'<div id="live"{attributes}>{body}</div>{footer}</main></div><div id="toast"></div>'
         '<script src="/web/static/web.js"></script></body></html>'
     )
     return HTMLResponse(html)

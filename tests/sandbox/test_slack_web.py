@@ -119,10 +119,17 @@ class RecordingApp:
         expected = sign_request(SIGNING_SECRET, body, stamp)["X-Slack-Signature"]
         if request.headers["X-Slack-Signature"] != expected:
             return Response(status_code=401)
+        form = parse_qs(body.decode())
         if request.headers["content-type"].startswith("application/json"):
             self.received.append(json.loads(body))
-        else:
-            self.received.append(json.loads(parse_qs(body.decode())["payload"][0]))
+        elif "payload" in form:
+            self.received.append(json.loads(form["payload"][0]))
+        else:  # a slash command
+            self.received.append({"type": "command", **{k: v[0] for k, v in form.items()}})
+            said = {"type": "mrkdwn", "text": "*ClickUp*: not connected"}
+            answer = {"response_type": "ephemeral", "text": "Your connections",
+                      "blocks": [{"type": "section", "text": said}]}  # fmt: skip
+            return JSONResponse(answer)
         if self.received[-1]["type"] == "block_suggestion":
             option = {"text": {"type": "plain_text", "text": "Backlog"}, "value": "l1"}
             return JSONResponse({"options": [option]})
@@ -261,6 +268,30 @@ def test_a_button_url_that_is_not_a_web_address_is_no_link() -> None:
     element = {"type": "button", "action_id": "x", "url": "javascript:alert(1)",
                "text": {"type": "plain_text", "text": "X"}}  # fmt: skip
     assert "href" not in render_blocks([{"type": "actions", "elements": [element]}], names)
+
+
+async def test_a_slash_command_typed_in_the_channel_is_answered_to_the_person_alone(
+    web: tuple[SlackSandbox, RecordingApp, httpx.AsyncClient],
+) -> None:
+    world, recorder, client = web
+    typed = {"user": ANA, "channel": GENERAL, "text": "/tasks status"}
+    assert (await client.post("/web/say", json=typed)).json() == {"ok": True}
+    (command,) = recorder.received
+    assert (command["command"], command["text"], command["user_id"]) == ("/tasks", "status", ANA)
+    assert command["channel_id"] == GENERAL and command["trigger_id"] in world.triggers
+    (note,) = world.ephemerals[ANA]
+    assert note["channel"] == GENERAL and note["text"] == "Your connections"
+    mine = (await client.get(f"/web/live/channel/{GENERAL}", params={"as": ANA})).json()["html"]
+    assert "<b>ClickUp</b>: not connected" in mine
+    theirs = (await client.get(f"/web/live/channel/{GENERAL}", params={"as": BO})).json()
+    assert "not connected" not in theirs["html"]
+
+    # Anything else is the person's message, for everyone.
+    hello = {"user": BO, "channel": GENERAL, "text": "Morning <all> & *you*"}
+    assert (await client.post("/web/say", json=hello)).json() == {"ok": True}
+    shown = (await client.get(f"/web/live/channel/{GENERAL}", params={"as": ANA})).json()
+    assert "Bo Chen" in shown["html"] and "Morning &lt;all&gt; &amp; <b>you</b>" in shown["html"]
+    assert len(recorder.received) == 1
 
 
 async def test_without_an_app_a_click_says_so(clock: FakeClock) -> None:
@@ -459,4 +490,11 @@ async def test_the_owner_connects_clickup_from_the_channel_page_and_the_item_bec
         await expect(row).to_contain_text("Backlog")
         await expect(row).to_contain_text("High")
         await clickup.screenshot(path=shots / "clickup-tasks.png", full_page=True)
+
+        # Typed in the channel, /tasks status is answered to Ana alone.
+        await page.goto(f"{h.slack_url}/web/channel/{GENERAL}?as={ANA}")
+        await page.get_by_role("textbox", name="Message").fill("/tasks status")
+        await page.keyboard.press("Enter")
+        await expect(live.locator(".ephemeral")).to_have_count(2)
+        await expect(live.locator(".ephemeral").last).to_contain_text("ClickUp: connected (Acme)")
         await context.close()
