@@ -54,7 +54,7 @@ def _when(ts: str) -> str:
 
 
 class SlackWeb:
-    """The pages and the requests behind them, for one world."""
+    """The pages of one world, drawn as HTML from what the emulator holds."""
 
     def __init__(self, world: SlackSandbox) -> None:
         self.world = world
@@ -72,6 +72,11 @@ class SlackWeb:
             if url.startswith(prefix):
                 return instead + url[len(prefix) :]
         return url
+
+    def app_name(self, team_id: str) -> str:
+        """The app's name in a workspace: its bot user's, as Slack shows it."""
+        bot = self.world.users.get(self.world.bot_of(team_id)[1])
+        return str(bot["real_name"]) if bot is not None else "Scrumy Tasks"
 
     def full_name(self, user_id: str) -> str:
         user = self.world.users.get(user_id)
@@ -115,7 +120,7 @@ class SlackWeb:
             if channel.team_id == team_id and channel.im_user == viewer:
                 mark = " class=here" if here == channel.id else ""
                 links.append(f'<a{mark} href="/web/channel/{quote(channel.id)}{query}">'
-                             "Scrumy Tasks (app)</a>")  # fmt: skip
+                             f"{escape(self.app_name(team_id))} (app)</a>")  # fmt: skip
         links.append("<h4>App Home of</h4>")
         for person in self.people(team_id):
             mark = " class=here" if here == f"home:{person['id']}" else ""
@@ -168,7 +173,7 @@ class SlackWeb:
         channel = world.channels.get(channel_id)
         if channel is None:
             return '<p class="empty">No such channel.</p>'
-        title = "Scrumy Tasks (app)" if channel.is_im else f"# {channel.name}"
+        title = f"{self.app_name(channel.team_id)} (app)" if channel.is_im else f"# {channel.name}"
         top: list[tuple[tuple[int, int], str, dict[str, Any], bool]] = []
         replies: dict[str, list[tuple[tuple[int, int], dict[str, Any], bool]]] = {}
         notes = [e for e in world.ephemerals.get(viewer, []) if e.get("channel") == channel_id]
@@ -199,8 +204,10 @@ class SlackWeb:
 
     def home_body(self, user_id: str) -> str:
         view = self.world.home_views.get(user_id)
+        user = self.world.users.get(user_id)
+        app = escape(self.app_name(str(user["team_id"])) if user is not None else "Scrumy Tasks")
         head = (
-            f'<header class="top"><h1>Scrumy Tasks · Home</h1><div class="sub">'
+            f'<header class="top"><h1>{app} · Home</h1><div class="sub">'
             f"{escape(self.full_name(user_id))}'s App Home</div></header>"
         )
         if view is None:
