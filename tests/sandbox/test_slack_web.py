@@ -477,8 +477,17 @@ async def test_the_owner_connects_clickup_from_the_channel_page_and_the_item_bec
         await mode.select_option("user_choice")
         # Drawn again from the view the app published: the menu's initial option moved.
         await expect(mode.locator("option[selected]")).to_have_attribute("value", "user_choice")
+        # The list menu asks the app for Ana's lists as it opens; the one chosen is kept.
+        lists = live.locator('select[data-action="home:default_destination:clickup"]')
+        await lists.focus()
+        backlog = lists.locator("option", has_text="Backlog")
+        await expect(backlog).to_have_count(1)
+        label = await backlog.inner_text()
+        await lists.select_option(await backlog.get_attribute("value"))
+        await expect(lists.locator("option[selected]")).to_have_text(label)
         assert [s["kind"] for s in h.slack_world.app_requests.sent] == [  # type: ignore[union-attr]
-            "block_actions", "block_actions", "app_home_opened", "block_actions"]  # fmt: skip
+            "block_actions", "block_actions", "app_home_opened", "block_actions",
+            "block_suggestion", "block_actions"]  # fmt: skip
         await page.screenshot(path=shots / "slack-home.png", full_page=True)
 
         # The task's link opens the emulated ClickUp on its row.
