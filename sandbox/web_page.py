@@ -183,7 +183,12 @@ WEB_JS = """
     }).catch(function () { toast("The emulator did not answer"); });
   });
   var opened = root.getAttribute("data-opened");
-  if (opened) { post(opened, {}).then(refresh).catch(function () {}); }
+  if (opened) {
+    post(opened, {}).then(function (answer) {
+      if (!answer.ok) { toast(answer.error || "The app did not answer"); }
+      return refresh();
+    }).catch(function () {});
+  }
   refresh();
   setInterval(refresh, 1000);
 })();

@@ -184,6 +184,9 @@ async def test_a_click_in_the_channel_page_is_a_signed_block_actions_for_the_vie
     ts = bot_message(world, BUTTONS)
     world.ephemerals[BO].append({"channel": GENERAL, "ts": "1768467600.000900",
                                  "text": "Only Bo", "blocks": BUTTONS})  # fmt: skip
+    index = await client.get("/web/")
+    assert f'href="/web/channel/{GENERAL}?as=U0ANA">#general</a>' in index.text
+    assert f'href="/web/home/{ANA}">Ana Lima</a>' in index.text
     page = await client.get(f"/web/channel/{GENERAL}", params={"as": ANA})
     assert page.status_code == 200
     assert "Connect ClickUp" in page.text and "viewing as Ana Lima" in page.text
