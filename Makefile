@@ -29,10 +29,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/http_api.py
 	$(BIN)/python bench/exactly_once.py
 
-# Refresh the pictures of the connect pages in docs/screenshots/ (the browser test takes them).
+# Refresh the pictures in docs/screenshots/: the connect pages and the emulated Slack (the browser tests take them).
 screenshots: $(STAMP)
 	SCRUMY_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider \
-	  -q tests/sidecar/test_browser.py -k sqlite
+	  -q tests/sidecar/test_browser.py tests/sandbox/test_slack_web.py -k sqlite
 
 # ruff, mypy --strict, and the import contracts of pyproject.toml (the layers of DEVELOPERS.md).
 check: $(STAMP)

@@ -120,7 +120,7 @@ def create_slack_app(deps: SlackAppDeps) -> AsyncApp:
     app.error(_log_error)
     if deps.installs is not None:
         register_install_events(app, deps.installs.installation_store)
-    register_listeners(app, ListenerDeps(deps.utility, deps.tools, deps.links))
+    register_listeners(app, ListenerDeps(deps.utility, deps.tools, deps.links, deps.clock))
     return app
 
 

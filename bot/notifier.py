@@ -43,7 +43,7 @@ from bot.meeting_message import MeetingMessageKeeper
 from bot.slack_calls import SlackCalls, SlackRefusal
 from bot.slack_client import DEFAULT_TIMEOUT, slack_web_client
 from bot.views.blocks import SlackMessage
-from bot.views.messages import connection_made, flush_done, reconnect_needed
+from bot.views.messages import connection_made, flush_done, reconnect_needed, task_finished
 from primitives.clock import Clock
 from primitives.enums import ProviderName, TaskState
 from routing.notify import TaskChange
@@ -104,11 +104,26 @@ class SlackNotifier:
     ) -> None:
         """Post the meeting's message the first time (awaited), else have it re-rendered."""
         changed = {change.task_id for change in changes}
+        flushed: set[str] = set()
         for flush in self._flushes:
             if flush.task_ids & changed:
                 flush.poke.set()
-        if meeting_id is not None:  # a task of no meeting has no channel message
+                flushed |= flush.task_ids
+        if meeting_id is not None:
             await self._meetings.changed(meeting_id)
+            return
+        # A task of no meeting has no channel message: its owner is told when it is created or
+        # has failed (tasks that waited for a connection are told together, by the flush).
+        for change in changes:
+            finished = change.state in (TaskState.CREATED, TaskState.FAILED)
+            if finished and change.task_id not in flushed:
+                message = task_finished(
+                    change.title, change.provider, change.url, change.reason,
+                    created=change.state is TaskState.CREATED,
+                )  # fmt: skip
+                self._background.spawn(
+                    self._direct(team_id, change.owner_user_id, message, "task finished")
+                )
 
     async def reconnect_needed(self, team_id: str, user_id: str, provider: ProviderName) -> None:
         async with self._sessions() as session:

@@ -28,6 +28,7 @@ from routing.actions import TaskActions
 from routing.catalogs import CatalogCache
 from routing.connections import AuthStatus, Connections
 from routing.decide import RoutingPreferences
+from routing.destinations import DestinationChoices, DestinationReader
 from routing.errors import InvalidInput, TeamNotServed
 from routing.inputs import ActionItem, MeetingIn, OwnerRef
 from routing.intake import Intake
@@ -76,6 +77,9 @@ class IntegrationUtility:
         )  # fmt: skip
         self._preferences = Preferences(sessions=sessions, clock=clock, catalogs=catalogs)
         self._actions = TaskActions(sessions=sessions, clock=clock, router=router, results=results)
+        self._destinations = DestinationReader(
+            sessions=sessions, clock=clock, router=router, catalogs=catalogs, providers=providers
+        )
 
     def _team(self, team_id: str | None) -> str:
         team = team_id or self._default_team_id
@@ -168,6 +172,19 @@ class IntegrationUtility:
         return await self._preferences.own_destination(
             self._team(team_id), user_id, provider, destination_id
         )
+
+    async def destination_choices(
+        self, user_id: str, *, team_id: str | None = None, provider: ProviderName,
+        wait: float | None = None,
+    ) -> DestinationChoices:  # fmt: skip
+        """The person's lists (databases) in `provider` for a menu they are typing in: from
+        the catalog cache, asking the tool for at most `wait` (≤ 2) seconds when nothing is
+        cached (`routing.destinations`)."""
+        return await self._destinations.choices(self._team(team_id), user_id, provider, wait=wait)
+
+    async def settle_catalog_reads(self) -> None:
+        """Wait for the catalog reads that menus started in the background to end."""
+        await self._destinations.settle()
 
     # --- a person acting on a task ----------------------------------------------------------
 

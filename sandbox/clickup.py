@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route
+from sandbox.tools_web import clickup_web_routes
 
 PAGE_SIZE = 100
 REFUSED_GRANT_ECODE = "OAUTH_019"
@@ -509,6 +510,7 @@ def create_clickup_emulator(
             route("/api/v2/list/{list_id}/task", list_tasks, ["GET", "POST"]),
             Route("/_sandbox/state", control_state, methods=["GET"]),
             fault_control_route(world.faults),
+            *clickup_web_routes(world),  # the tasks in a browser, at /web/
         ]
     )
     app.state.sandbox = world

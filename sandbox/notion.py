@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route
+from sandbox.tools_web import notion_web_routes
 
 CODE_LIFETIME = timedelta(minutes=10)
 TEXT_LIMIT = 2000
@@ -544,6 +545,7 @@ def create_notion_emulator(
             route("/v1/blocks/{block_id}/children", children, ["GET", "PATCH"]),
             Route("/_sandbox/state", control_state, methods=["GET"]),
             fault_control_route(world.faults),
+            *notion_web_routes(world),  # the tasks in a browser, at /web/
         ]
     )
     app.state.sandbox = world

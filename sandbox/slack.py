@@ -26,7 +26,8 @@ State is in memory and inspectable: `world.messages` (per channel, with blocks a
 `world.ephemerals` (per person), `world.home_views`, `world.views`, `world.calls`, and Socket
 Mode's connections and acks in `world.socket`. Tests send signed requests into the app with
 `sandbox.slack_requests`, or envelopes over Socket Mode with `await world.socket.deliver(...)`
-(the emulator served on a real socket, `sandbox.server`).
+(the emulator served on a real socket, `sandbox.server`). A person sees it all in a browser
+at `/web/` (`sandbox.slack_web`), and clicks there reach the app at `world.app_requests`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from sandbox.slack_messages import MESSAGE_METHODS, Channel
 from sandbox.slack_openid import SlackOpenId, openid_routes
 from sandbox.slack_socket import SlackSocket, socket_routes
 from sandbox.slack_views import VIEW_METHODS
+from sandbox.slack_web import AppRequests, slack_web_routes
 
 # Requests a minute per workspace, by method (Slack's tiers: 4 = 100+, 3 = 50+, 2 = 20+).
 # auth.test, chat.getPermalink and oauth.v2.access are "Special" (hundreds a minute): unlimited
@@ -129,6 +131,12 @@ class SlackSandbox:
     home_tab_enabled: bool = True  # views.publish answers not_enabled without it
     post_burst: int = 3  # chat.postMessage: messages a channel takes at once, then 1 a second
     calls: list[dict[str, Any]] = field(default_factory=list)  # every Web API call, in order
+    # The app's Request URL and signing secret: the browser view (`sandbox.slack_web`) sends
+    # clicks and events there; set by whoever runs the app against the emulator.
+    app_requests: AppRequests | None = None
+    # Link prefixes the browser view rewrites (`sandbox.tools_web.tool_links`: a task's ClickUp
+    # or Notion address to the emulator's own page), so a click stays on 127.0.0.1.
+    web_links: dict[str, str] = field(default_factory=dict)
     _calls: dict[tuple[str, str, int], int] = field(default_factory=lambda: defaultdict(int))
     _posts: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     _serial: int = 0
@@ -419,6 +427,7 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
             *socket_routes(world.socket, time),
             *openid_routes(world.openid, world.users, world.team_names, world.requests, time),
             fault_control_route(world.faults),
+            *slack_web_routes(world, time),
         ]
     )
     app.state.sandbox = world

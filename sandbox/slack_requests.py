@@ -8,8 +8,8 @@ from Slack"). The payload builders give the bodies with the field names Slack us
 - `slash_command(...)` — the form of a slash command (`token`, `team_id`, `team_domain`,
   `channel_id`, `channel_name`, `user_id`, `user_name`, `command`, `text`, `api_app_id`,
   `is_enterprise_install`, `response_url`, `trigger_id`);
-- `block_actions(...)`, `message_action(...)`, `view_submission(...)` — interaction payloads,
-  form-encoded as one `payload=` field holding the JSON;
+- `block_actions(...)`, `message_action(...)`, `view_submission(...)`, `block_suggestion(...)`
+  — interaction payloads, form-encoded as one `payload=` field holding the JSON;
 - `event_callback(event, ...)` with `app_home_opened(...)`, `app_uninstalled()`,
   `tokens_revoked(...)` — Events API envelopes, sent as JSON.
 
@@ -159,6 +159,28 @@ def view_submission(
         "user": _user(team_id, user_id), "api_app_id": api_app_id, "token": VERIFICATION_TOKEN,
         "trigger_id": trigger_id, "view": {**view, "state": {"values": values}},
         "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+    }  # fmt: skip
+    return interaction(payload)
+
+
+def block_suggestion(
+    action_id: str,
+    value: str,
+    *,
+    team_id: str,
+    user_id: str,
+    view: dict[str, Any],
+    block_id: str = "",
+    api_app_id: str = "A0SCRUMY",
+) -> SlackBody:
+    """An external menu asking for its options as the person types `value`, in a view (the
+    Home tab or a modal: `view` as published or opened)."""
+    payload = {
+        "type": "block_suggestion", "user": _user(team_id, user_id),
+        "container": {"type": "view", "view_id": view.get("id", "")},
+        "api_app_id": api_app_id, "token": VERIFICATION_TOKEN, "action_id": action_id,
+        "block_id": block_id, "value": value, "team": {"id": team_id, "domain": team_id.lower()},
+        "enterprise": None, "is_enterprise_install": False, "view": view,
     }  # fmt: skip
     return interaction(payload)
 

@@ -29,7 +29,7 @@ from scrumy.web import serve as serve_http
 from scrumy.web import worker_notifier
 from storage.api_keys import create_api_key, list_api_keys, revoke_api_key
 from storage.engine import DatabaseUnavailable, check_connection, create_engine, describe
-from storage.migrate import SchemaMismatch, ensure_current, migration_state
+from storage.migrate import SchemaMismatch, ensure_current, migration_state, upgrade_to_head
 from storage.rotation import audit_encryption, rotate_keys
 from storage.vault import VaultError, new_key
 
@@ -131,9 +131,10 @@ def db_upgrade() -> None:
         engine = create_engine(settings.database_url)
         try:
             await check_connection(engine)
-            before = (await migration_state(engine)).current
-            after = await ensure_current(engine, auto_upgrade=True)
-            return before, after.head
+            state = await migration_state(engine)
+            if not state.known:  # made by a newer release: refused with its one line
+                await ensure_current(engine, auto_upgrade=True)
+            return await upgrade_to_head(engine), state.head
         finally:
             await engine.dispose()
 

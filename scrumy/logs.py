@@ -86,7 +86,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logg
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request URL at INFO; keep it, redacted, only when debugging.
+    # httpx logs every request URL at INFO (URLs may carry codes and ids): never logged.
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
     # Alembic narrates every connection; `storage.migrate` logs the one line that matters.
     logging.getLogger("alembic").setLevel(logging.WARNING)

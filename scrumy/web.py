@@ -86,7 +86,7 @@ async def bot_tokens(settings: Settings, services: Services, slack_api: SlackWeb
             raise StartupError(
                 f"SLACK_BOT_TOKEN: cannot tell which Slack workspace it belongs to ({error})"
             ) from None
-        log.info("serving the Slack workspace %s (the bot token's own)", team_id)
+        log.info("Slack: the bot token serves the workspace %s, and only it", team_id)
         return SingleWorkspace(token, team_id)
 
     return installation_store(settings, services).bot_token

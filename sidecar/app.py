@@ -110,12 +110,19 @@ def create_sidecar(deps: SidecarDeps) -> Starlette:
             problems["database"] = "unreachable"
         else:
             state = await migration_state(deps.engine)
-            if not state.is_current:
+            if state.known and not state.is_current:
                 problems["migrations"] = (
                     f"at {state.current or 'nothing'}, code needs {state.head}: "
                     "run `scrumy db upgrade`"
                 )
         body: dict[str, Any] = {"status": "not ready" if problems else "ready"}
+        if not problems and not state.known:
+            # A newer release migrated the database while this process runs (a rolling
+            # upgrade): migrations only add, so it keeps serving until it is replaced.
+            body["note"] = (
+                f"the database is at {state.current}, newer than this code ({state.head}): "
+                "replace this process with the new release"
+            )
         if problems:
             body["problems"] = problems
         return JSONResponse(body, 503 if problems else 200, {"Cache-Control": "no-store"})

@@ -7,8 +7,9 @@
 - `scrumy_provider_errors_total{provider,kind}`: provider failures by branch of the error tree;
 - `scrumy_slack_ack_seconds`: how long Slack waited for our acknowledgement (3 s is its limit).
 
-The dispatch figures are those of the worker running in this process (`scrumy serve` without
-`--no-worker`); a separate `scrumy worker` keeps its own.
+The dispatch figures are those of the worker running in this process (`scrumy serve` or
+`scrumy socket` without `--no-worker`); a separate `scrumy worker` has no HTTP side and
+exports none, so watch dispatch where `serve` runs its worker.
 """
 
 from __future__ import annotations

@@ -151,10 +151,18 @@ async def ensure_current(engine: AsyncEngine, *, auto_upgrade: bool) -> Migratio
             f"the database at {describe(engine)} is {where}, this code needs {state.head}: "
             "run `scrumy db upgrade`"
         )
+    await upgrade_to_head(engine)
+    return await migration_state(engine)
+
+
+async def upgrade_to_head(engine: AsyncEngine) -> str | None:
+    """Bring the schema to this code's newest migration under `migration_lock`; the revision
+    this process found the database at once it held the lock, so that of two processes
+    upgrading at once only the one that did the work says it did (the other finds it done)."""
     async with migration_lock(engine):
         state = await migration_state(engine)  # another process may have done it meanwhile
         if state.is_current:
-            return state
+            return state.current
         await _upgrade(engine, "head")
     log.info("migrated %s from %s to %s", describe(engine), state.current or "empty", state.head)
-    return await migration_state(engine)
+    return state.current

@@ -4,8 +4,9 @@ modules and `bot.listeners` can both import it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from primitives.clock import Clock, SystemClock
 from primitives.enums import ProviderName
 from routing.results import ConnectLinks
 from routing.utility import IntegrationUtility
@@ -14,8 +15,9 @@ from routing.utility import IntegrationUtility
 @dataclass(frozen=True)
 class ListenerDeps:
     """What the listeners act through: the utility (the domain's façade), the tools this
-    installation offers, and the personal connect links."""
+    installation offers, the personal connect links, and the clock."""
 
     utility: IntegrationUtility
     tools: Sequence[ProviderName]
     links: ConnectLinks | None = None
+    clock: Clock = field(default_factory=SystemClock)

@@ -27,6 +27,7 @@ from bot.views.actions import UnknownAction
 from bot.views.connections import connection_of
 from bot.views.home import MODE_LABELS, RECENT_SHOWN, WAITING_SHOWN, HomeState, home_view
 from bot.views.mrkdwn import fit, one_line
+from bot.views.options import NO_CHOICE
 from primitives.enums import ProviderName
 from routing.errors import RoutingError
 from routing.results import FINISHED_STATES, WAITING_STATES
@@ -136,6 +137,8 @@ async def _choose(deps: ListenerDeps, team_id: str, user_id: str, action: dict[s
             await utility.set_preferences(user_id, team_id=team_id, default_provider=tool)
             return f"Your default tool is {tool.label}."
         tool = actions.destination_menu_tool(action_id)
+        if value == NO_CHOICE:  # the placeholder of a menu whose catalog is still loading
+            return f"Your {tool.label} {tool.destination_kind}s are still loading; try again."
         if not value:
             return OUT_OF_DATE
         chosen = await utility.own_destination(

@@ -1,6 +1,7 @@
 """Direct messages and `/tasks` replies: what a person is told, each as a `SlackMessage`.
 
     flush_done({ClickUp: 5})              "5 waiting tasks were created in ClickUp"
+    task_finished("Fix login", ClickUp, url, None, created=True)   "Created “Fix login” in ClickUp"
     reconnect_needed(Notion)              "Reconnect Notion to keep creating tasks" [Connect]
     connection_made(ClickUp, "ada@acme.com", "Acme")
         "ClickUp (ada@acme.com, Acme) is now connected to your Slack account. Not you?"
@@ -26,7 +27,7 @@ from bot.views.blocks import (
 )
 from bot.views.connections import connect_button, connection_of, disconnect_button, link_button
 from bot.views.home import MODE_LABELS
-from bot.views.mrkdwn import fit, one_line
+from bot.views.mrkdwn import cut, fit, link, one_line
 from bot.views.task_lines import owner_buttons, task_line, unique_tasks
 from primitives.enums import ProviderName
 from routing.connections import AuthStatus
@@ -54,6 +55,23 @@ def flush_done(created: Mapping[ProviderName, int], *, failed: int = 0) -> Slack
     if failed:
         text += f"; {failed} could not be — see `/tasks pending`"
     return SlackMessage(text, (section(f":white_check_mark: {text}.", block_id="flush"),))
+
+
+def task_finished(
+    title: str, tool: ProviderName | None, url: str | None, reason: str | None, *, created: bool
+) -> SlackMessage:
+    """A task of no meeting (the "Create task" shortcut, the API) was created, or failed."""
+    name = one_line(title)
+    if created:
+        where = f" in {tool.label}" if tool else ""
+        text = f"Created “{cut(name, 150)}”{where}"
+        line = f":white_check_mark: Created {link(url, name, 300)}{where}."
+    else:
+        text = f"“{cut(name, 150)}” could not be created"
+        line = f":x: “{fit(name, 300)}” could not be created"
+        line += f": {fit(one_line(reason), 400)}" if reason else "."
+        line += " See `/tasks pending` to retry."
+    return SlackMessage(text, (section(line, block_id="task"),))
 
 
 def reconnect_needed(tool: ProviderName, *, waiting: int = 0) -> SlackMessage:

@@ -2,6 +2,8 @@
 their own ClickUp lists or Notion databases, filtered by what they typed.
 
     destination_options(catalog.destinations, query) -> {"options": [...]}
+    placeholder_option("Still reading your lists…")   one option saying why there is nothing
+                                                       to choose yet (its value is NO_CHOICE)
 
 Slack shows at most 100 options an answer, each at most 75 characters, each value at most
 150. A long path is shortened from the left ("… / Folder / List") since the last part is the
@@ -69,3 +71,11 @@ def destination_options(destinations: Iterable[Choice], query: str = "") -> dict
         if len(starting) >= OPTIONS:
             break
     return {"options": (starting + containing)[:OPTIONS]}
+
+
+NO_CHOICE = "none"  # the value of a placeholder option: never a list's or database's id
+
+
+def placeholder_option(text: str) -> dict[str, Any]:
+    """An option that says why there is nothing to choose (choosing it changes nothing)."""
+    return option(text, NO_CHOICE)

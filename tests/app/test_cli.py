@@ -192,3 +192,19 @@ def test_a_database_from_a_newer_release_is_one_line_and_untouched(database_url:
         assert "Traceback" not in result.stderr
         assert "9999_future" in result.stderr and "upgrade Scrumy Tasks" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_two_upgrades_at_once_say_truly_which_one_migrated(empty_database_url: str) -> None:
+    """Two `scrumy db upgrade` on one empty database: one migrates and says so, the other finds
+    it done (it reads the state only once it holds the migration lock)."""
+    env = {**os.environ, "DATABASE_URL": empty_database_url, "SCRUMY_ENCRYPTION_KEYS": new_key()}
+    command = (sys.executable, "-m", "scrumy", "db", "upgrade")
+    pipe = asyncio.subprocess.PIPE
+    processes = [
+        await asyncio.create_subprocess_exec(*command, env=env, stdout=pipe, stderr=pipe)
+        for _ in range(2)
+    ]
+    said = [(await p.communicate())[0].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0]
+    assert sorted("upgraded from empty" in s for s in said) == [False, True], said
+    assert any("already at migration" in s for s in said)

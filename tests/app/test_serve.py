@@ -98,7 +98,7 @@ async def _serve_and_stop(tmp_path: Path, slack_api: str) -> None:
         output, _ = process.communicate(timeout=20)
     assert process.returncode == 0, output
     assert "serving on http://127.0.0.1" in output
-    assert "serving the Slack workspace T0SERVE" in output
+    assert "Slack: the bot token serves the workspace T0SERVE" in output
     assert "cu-secret-value" not in output and "xoxb-serve-test" not in output
 
 

@@ -128,6 +128,7 @@ async def test_the_routing_menus_change_the_preferences_and_publish_again(
         (actions.DEFAULT_DESTINATION[CLICKUP], "l-not-mine", "None of your ClickUp lists has"),
         (actions.ROUTING_MODE, "whatever", "That menu is out of date"),
         (actions.DEFAULT_TOOL, "jira", "That menu is out of date"),
+        (actions.DEFAULT_DESTINATION[CLICKUP], "none", "are still loading; try again"),
     ],
 )
 async def test_a_choice_that_cannot_be_saved_is_one_sentence_on_top(

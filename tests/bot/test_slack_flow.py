@@ -7,6 +7,7 @@ every request from Slack is really signed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from bot.views import actions
 from primitives.enums import ProviderName
 from tests.bot.blockkit import check_message, texts
 from tests.bot.harness import SlackHarness, slack_harness
+from tests.bot.interactions import direct_messages, form_values, open_modal, submission
 from tests.bot.listening import ask_me, buttons, click, connect, deliver, link_owner
 from tests.fakes import FakeClock
 from tests.sidecar.harness import ANA, BO, TEAM
@@ -143,3 +145,18 @@ async def test_a_channel_the_bot_is_not_in_fails_visibly_and_the_tasks_are_still
     assert answer["slack"] == {"posted": False, "error": "not_in_channel"}
     await settle(slack)
     assert len(slack.h.clickup_world.tasks) == 1
+
+
+async def test_a_task_made_from_a_message_is_told_with_its_link_once_created(
+    slack: SlackHarness,
+) -> None:
+    """The "Create task" shortcut: the person is told where it went, and, once the worker
+    created it, gets its link."""
+    await connect(slack, ANA, CLICKUP)
+    view = await open_modal(slack, "Check the <invoice> & *totals* 🧾", user_id=ANA)
+    await deliver(slack, submission(slack, view, form_values("Check the invoice"), user_id=ANA))
+    await settle(slack)
+
+    (created,) = slack.h.clickup_world.tasks.values()
+    told = [json.dumps(m.get("blocks", [])) for m in direct_messages(slack, ANA)]
+    assert any(created["url"] in m and "Created" in m for m in told)

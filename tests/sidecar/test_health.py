@@ -24,10 +24,18 @@ async def test_healthz_and_readyz(harness: Harness, browser: httpx.AsyncClient) 
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
 
     async with harness.sessions() as session, session.begin():
-        await session.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
+        await session.execute(text("UPDATE alembic_version SET version_num = '0005'"))
     behind = await browser.get("/readyz")
     assert behind.status_code == 503
     assert "scrumy db upgrade" in behind.json()["problems"]["migrations"]
+
+    # A newer release migrated it while this process runs (a rolling upgrade): still ready,
+    # and saying this process is the one to replace.
+    async with harness.sessions() as session, session.begin():
+        await session.execute(text("UPDATE alembic_version SET version_num = '0099_newer'"))
+    ahead = await browser.get("/readyz")
+    assert ahead.status_code == 200 and ahead.json()["status"] == "ready"
+    assert "replace this process" in ahead.json()["note"]
 
 
 async def test_readyz_says_when_the_database_is_unreachable(harness: Harness) -> None:
