@@ -13,6 +13,7 @@ the `scrumy.commands` entry-point group.
     story.py     the scripted story, step by step
     narrate.py   the short timed log the story prints
     report.py    the final table and the checks of the end state
+    your_turn.py what `--serve` leaves for the person at the browser
     pages.py     the pages `--serve` lists: the emulators' browser view, wired to the app
     cli.py       the `scrumy demo` command
 """

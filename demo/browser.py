@@ -18,7 +18,7 @@ import httpx
 
 from demo import world
 from demo.stack import Stack
-from demo.world import Person
+from demo.world import Person, browser_signed_in
 
 HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 TOOL_NAMES = {"clickup": "ClickUp", "notion": "Notion"}
@@ -105,7 +105,7 @@ class Browser:
         "Allow", our callback; what our page says first."""
         to_tool = _expect(await self.sign_in_with_slack(link), 303, "/auth/slack/callback")
         location = to_tool.headers["location"]
-        self._signed_in_to_the_tools()
+        browser_signed_in(self.stack.worlds, self.person)
         _expect(await self.client.get(location), 200, "the tool's consent page")
         action, fields = _form_of(location)
         consented = _expect(
@@ -116,15 +116,6 @@ class Browser:
             await self.client.get(consented.headers["location"]), 200, "the OAuth callback"
         )
         return _headline(page.text)
-
-    def _signed_in_to_the_tools(self) -> None:
-        """This browser is signed in to ClickUp and Notion as this person: their consent
-        pages grant the person's own account. ClickUp's emulator is told who that is; Notion's
-        grants its first user, so the person is put first."""
-        worlds = self.stack.worlds
-        worlds.clickup.consent_user_id = self.person.clickup_id
-        users = worlds.notion.users
-        worlds.notion.users = {self.person.notion_id: users.pop(self.person.notion_id), **users}
 
     async def refused(self, link: str) -> PageText:
         """Open someone else's connect link and sign in as this person: what our page says

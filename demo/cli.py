@@ -26,6 +26,7 @@ from demo.narrate import Narrator, quiet_libraries
 from demo.pages import open_pages
 from demo.stack import Stack, running_stack
 from demo.story import EXPECTED, Story
+from demo.your_turn import leave_your_turn
 
 DEADLINE = 120.0  # seconds: a story that takes longer than this is stuck
 
@@ -81,6 +82,7 @@ async def _run(directory: Path, say: Narrator, *, serve: bool) -> int:
         if not _report(stack, say, rows):
             return 1
         if serve:
+            await leave_your_turn(stack, http, say)
             _list_pages(stack, say)
             await stop.wait()
             say.say("stopping")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from demo import world
 from demo.stack import Stack
-from demo.world import ANA, PEOPLE
+from demo.world import DANA, ELI, PEOPLE
 from sandbox.slack_web import AppRequests
 from sandbox.tools_web import tool_links
 
@@ -25,8 +25,10 @@ def open_pages(stack: Stack) -> list[tuple[str, str]]:
         url=f"{urls.app}/slack/events", signing_secret=world.SLACK_SIGNING_SECRET
     )
     slack.web_links = tool_links(urls.clickup, urls.notion)
+    channel = f"{urls.slack}/web/channel/{world.CHANNEL}"
     return [
-        ("#general, as Ana", f"{urls.slack}/web/channel/{world.CHANNEL}?as={ANA.slack_id}"),
+        ("#general, as Eli (you)", f"{channel}?as={ELI.slack_id}  (Connect ClickUp or Notion)"),
+        ("#general, as Dana", f"{channel}?as={DANA.slack_id}  (pick a tool)"),
         *((f"{p.first_name}'s App Home", f"{urls.slack}/web/home/{p.slack_id}") for p in PEOPLE),
         ("ClickUp's tasks", f"{urls.clickup}/web/"),
         ("Notion's pages", f"{urls.notion}/web/"),

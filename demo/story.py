@@ -110,6 +110,27 @@ EXPECTED = {
 }
 
 
+async def post_meeting(
+    stack: Stack, http: httpx.AsyncClient, meeting: dict[str, Any]
+) -> dict[str, Any]:
+    """What the AI service does: `POST /api/meetings` with a key made as `scrumy api-key
+    create` makes one; the answer, once the meeting's message is in Slack."""
+    async with stack.services.storage.sessions() as session, session.begin():
+        key = await create_api_key(
+            session, team_id=world.TEAM, name="AI service", now=stack.services.clock.now()
+        )
+    response = await http.post(
+        f"{stack.urls.app}/api/meetings", json=meeting,
+        headers={"Authorization": f"Bearer {key.secret}"},
+    )  # fmt: skip
+    if response.status_code != 202:
+        raise DemoFailure(f"POST /api/meetings answered {response.status_code}")
+    answer: dict[str, Any] = response.json()
+    if not answer.get("slack", {}).get("posted"):
+        raise DemoFailure(f"the meeting message was not posted: {answer.get('slack')}")
+    return answer
+
+
 class Story:
     """The story against a running stack, told through `say`."""
 
@@ -197,18 +218,7 @@ class Story:
     # --- 4, 5: the meeting --------------------------------------------------------------------
 
     async def post_meeting(self) -> None:
-        async with self.stack.services.storage.sessions() as session, session.begin():
-            key = await create_api_key(
-                session, team_id=world.TEAM, name="AI service",
-                now=self.stack.services.clock.now(),
-            )  # fmt: skip
-        response = await self.http.post(
-            f"{self.stack.urls.app}/api/meetings", json=MEETING,
-            headers={"Authorization": f"Bearer {key.secret}"},
-        )  # fmt: skip
-        if response.status_code != 202:
-            raise DemoFailure(f"POST /api/meetings answered {response.status_code}")
-        answer = response.json()
+        answer = await post_meeting(self.stack, self.http, MEETING)
         states = Counter(item["status"] for item in answer["items"])
         summary = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
         self.say.say(
@@ -217,8 +227,6 @@ class Story:
         )
         for item in answer["items"]:
             self.say.detail(f"{item['item_id']}. {SITUATIONS[item['item_id']]}: {item['status']}")
-        if not answer.get("slack", {}).get("posted"):
-            raise DemoFailure(f"the meeting message was not posted: {answer.get('slack')}")
 
     def faults_survived(self) -> None:
         unfired = [name for name, fault in self.faults.items() if fault.times != 0]

@@ -2,7 +2,8 @@
 
 The emulators' demo seeds (`seed_demo_slack`, `seed_demo_clickup`, `seed_demo_notion`) give Ana,
 Bo and Cy; Dana joins them here so that four people can start in four situations (nothing
-connected, ClickUp only, both tools with "smart", both with "ask me"). Our Slack app, ClickUp
+connected, ClickUp only, both tools with "smart", both with "ask me"), and Eli, who is the
+person at the browser when `--serve` leaves the rest to try. Our Slack app, ClickUp
 app and Notion integration are registered with redirect URIs on the app's own address, which
 is only known once its port is bound.
 """
@@ -53,7 +54,10 @@ ANA = Person("U0ANA", "Ana Lima", "ana@acme.example", 101, "u-ana")
 BO = Person("U0BO", "Bo Chen", "bo@acme.example", 102, "u-bo")
 CY = Person("U0CY", "Cy Roy", "cy@acme.example", 103, "u-cy")
 DANA = Person("U0DANA", "Dana Ortiz", "dana@acme.example", 104, "u-dana")
-PEOPLE = (ANA, BO, CY, DANA)
+# Eli has nothing to do in the story: with `--serve`, the person at the browser is Eli.
+ELI = Person("U0ELI", "Eli Park", "eli@acme.example", 105, "u-eli")
+PEOPLE = (ANA, BO, CY, DANA, ELI)
+JOINING = (DANA, ELI)  # not in the emulators' demo seeds
 
 
 def name_of(slack_id: str) -> str:
@@ -74,8 +78,9 @@ def seed_worlds(app_url: str) -> Worlds:
     """The emulators' demo seeds, Dana, and our apps sending the browser back to `app_url`."""
     slack = SlackSandbox()
     seed_demo_slack(slack, team_id=TEAM, bot_token=SEED_BOT_TOKEN)
-    slack.add_user(TEAM, DANA.slack_id, DANA.name, DANA.email, tz="America/New_York")
-    slack.channels[CHANNEL].members.add(DANA.slack_id)
+    for person in JOINING:
+        slack.add_user(TEAM, person.slack_id, person.name, person.email, tz="America/New_York")
+        slack.channels[CHANNEL].members.add(person.slack_id)
     slack.installs.add_app(
         SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, f"{app_url}/slack/oauth_redirect",
         scopes=set(BOT_SCOPES),
@@ -87,13 +92,24 @@ def seed_worlds(app_url: str) -> Worlds:
         clickup, client_id=CLICKUP_CLIENT_ID, client_secret=CLICKUP_CLIENT_SECRET,
         redirect_uri=f"{app_url}/auth/clickup/callback",
     )  # fmt: skip
-    clickup.add_user(DANA.clickup_id, DANA.name, DANA.email)
-    clickup.teams[CLICKUP_TEAM]["members"].append(DANA.clickup_id)
+    for person in JOINING:
+        clickup.add_user(person.clickup_id, person.name, person.email)
+        clickup.teams[CLICKUP_TEAM]["members"].append(person.clickup_id)
 
     notion = NotionSandbox()
     seed_demo_notion(
         notion, client_id=NOTION_CLIENT_ID, client_secret=NOTION_CLIENT_SECRET,
         redirect_uri=f"{app_url}/auth/notion/callback",
     )  # fmt: skip
-    notion.add_user(DANA.notion_id, DANA.name, DANA.email)
+    for person in JOINING:
+        notion.add_user(person.notion_id, person.name, person.email)
     return Worlds(slack=slack, clickup=clickup, notion=notion)
+
+
+def browser_signed_in(worlds: Worlds, person: Person) -> None:
+    """The browser at hand is signed in to ClickUp and Notion as `person`: their consent pages
+    grant the person's own account. ClickUp's emulator is told who that is; Notion's grants
+    its first user, so the person is put first."""
+    worlds.clickup.consent_user_id = person.clickup_id
+    users = worlds.notion.users
+    worlds.notion.users = {person.notion_id: users.pop(person.notion_id), **users}

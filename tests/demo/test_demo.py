@@ -104,9 +104,10 @@ def test_the_demo_plays_the_whole_story_and_ends_with_every_item_where_expected(
         "The meeting message in #general links all 8 tasks",
     ):
         assert any(step in line for line in story), step
+    assert "“Your turn” is in #general for you to finish in the browser" in story[-2]
     assert story[-1].endswith("stopping")
     # The pages --serve lists answer while it runs.
-    assert len(pages) >= 3 and set(pages.values()) == {200}, pages
+    assert len(pages) == 10 and set(pages.values()) == {200}, pages
     # Progress, not debugging: nothing from the libraries' or the app's loggers.
     assert err == ""
     assert seconds < 45
