@@ -17,7 +17,7 @@ from demo.stack import Stack
 from demo.world import Worlds, name_of
 from primitives.enums import ProviderName, TaskState
 from routing.outbox import shown_reason
-from storage.models import Task
+from storage.models import Meeting, Task
 
 COLUMNS = ("item", "owner", "state", "tool", "list/database", "link", "reason")
 FIRST_FOUND = re.compile(r"the first (?:list|database) found")
@@ -65,15 +65,21 @@ class Row:
         )  # fmt: skip
 
 
-async def final_rows(stack: Stack, team_id: str) -> list[Row]:
-    """Every task of the team, in the meeting's order."""
+async def meeting_tasks(stack: Stack, team_id: str, meeting_id: str) -> list[Task]:
+    """The tasks of one meeting (its id as the AI service gave it), in the meeting's order."""
+    query = (
+        select(Task)
+        .join(Meeting, Task.meeting_id == Meeting.id)
+        .where(Meeting.team_id == team_id, Meeting.external_id == meeting_id)
+        .order_by(Task.position, Task.id)
+    )
     async with stack.services.storage.sessions() as session:
-        tasks = (
-            await session.scalars(
-                select(Task).where(Task.team_id == team_id).order_by(Task.position, Task.id)
-            )
-        ).all()
-    return [_row(task) for task in tasks]
+        return list((await session.scalars(query)).all())
+
+
+async def final_rows(stack: Stack, team_id: str, meeting_id: str) -> list[Row]:
+    """What became of each item of the meeting."""
+    return [_row(task) for task in await meeting_tasks(stack, team_id, meeting_id)]
 
 
 def _row(task: Task) -> Row:

@@ -27,13 +27,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from bot.views import actions
 from demo import world
 from demo.browser import Browser, DemoFailure
 from demo.narrate import Narrator
-from demo.report import Expected, Row, final_rows
+from demo.report import Expected, Row, final_rows, meeting_tasks
 from demo.slack import SlackClient, elements, seen, wait_for
 from demo.stack import Stack
 from demo.world import ANA, BO, CY, DANA, Person, name_of
@@ -163,7 +162,7 @@ class Story:
             for watcher in self.watchers:
                 watcher.cancel()
         self.faults_survived()
-        rows = await final_rows(self.stack, world.TEAM)
+        rows = await final_rows(self.stack, world.TEAM, MEETING_ID)
         await self.message_shows(rows)
         return rows
 
@@ -316,8 +315,8 @@ class Story:
     # --- reading the app's state --------------------------------------------------------------
 
     async def states(self) -> dict[str, Task]:
-        async with self.stack.services.storage.sessions() as session:
-            tasks = (await session.scalars(select(Task).where(Task.team_id == world.TEAM))).all()
+        """The meeting's tasks now, by item."""
+        tasks = await meeting_tasks(self.stack, world.TEAM, MEETING_ID)
         return {t.item_id or t.id: t for t in tasks}
 
     async def task_id(self, item: str) -> str:
