@@ -11,6 +11,7 @@ the `scrumy.commands` entry-point group.
     browser.py   what a person's browser does: installing, signing in, consenting
     slack.py     what a person does in Slack: commands, buttons, menus — really signed
     story.py     the scripted story, step by step
+    steps.py     how a step ends: what a person would see, or a DemoFailure saying what not
     narrate.py   the short timed log the story prints
     report.py    the final table and the checks of the end state
     your_turn.py what `--serve` leaves for the person at the browser

@@ -18,14 +18,10 @@ import httpx
 
 from demo import world
 from demo.stack import Stack
+from demo.steps import DemoFailure
 from demo.world import Person, browser_signed_in
 
 HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
-TOOL_NAMES = {"clickup": "ClickUp", "notion": "Notion"}
-
-
-class DemoFailure(Exception):
-    """A step of the story did not go as a person would see it; `str(error)` says which."""
 
 
 def _expect(response: httpx.Response, status: int, step: str) -> httpx.Response:

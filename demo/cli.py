@@ -21,10 +21,10 @@ import click
 import httpx
 
 from demo import report
-from demo.browser import DemoFailure
 from demo.narrate import Narrator, quiet_libraries
 from demo.pages import open_pages
 from demo.stack import Stack, running_stack
+from demo.steps import DemoFailure
 from demo.story import EXPECTED, Story
 from demo.your_turn import leave_your_turn
 

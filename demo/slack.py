@@ -8,17 +8,16 @@ where the demo reads it as a person would see it.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
 from demo import world
-from demo.browser import DemoFailure
 from demo.stack import Stack
+from demo.steps import DemoFailure, seen, wait_for
 from demo.world import Person
 from sandbox.slack_requests import (
     SlackBody,
@@ -28,32 +27,6 @@ from sandbox.slack_requests import (
     signed,
     slash_command,
 )
-
-T = TypeVar("T")
-
-
-async def wait_for(
-    what: str, probe: Callable[[], Awaitable[T | None]], *, within: float = 20.0
-) -> T:
-    """What `probe()` answers once it is not None, asked every 20 ms; a `DemoFailure` naming
-    `what` after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        found = await probe()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise DemoFailure(f"gave up after {within:.0f} s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def seen(look: Callable[[], T | None]) -> Callable[[], Awaitable[T | None]]:
-    """`look` (a glance at the emulators' state) as a probe for `wait_for`."""
-
-    async def probe() -> T | None:
-        return look()
-
-    return probe
 
 
 def elements(blocks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -30,11 +30,12 @@ import httpx
 
 from bot.views import actions
 from demo import world
-from demo.browser import Browser, DemoFailure
+from demo.browser import Browser
 from demo.narrate import Narrator
 from demo.report import Expected, Row, final_rows, meeting_tasks
-from demo.slack import SlackClient, elements, seen, wait_for
+from demo.slack import SlackClient, elements
 from demo.stack import Stack
+from demo.steps import DemoFailure, seen, wait_for
 from demo.world import ANA, BO, CY, DANA, Person, name_of
 from primitives.enums import ProviderName, RoutingMode, TaskState
 from sandbox.faults import Fault
