@@ -29,10 +29,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/http_api.py
 	$(BIN)/python bench/exactly_once.py
 
-# Refresh the pictures in docs/screenshots/: the connect pages and the emulated Slack (the browser tests take them).
+# Refresh the pictures in docs/screenshots/: the connect pages, the emulated Slack, and
+# `scrumy demo --serve` (the browser tests take them; one database backend is enough).
 screenshots: $(STAMP)
 	SCRUMY_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider \
-	  -q tests/sidecar/test_browser.py tests/sandbox/test_slack_web.py -k sqlite
+	  -q tests/sidecar/test_browser.py tests/sandbox/test_slack_web.py \
+	  tests/demo/test_serve_browser.py -k 'sqlite or test_serve_browser'
 
 # ruff, mypy --strict, and the import contracts of pyproject.toml (the layers of DEVELOPERS.md).
 check: $(STAMP)

@@ -7,7 +7,6 @@ the `scrumy.commands` entry-point group.
 
     world.py     the people, the emulated Slack, ClickUp and Notion, our apps registered there
     stack.py     the emulators and the real app (as `scrumy serve` builds it) on 127.0.0.1
-    outage.py    a 503 with Retry-After in front of the Notion emulator
     browser.py   what a person's browser does: installing, signing in, consenting
     slack.py     what a person does in Slack: commands, buttons, menus — really signed
     story.py     the scripted story, step by step

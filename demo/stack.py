@@ -21,7 +21,6 @@ from pydantic import AnyHttpUrl, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from demo import world
-from demo.outage import Outage, OutageFront
 from demo.world import Worlds, seed_worlds
 from routing.dispatch import SendTiming
 from routing.worker import WorkerConfig
@@ -72,7 +71,6 @@ class Stack:
     settings: Settings
     services: Services
     web: WebApp
-    notion_outage: Outage  # a 503 in front of the Notion emulator, once armed
 
 
 class DemoSettings(Settings):
@@ -125,12 +123,11 @@ async def running_stack(
     urls = Urls(*(socket_url(sock) for sock in socks))
     worlds = seed_worlds(urls.app)
     settings = demo_settings(urls, directory / "demo.db")
-    outage = Outage("POST", "/v1/pages")
     async with (
         serve_apps(
             (create_slack_emulator(worlds.slack), slack_sock),
             (create_clickup_emulator(worlds.clickup), clickup_sock),
-            (OutageFront(create_notion_emulator(worlds.notion), outage), notion_sock),
+            (create_notion_emulator(worlds.notion), notion_sock),
         ),
         running_services(settings) as services,
     ):
@@ -146,7 +143,7 @@ async def running_stack(
         worker_task = asyncio.create_task(dispatch.run(services.signal, stop))
         try:
             async with serve_apps((web.app, app_sock)):
-                yield Stack(urls, worlds, settings, services, web, outage)
+                yield Stack(urls, worlds, settings, services, web)
         finally:
             stop.set()
             services.signal.notify()

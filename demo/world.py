@@ -108,8 +108,6 @@ def seed_worlds(app_url: str) -> Worlds:
 
 def browser_signed_in(worlds: Worlds, person: Person) -> None:
     """The browser at hand is signed in to ClickUp and Notion as `person`: their consent pages
-    grant the person's own account. ClickUp's emulator is told who that is; Notion's grants
-    its first user, so the person is put first."""
+    grant the person's own account."""
     worlds.clickup.consent_user_id = person.clickup_id
-    users = worlds.notion.users
-    worlds.notion.users = {person.notion_id: users.pop(person.notion_id), **users}
+    worlds.notion.consent_user_id = person.notion_id

@@ -3,7 +3,9 @@
 It speaks what our client uses — OAuth (consent page, one-time codes, token exchange), the
 workspace hierarchy, task creation and listing — with ClickUp's error shape
 `{"err": ..., "ECODE": ...}`, per-token rate limits with the `X-RateLimit-*` headers, and the
-fault injection of `sandbox.faults`. State is in memory, seedable and inspectable.
+fault injection of `sandbox.faults` (a server error answers the fault's `status`, 500 unless
+told, with `Retry-After` when the fault says how long). State is in memory, seedable and
+inspectable.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
-from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route
+from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route, fired_of
 from sandbox.tools_web import clickup_web_routes
 
 PAGE_SIZE = 100
@@ -253,8 +255,10 @@ def create_clickup_emulator(
                 reset = time.now().timestamp() + injected.seconds
                 throttled["X-RateLimit-Reset"] = str(int(reset))
             return _error(429, "Rate limit reached", "APP_002", throttled)
-        if FaultKind.SERVER_ERROR in kinds:
-            return _error(500, "Internal server error", "SERVER_500")
+        failing = fired_of(fired, FaultKind.SERVER_ERROR)
+        if failing is not None:
+            code = failing.code or f"SERVER_{failing.status}"
+            return _error(failing.status, "Internal server error", code, failing.retry_after())
         if FaultKind.BAD_GATEWAY_HTML in kinds:
             return HTMLResponse("<html><body><h1>502 Bad Gateway</h1></body></html>", 502)
         response: Response = await handler(request, grant)

@@ -4,10 +4,17 @@ latency, 5xx, 429, a revoked token, or "created but the response was lost" for m
 A fault matches by HTTP method and a path substring; it fires for the next `times` matching
 requests (None: every one), each with `probability` drawn from a seeded RNG, so a chaos run is
 repeatable.
+
+A server error answers 500 unless it names another `status` (503 for an outage, 529 for
+Notion's overload, …), in the tool's own error shape and with the tool's code for that status
+(or `code`); with `seconds` it says `Retry-After`, as a tool does when it is down for a moment:
+
+    world.faults.add("server_error", method="POST", path="/v1/pages", status=503, seconds=1)
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -23,7 +30,7 @@ from primitives.clock import Clock
 
 class FaultKind(StrEnum):
     LATENCY = "latency"  # delay the answer by `seconds`, then answer normally
-    SERVER_ERROR = "server_error"  # 500 without doing anything
+    SERVER_ERROR = "server_error"  # 500 (or `status`) without doing anything
     BAD_GATEWAY_HTML = "bad_gateway_html"  # a proxy's HTML 502 page, nothing done
     RATE_LIMIT = "rate_limit"  # 429 with the tool's headers
     REVOKED = "revoked"  # the token is refused as revoked
@@ -37,13 +44,28 @@ class Fault:
     path: str = ""
     times: int | None = 1
     probability: float = 1.0
-    seconds: float = 0.0
+    seconds: float = 0.0  # latency: the delay; rate_limit, server_error: the Retry-After
     code: str | None = None  # the error code to answer with, where the tool has several
+    status: int = 500  # server_error: the status answered (500, 502, 503, 504, 529 …)
+
+    def __post_init__(self) -> None:
+        if not 500 <= self.status <= 599:
+            raise ValueError(f"a server error's status is 5xx, not {self.status}")
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:
             return False
         return (self.method is None or self.method.upper() == method) and self.path in path
+
+    def retry_after(self) -> dict[str, str]:
+        """The `Retry-After` header of an answer that says how long to stay away (`seconds`,
+        in whole seconds), or none."""
+        return {"Retry-After": str(math.ceil(self.seconds))} if self.seconds > 0 else {}
+
+
+def fired_of(fired: list[Fault], kind: FaultKind) -> Fault | None:
+    """The first of the faults that fired for a request that is of `kind`."""
+    return next((fault for fault in fired if fault.kind is kind), None)
 
 
 @dataclass

@@ -6,7 +6,11 @@ properties, wrong types, 2,000-character text, 100 items, 100 blocks), data sour
 with compound and timestamp filters on `created_time` (rounded down to the minute, as Notion
 keeps it), block children, the error shape `{"object": "error", "status", "code", "message"}`,
 an average of 3 requests a second per token with `Retry-After`, and the faults of
-`sandbox.faults`.
+`sandbox.faults` (a server error with Notion's code for its status: `503 service_unavailable`
+for an outage, with `Retry-After` when the fault says how long).
+
+The consent page grants the integration as the Notion user "logged in" in the browser:
+`consent_user_id`, or the workspace's first user when it is None.
 """
 
 from __future__ import annotations
@@ -28,12 +32,20 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
-from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route
+from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route, fired_of
 from sandbox.tools_web import notion_web_routes
 
 CODE_LIFETIME = timedelta(minutes=10)
 TEXT_LIMIT = 2000
 ARRAY_LIMIT = 100
+# developers.notion.com/reference/status-codes: the code and message of each server error.
+SERVER_ERRORS = {
+    500: ("internal_server_error", "Unexpected error occurred."),
+    502: ("bad_gateway", "Notion encountered an issue while attempting to complete this request."),
+    503: ("service_unavailable", "Notion is unavailable, please try again later."),
+    504: ("gateway_timeout", "Notion timed out while attempting to complete this request."),
+    529: ("service_overload", "Notion is overloaded, please try again later."),
+}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -57,6 +69,7 @@ class NotionSandbox:
     requests_per_second: float = 3.0
     burst: float = 10.0
     auto_approve: bool = False
+    consent_user_id: str | None = None  # who "is logged in" on the consent page (None: the first)
     integrations: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     data_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -267,8 +280,10 @@ def create_notion_emulator(
             seconds = next((f.seconds for f in fired if f.kind is FaultKind.RATE_LIMIT), 0) or 1
             return _error(429, "rate_limited", "You have been rate limited.",
                           {"Retry-After": str(int(seconds))})  # fmt: skip
-        if FaultKind.SERVER_ERROR in kinds:
-            return _error(500, "internal_server_error", "Unexpected error occurred.")
+        failing = fired_of(fired, FaultKind.SERVER_ERROR)
+        if failing is not None:
+            code, message = SERVER_ERRORS.get(failing.status, SERVER_ERRORS[500])
+            return _error(failing.status, failing.code or code, message, failing.retry_after())
         if FaultKind.BAD_GATEWAY_HTML in kinds:
             return HTMLResponse("<html><body>502 Bad Gateway</body></html>", 502)
         try:
@@ -324,7 +339,7 @@ def create_notion_emulator(
         world.codes[code] = {
             "client_id": client_id,
             "redirect_uri": redirect_uri,
-            "user_id": next(iter(world.users)),
+            "user_id": world.consent_user_id or next(iter(world.users)),
             "expires": time.now() + CODE_LIFETIME,
         }
         return RedirectResponse(f"{redirect_uri}?{urlencode({'code': code, 'state': state})}", 302)

@@ -18,6 +18,8 @@ It speaks the methods the app calls — GET with a query, POST with a form or JS
 - each method has a budget per workspace and minute by its tier (`TIERS`), and
   `chat.postMessage` about one message a second per channel with short bursts; past it, 429
   with `Retry-After` on the emulator's clock;
+- the faults of `sandbox.faults`: a server error answers the fault's `status` (500 unless told)
+  with `internal_error` (or the fault's `code`), and `Retry-After` when it says how long;
 - people of another organisation reach the workspace through Slack Connect (`share_channel`):
   they are found, with their own `team_id`; someone whose organisation hides them is
   `user_not_visible` to `users.info`; a stranger carries `is_stranger`.
@@ -48,7 +50,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
-from sandbox.faults import FaultBook, FaultKind, fault_control_route
+from sandbox.faults import FaultBook, FaultKind, fault_control_route, fired_of
 from sandbox.slack_install import SlackInstalls, install_routes
 from sandbox.slack_messages import MESSAGE_METHODS, Channel
 from sandbox.slack_openid import SlackOpenId, openid_routes
@@ -325,8 +327,10 @@ def create_slack_emulator(world: SlackSandbox, *, clock: Clock | None = None) ->
             limited = rate_limited(name, team_id, values, fired)
             if limited is not None:
                 return limited
-            if FaultKind.SERVER_ERROR in kinds:
-                return JSONResponse({"ok": False, "error": "internal_error"}, 500)
+            failing = fired_of(fired, FaultKind.SERVER_ERROR)
+            if failing is not None:
+                failed = {"ok": False, "error": failing.code or "internal_error"}
+                return JSONResponse(failed, failing.status, failing.retry_after())
             if FaultKind.BAD_GATEWAY_HTML in kinds:
                 return HTMLResponse("<html><body><h1>502 Bad Gateway</h1></body></html>", 502)
             granted = world.scopes.get(token, frozenset())

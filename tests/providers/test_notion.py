@@ -78,6 +78,19 @@ async def test_oauth_consent_exchange_refresh_and_revoke(
         await notion.fetch_catalog(Credentials("c", fresh.access_token))
 
 
+async def test_the_consent_page_grants_the_user_logged_in_there(
+    notion: NotionProvider, notion_world: NotionSandbox, http: httpx.AsyncClient
+) -> None:
+    notion_world.consent_user_id = "u-bo"  # Bo's browser; Ana is the workspace's first user
+    url = notion.authorize_url(state="st", redirect_uri=NOTION_REDIRECT)
+    form = {"client_id": NOTION_CLIENT_ID, "redirect_uri": NOTION_REDIRECT, "state": "st",
+            "decision": "approve"}  # fmt: skip
+    approved = await http.post(url.split("?")[0], data=form)
+    code = parse_qs(urlsplit(approved.headers["location"]).query)["code"][0]
+    account = await notion.exchange_code(code=code, redirect_uri=NOTION_REDIRECT)
+    assert account.account_email == "bo@acme.example"
+
+
 async def test_two_concurrent_refreshers_only_one_wins(
     notion: NotionProvider, notion_world: NotionSandbox
 ) -> None:
@@ -181,6 +194,23 @@ async def test_each_fault_is_its_error_class(
     with pytest.raises(error) as raised:
         await notion.create_task(credentials, notes, draft())
     assert credentials.access_token not in str(raised.value)
+
+
+async def test_an_outage_is_a_503_with_notions_code_and_retry_after(
+    notion: NotionProvider, notion_world: NotionSandbox, credentials: Credentials
+) -> None:
+    notes = await catalog_destination(notion, credentials, "Meeting Notes")
+    notion_world.faults.add(
+        FaultKind.SERVER_ERROR, method="POST", path="/v1/pages", status=503, seconds=4
+    )
+    with pytest.raises(Transient) as raised:
+        await notion.create_task(credentials, notes, draft())
+    assert (raised.value.code, raised.value.retry_after) == ("service_unavailable", 4)
+    assert "HTTP 503" in str(raised.value) and not notion_world.pages
+    created = await notion.create_task(credentials, notes, draft())  # once only
+    assert created.task_id in notion_world.pages
+    with pytest.raises(ValueError, match="5xx"):
+        notion_world.faults.add(FaultKind.SERVER_ERROR, status=200)
 
 
 async def test_a_lost_response_is_found_by_marker(
