@@ -47,6 +47,8 @@ from tests.emulators import (
 )
 from tests.fakes import FakeClock
 
+pytest_plugins = ("tests.browsers",)
+
 # Every variable our settings read; removed before each test so the machine's environment or a
 # developer's .env can never leak into a test.
 SETTINGS_ENV = (

@@ -12,9 +12,7 @@ output folder, or to SCRUMY_SCREENSHOT_DIR (`make screenshots`).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -22,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.sidecar.test_browser import CHROMIUM, CHROMIUM_FLAGS, DESKTOP
+from tests.browsers import DESKTOP
 
 STARTED = 60.0  # seconds for the story to end and the pages to be listed (it takes ~7)
 STOPPED = 20.0  # seconds for Ctrl-C to stop everything
@@ -98,33 +96,9 @@ async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
                 await process.wait()
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI must have it", pytrace=False)
-        pytest.skip(message)
-    return CHROMIUM
-
-
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SCRUMY_SCREENSHOT_DIR") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_FLAGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+def browser(chromium_browser: Browser) -> Browser:
+    return chromium_browser
 
 
 def your_turn(page: Page) -> Locator:

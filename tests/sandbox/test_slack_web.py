@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +22,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,9 +36,9 @@ from sandbox.slack_render import mrkdwn, render_blocks
 from sandbox.slack_requests import sign_request
 from sandbox.slack_web import AppRequests
 from sandbox.tools_web import tool_links
+from tests.browsers import DESKTOP
 from tests.fakes import FakeClock
 from tests.sidecar.harness import SIGNING_SECRET, TEAM, Harness, _sidecar, _worlds
-from tests.sidecar.test_browser import CHROMIUM, CHROMIUM_FLAGS, DESKTOP
 
 ANA, BO = "U0ANA", "U0BO"
 GENERAL = "C0GENERAL"
@@ -342,33 +340,9 @@ async def test_the_clickup_and_notion_pages_list_what_was_created(clock: FakeClo
 # --- the whole story in a browser -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI must have it", pytrace=False)
-        pytest.skip(message)
-    return CHROMIUM
-
-
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SCRUMY_SCREENSHOT_DIR") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_FLAGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+def browser(chromium_browser: Browser) -> Browser:
+    return chromium_browser
 
 
 @contextlib.asynccontextmanager

@@ -8,45 +8,16 @@ docs/screenshots/).
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from primitives.enums import ProviderName, TaskState
+from tests.browsers import DESKTOP, PHONE
 from tests.fakes import FakeClock
 from tests.sidecar.harness import ANA, BO, CAROL, TEAM, Harness, served_sidecar
-
-CHROMIUM = Path(os.environ.get("SCRUMY_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1100, "height": 760}
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI must have it", pytrace=False)
-        pytest.skip(message)
-    return CHROMIUM
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SCRUMY_SCREENSHOT_DIR") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -56,15 +27,8 @@ async def live(database_url: str, clock: FakeClock) -> AsyncIterator[Harness]:
 
 
 @pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_FLAGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+def browser(chromium_browser: Browser) -> Browser:
+    return chromium_browser
 
 
 async def new_page(browser: Browser, viewport: dict[str, int] = DESKTOP) -> Page:
