@@ -350,41 +350,47 @@ def _local_address(settings: Settings, host: str, port: int | None) -> Settings:
     return settings.model_copy(update={"app_base_url": AnyHttpUrl(f"http://{shown}:{port}")})
 
 
-@cli.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: PORT, else 8000).")
-@click.option("--no-worker", is_flag=True, help="Run no dispatch worker (see `scrumy worker`).")
-def serve(host: str, port: int | None, no_worker: bool) -> None:
-    """Serve the connect pages, the task API, health and metrics, with the worker."""
-    settings = _local_address(_settings(), host, port)
-    port = port or settings.port or 8000
-
-    async def run() -> None:
-        async with running_services(settings) as services:
-            await serve_http(
-                settings, services, host=host, port=port,
-                worker_config=None if no_worker else WorkerConfig(),
-            )  # fmt: skip
-
-    _run(run())
+def _serving(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `serve` and `socket` share."""
+    for option in reversed(
+        (
+            click.option("--host", default="127.0.0.1", show_default=True,
+                         help="Interface to listen on."),
+            click.option("--port", type=click.IntRange(1, 65535),
+                         help="Port (default: PORT, else 8000)."),
+            click.option("--no-worker", is_flag=True,
+                         help="Run no dispatch worker (see `scrumy worker`)."),
+        )
+    ):  # fmt: skip
+        command = option(command)
+    return command
 
 
-@cli.command("socket")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: PORT, else 8000).")
-@click.option("--no-worker", is_flag=True, help="Run no dispatch worker (see `scrumy worker`).")
-def socket(host: str, port: int | None, no_worker: bool) -> None:
-    """Reach Slack over Socket Mode (SLACK_APP_TOKEN); serve the connect pages and the API."""
+def _serve(host: str, port: int | None, no_worker: bool, *, socket_mode: bool) -> None:
     settings = _local_address(_settings(), host, port)
 
     async def run() -> None:
         async with running_services(settings) as services:
             await serve_http(
                 settings, services, host=host, port=port or settings.port or 8000,
-                worker_config=None if no_worker else WorkerConfig(), socket_mode=True,
+                worker_config=None if no_worker else WorkerConfig(), socket_mode=socket_mode,
             )  # fmt: skip
 
     _run(run())
+
+
+@cli.command("serve")
+@_serving
+def serve(host: str, port: int | None, no_worker: bool) -> None:
+    """Serve the connect pages, the task API, health and metrics, with the worker."""
+    _serve(host, port, no_worker, socket_mode=False)
+
+
+@cli.command("socket")
+@_serving
+def socket(host: str, port: int | None, no_worker: bool) -> None:
+    """Reach Slack over Socket Mode (SLACK_APP_TOKEN); serve the connect pages and the API."""
+    _serve(host, port, no_worker, socket_mode=True)
 
 
 # --- check ------------------------------------------------------------------------------------
