@@ -10,7 +10,7 @@ before every create (ClickUp: spaces, lists, create = 3; Notion: search, create 
 Each runs twice: with the emulators' limits off, and with the real ones (ClickUp 100 requests a
 minute per token, Notion 3 a second with a burst of 10), on a clock SCALE times faster than real
 time (`tool_meeting.ScaledClock`). Target: 1.00 call per created task.
-Run: `.venv/bin/python bench/calls_per_task.py` (also a step of `make bench`; about a minute).
+Run: `.venv/bin/python bench/calls_per_task.py` (also a step of `make bench`; about 20 s).
 """
 
 from __future__ import annotations
