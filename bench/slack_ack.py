@@ -74,6 +74,7 @@ from tests.emulators import CLICKUP_URL, NOTION_URL, in_process_client
 from tests.sidecar.harness import SIGNING_SECRET, TEAM, _sidecar, _worlds
 
 CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
+LISTENER = "run_ack_function_asynchronously"  # Bolt's task running a listener past its ack
 TOOL_LATENCY = 1.0  # seconds, every request to ClickUp and Notion
 ROUNDS = 5
 BACKGROUND = 200  # items the worker sends to the slow ClickUp meanwhile
@@ -262,13 +263,17 @@ async def measure(
 
 
 async def quiet(slack: SlackHarness, *, within: float = 15.0) -> None:
-    """Wait until what the acks started (modals, messages) is done: no new call to the Slack
-    emulator for half a second, so the next round or the servers' stop is not under it."""
+    """Wait until what the acks started is done — Bolt's listeners after their ack (modals,
+    messages) — so the next round, or the servers' stop, does not come in the middle of it."""
     deadline = time.monotonic() + within
-    seen = -1
-    while len(slack.h.slack_world.calls) != seen and time.monotonic() < deadline:
-        seen = len(slack.h.slack_world.calls)
-        await asyncio.sleep(0.5)
+    while time.monotonic() < deadline:
+        running = [
+            task for task in asyncio.all_tasks()
+            if not task.done() and LISTENER in getattr(task.get_coro(), "__qualname__", "")
+        ]  # fmt: skip
+        if not running:
+            break
+        await asyncio.wait(running, timeout=max(0.0, deadline - time.monotonic()))
     await slack.h.utility.settle_catalog_reads()
 
 
