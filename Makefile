@@ -26,6 +26,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/owners.py
 	$(BIN)/python bench/reconcile.py
+	$(BIN)/python bench/calls_per_task.py
+	$(BIN)/python bench/rate_limits.py
+	$(BIN)/python bench/slack_ack.py
+	$(BIN)/python bench/api_fuzz.py
 	$(BIN)/python bench/http_api.py
 	$(BIN)/python bench/exactly_once.py
 
