@@ -154,6 +154,13 @@ class DispatchWorker:
                     await _first(freed.wait(), signal.wait(wait), stop.wait())
                 else:
                     await _first(signal.wait(wait), stop.wait())
+        except asyncio.CancelledError:
+            # Cancelled, not stopped: nothing more starts and what runs is cancelled, its
+            # leases left to expire (a request it sent is covered by its stretched lease).
+            waiting.clear()
+            for runner in running:
+                runner.cancel()
+            raise
         finally:
             while waiting or running:  # what is claimed is finished, as a pass used to
                 self._start(waiting, running, freed, claims)
