@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-# Speed and scale, written up in docs/benchmarks.md (needs PostgreSQL for its last two parts).
+# Speed and scale, written up in docs/benchmarks.md (needs PostgreSQL for its last three parts).
 # exactly_once.py runs its small sizes here (a few minutes, each scenario with a deadline);
 # `--full` is the 10,000-task run.
 bench: $(STAMP)
@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/slack_ack.py
 	$(BIN)/python bench/api_fuzz.py
 	$(BIN)/python bench/http_api.py
+	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/exactly_once.py
 
 # Refresh the pictures in docs/screenshots/: the connect pages, the emulated Slack, and

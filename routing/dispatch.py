@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,20 +44,21 @@ from providers.base import (
 from routing.catalogs import CatalogCache
 from routing.circuit import ProviderCircuits
 from routing.decide import decide_route
+from routing.dispatch_cache import ConnectionKey, Looked, LookupKey, PassCache
 from routing.notify import TaskChange
 from routing.observe import DispatchObserver, error_kind
 from routing.outbox import (
     LeaseLost,
     Route,
     TaskUpdate,
-    begin_send,
-    finish_leased,
+    finish_values,
     meeting_title,
     record_route,
     send_back_to_waiting,
 )
 from routing.owner_context import OwnerRouter, credentials_of, routable
 from routing.retry import RetryPolicy, ending_for, final_reason
+from routing.writes import GroupedWrites
 from storage.connections import (
     ConnectionGone,
     NewTokens,
@@ -106,81 +106,6 @@ class _Attempt:
         return not (isinstance(error, Transient) and not error.request_sent)
 
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _Shared(Generic[K, V]):
-    """Values read once and shared by the tasks of one pass; a failed read is not kept."""
-
-    def __init__(self) -> None:
-        self._futures: dict[K, asyncio.Future[V]] = {}
-
-    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
-        future = self._futures.get(key)
-        if future is None:
-            future = asyncio.ensure_future(load())
-            self._futures[key] = future
-        try:
-            return await asyncio.shield(future)
-        except BaseException:
-            self._futures.pop(key, None)  # the next task reads afresh
-            raise
-
-    def forget(self, key: K) -> None:
-        self._futures.pop(key, None)
-
-
-@dataclass(frozen=True)
-class ConnectionKey:
-    team_id: str
-    user_id: str
-    provider: ProviderName
-
-
-@dataclass(frozen=True)
-class LookupKey:
-    """The tasks one listing can look up together: one owner's, in one list or data source."""
-
-    team_id: str
-    user_id: str
-    provider: ProviderName
-    destination_id: str
-
-
-@dataclass(frozen=True)
-class Looked:
-    """What one listing looked for (markers) and found."""
-
-    searched: frozenset[str]
-    found: dict[str, CreatedTask]
-
-
-@dataclass
-class PassCache:
-    """What one pass reads once and shares between its tasks.
-
-    Tasks of a batch mostly belong to a few owners and meetings; without this each task would
-    read the same rows again, and the pass would wait on the connection pool. The tasks that
-    may already exist at their provider are looked up together, one listing per owner and
-    destination (`expect`, then `TaskDispatcher._look_up`).
-    """
-
-    connections: _Shared[ConnectionKey, StoredConnection | None] = field(default_factory=_Shared)
-    catalogs: _Shared[ConnectionKey, Catalog] = field(default_factory=_Shared)
-    meeting_titles: _Shared[str, str | None] = field(default_factory=_Shared)
-    lookups: _Shared[LookupKey, Looked] = field(default_factory=_Shared)
-    expected: dict[LookupKey, list[Task]] = field(default_factory=dict)
-
-    def expect(self, tasks: Iterable[Task]) -> None:
-        """Note the claimed tasks an earlier request may have created, by where they went."""
-        for task in tasks:
-            if task.first_sent_at is None or task.provider is None or not task.destination_id:
-                continue
-            key = LookupKey(task.team_id, task.owner_user_id, task.provider, task.destination_id)
-            self.expected.setdefault(key, []).append(task)
-
-
 @dataclass
 class Outcome:
     """What became of one task: the change to tell Slack (None when another worker took the
@@ -206,8 +131,14 @@ class TaskDispatcher:
         observer: DispatchObserver,
         circuits: ProviderCircuits,
         timing: SendTiming,
+        writes: GroupedWrites,
+        wire_slots: int,
     ) -> None:
         self._sessions = sessions
+        self._writes = writes
+        # Requests in flight, not tasks: a task reading, looking up or writing its outcome
+        # leaves its slot on the wire to another.
+        self._wire = asyncio.Semaphore(wire_slots)
         self._circuits = circuits
         self._timing = timing
         self._vault = vault
@@ -389,21 +320,21 @@ class TaskDispatcher:
         draft = await self._draft(task, cache)
 
         async def guard() -> float:
-            now = self._clock.now()
-            landed_by = now + self._timing.landing
-            if not await begin_send(
-                self._sessions, task.id, lease_token=lease_token, now=now, landed_by=landed_by
-            ):
+            # The fence, grouped with the fences of the tasks about to be sent with this one
+            # (`routing.writes`): it returns only once recorded, so this request leaves after.
+            now = await self._writes.fence(task.id, lease_token)
+            if now is None:
                 raise LeaseLost(task.id)
             attempt.sent = True
             task.first_sent_at = now
-            task.send_deadline = landed_by
+            task.send_deadline = now + self._timing.landing
             deadline = now + timedelta(seconds=self._timing.timeout)
             return max(0.0, (deadline - self._clock.now()).total_seconds())
 
-        created = await provider.create_task(
-            credentials, destination, draft, catalog.members, guard=guard
-        )
+        async with self._wire:
+            created = await provider.create_task(
+                credentials, destination, draft, catalog.members, guard=guard
+            )
         # An assignee the tool's people could not be read for: say why it was not assigned.
         note = catalog.members_note if task.assignee_email else None
         return await self._created(task, lease_token, created, adopted=False, note=note)
@@ -521,10 +452,8 @@ class TaskDispatcher:
     async def _finish(
         self, task: Task, lease_token: str, state: TaskState, change: TaskUpdate
     ) -> Outcome:
-        held = await finish_leased(
-            self._sessions, task.id, state, change, lease_token=lease_token,
-            now=self._clock.now(),
-        )  # fmt: skip
+        values = finish_values(state, change, self._clock.now())
+        held = await self._writes.write(task.id, lease_token, values)
         if not held:
             return Outcome()  # another worker took over after our lease expired
         return Outcome(

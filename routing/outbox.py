@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
@@ -224,29 +224,47 @@ async def _write_leased(
 ) -> bool:
     """Write to a task we hold (still `in_flight`, same lease); False if we lost it."""
     async with sessions() as session, session.begin():
-        result = await session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.lease_owner == lease_token, Task.state == S.IN_FLIGHT)
-            .values(**values)
-        )
-        return getattr(result, "rowcount", 0) == 1
+        return await write_leased(session, task_id, lease_token, values)
+
+
+async def write_leased(
+    session: AsyncSession, task_id: str, lease_token: str, values: dict[str, Any]
+) -> bool:
+    """`_write_leased` inside the caller's transaction (`routing.writes` groups them)."""
+    result = await session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.lease_owner == lease_token, Task.state == S.IN_FLIGHT)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def finish_values(target: TaskState, change: TaskUpdate, now: datetime) -> dict[str, Any]:
+    """What `finish_leased` writes: the move out of `in_flight`, the lease released."""
+    check_transition(S.IN_FLIGHT, target)
+    return {"lease_owner": None, "lease_expires_at": None, **change.values(target, now)}
 
 
 async def renew_leases(
     sessions: async_sessionmaker[AsyncSession],
     *,
-    lease_token: str,
+    lease_token: str | Collection[str],
     now: datetime,
     lease: timedelta,
 ) -> int:
-    """Extend every unexpired lease of one claim to `now + lease` (never shortening one that
-    `begin_send` stretched); returns how many are still held."""
+    """Extend every unexpired lease of one claim (or of several: a collection of tokens) to
+    `now + lease` (never shortening one that `begin_send` stretched); returns how many are
+    still held."""
+    tokens = [lease_token] if isinstance(lease_token, str) else list(lease_token)
+    if not tokens:
+        return 0
     until = now + lease
     async with sessions() as session, session.begin():
         result = await session.execute(
             update(Task)
             .where(
-                Task.lease_owner == lease_token,
+                Task.lease_owner.in_(tokens),
                 Task.state == S.IN_FLIGHT,
                 Task.lease_expires_at > now,
             )
@@ -279,26 +297,45 @@ async def begin_send(
     this request's window can hold its creation, and a lookup searches no more than that.
     """
     async with sessions() as session, session.begin():
-        result = await session.execute(
-            update(Task)
-            .where(
-                Task.id == task_id,
-                Task.lease_owner == lease_token,
-                Task.state == S.IN_FLIGHT,
-                Task.lease_expires_at > now,
-            )
-            .values(
-                first_sent_at=now,
-                send_deadline=landed_by,
-                lease_expires_at=case(
-                    (Task.lease_expires_at > landed_by, Task.lease_expires_at),
-                    else_=_at(landed_by),
-                ),
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+        passed = await begin_sends(session, [(task_id, lease_token)], now=now, landed_by=landed_by)
+    return (task_id, lease_token) in passed
+
+
+async def begin_sends(
+    session: AsyncSession,
+    leases: Iterable[tuple[str, str]],
+    *,
+    now: datetime,
+    landed_by: datetime,
+) -> set[tuple[str, str]]:
+    """`begin_send` for several tasks about to be sent together, in one statement inside the
+    caller's transaction: `leases` are (task id, the lease token it is sent under). Returns
+    the pairs that passed; the others must not be sent. A pair passes only under the token
+    the task holds, so two attempts at one task under different claims never both pass."""
+    by_token: dict[str, list[str]] = {}
+    for task_id, token in leases:
+        by_token.setdefault(token, []).append(task_id)
+    if not by_token:
+        return set()
+    held = or_(
+        *(and_(Task.lease_owner == token, Task.id.in_(ids)) for token, ids in by_token.items())
+    )
+    result = await session.execute(
+        update(Task)
+        .where(held, Task.state == S.IN_FLIGHT, Task.lease_expires_at > now)
+        .values(
+            first_sent_at=now,
+            send_deadline=landed_by,
+            lease_expires_at=case(
+                (Task.lease_expires_at > landed_by, Task.lease_expires_at),
+                else_=_at(landed_by),
+            ),
+            updated_at=now,
         )
-        return getattr(result, "rowcount", 0) == 1
+        .returning(Task.id, Task.lease_owner)
+        .execution_options(synchronize_session=False)
+    )
+    return {(task_id, str(token)) for task_id, token in result.all()}
 
 
 async def record_route(
@@ -331,9 +368,7 @@ async def finish_leased(
     now: datetime,
 ) -> bool:
     """Move a task we hold out of `in_flight` and release the lease."""
-    check_transition(S.IN_FLIGHT, target)
-    values = {"lease_owner": None, "lease_expires_at": None, **change.values(target, now)}
-    return await _write_leased(sessions, task_id, lease_token, values)
+    return await _write_leased(sessions, task_id, lease_token, finish_values(target, change, now))
 
 
 # --- everyone else: guarded moves and queries -----------------------------------------------

@@ -490,3 +490,32 @@ async def test_a_paused_tool_does_not_keep_the_worker_polling(env: Env) -> None:
     env.clock.advance(0.5)
     # Due tasks wait for ClickUp, but the worker sleeps until the pause ends, not 50 ms.
     assert await env.worker.next_wait() > MIN_IDLE_WAIT
+
+
+async def test_the_fences_of_tasks_sent_together_share_one_transaction(env: Env) -> None:
+    await env.connect()
+    await env.utility.process_meeting(meeting(item(1), item(2), item(3)))
+    now, lease = env.clock.now(), timedelta(seconds=60)
+    claimed = await claim_due(env.sessions, lease_token="a:1", now=now, lease=lease, limit=5)
+    writes = env.worker.writes
+    before = writes.transactions
+    fences = [writes.fence(task.id, "a:1") for task in claimed]
+    answers = await asyncio.gather(*fences, writes.fence(claimed[0].id, "b:2"))
+    assert writes.transactions == before + 1  # one UPDATE for the group, one commit
+    assert answers == [now, now, now, None]  # another token's fence never passes
+    deadline = now + SendTiming().landing
+    for row in await env.tasks():
+        assert row.first_sent_at == now and row.send_deadline == deadline
+        assert row.lease_expires_at == max(now + lease, deadline)  # covers the request
+
+
+async def test_a_reconnect_between_passes_replaces_the_cached_connection(env: Env) -> None:
+    old = await env.connect()
+    await env.utility.process_meeting(meeting(item(1)))
+    assert await env.worker.run_once() == 1
+    env.world.revoke_token(old)
+    await env.connect()  # new tokens; the worker read the old ones a pass ago
+    await env.utility.process_meeting(meeting(item(2), meeting_id="m2"))
+    assert await env.worker.run_once() == 1
+    assert [r.state for r in await env.tasks()] == ["created", "created"]
+    assert env.notifier.reconnects == []

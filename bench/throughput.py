@@ -1,0 +1,322 @@
+"""Dispatch throughput: `scrumy worker` processes against a plain httpx POST loop.
+
+One run, on loopback: the ClickUp emulator served on 127.0.0.1 with no rate limit, 20 people
+each connected with an account of their own, and N tasks (1,000 by default: one meeting of
+N / 20 items per person) stored through `IntegrationUtility` for each case:
+
+- *loop*: a plain `httpx` loop POSTing the same create bodies to the same emulator, as many at
+  once as the workers would keep in flight (8 a worker: `scrumy worker`'s default concurrency);
+- *SQLite, 1 worker*; *PostgreSQL, 1 worker*; *PostgreSQL, 2 workers* (`scrumy worker`
+  processes with their defaults, started once the tasks are stored).
+
+Each case runs with no latency and with 50 ms on every create (the emulator's fault
+injection). What is measured at the emulator: the creates answered, from the first request's
+arrival to the last answer (so a worker process's start-up is not counted), and the requests
+in flight, averaged over that time. tasks/s is N over that time; the ratio is to the loop at
+the same concurrency and latency (target >= 0.8).
+
+Run: `.venv/bin/python bench/throughput.py [--tasks N] [--latency-ms 0 50] [--cases ...]`;
+PostgreSQL at `BENCH_POSTGRES_URL` (default postgresql+asyncpg://postgres@127.0.0.1:5432/test),
+where it makes and drops a database of its own per case. Results: docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stand-ins in tests/
+
+from primitives.clock import SystemClock
+from primitives.enums import TaskState
+from providers.base import Destination, TaskDraft
+from providers.clickup.mapping import task_body
+from sandbox.clickup import create_clickup_emulator
+from sandbox.faults import FaultBook, FaultKind
+from sandbox.server import serve_app
+from storage.engine import create_engine, session_factory
+from storage.migrate import upgrade
+from storage.models import Task
+from storage.vault import TokenVault, new_key
+from tests.chaos_world import CLICKUP, ChaosWorld
+from tests.fakes import StaticDirectory
+from tests.meetings import item, meeting
+from tests.wiring import wire
+
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PEOPLE = 20
+CONCURRENCY = 8  # `scrumy worker --concurrency`'s default
+DEADLINE = 60.0  # seconds a case may take once its workers start
+
+
+class InFlight:
+    """ASGI middleware counting the creates in flight at the emulator over time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.reset()
+
+    def reset(self) -> None:
+        self.now = 0
+        self.area = 0.0  # in-flight x seconds
+        self.since = 0.0
+        self.first: float | None = None
+        self.last = 0.0
+        self.answered = 0
+
+    def _step(self, delta: int) -> None:
+        t = time.perf_counter()
+        if self.first is None:
+            self.first = t
+        else:
+            self.area += self.now * (t - self.since)
+        self.since = t
+        self.now += delta
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (scope["type"] == "http" and scope["method"] == "POST"):
+            return await self.app(scope, receive, send)
+        if not scope["path"].endswith("/task"):
+            return await self.app(scope, receive, send)
+        self._step(+1)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._step(-1)
+            self.last = time.perf_counter()
+            self.answered += 1
+
+    @property
+    def seconds(self) -> float:
+        return self.last - (self.first or self.last)
+
+    @property
+    def average(self) -> float:
+        return self.area / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Case:
+    name: str
+    database: str | None  # "sqlite", "postgresql", or None for the loop
+    workers: int
+
+    @property
+    def concurrency(self) -> int:
+        return CONCURRENCY * max(1, self.workers)
+
+
+CASES = {
+    c.name: c
+    for c in (
+        Case("loop-8", None, 1),
+        Case("loop-16", None, 2),
+        Case("sqlite-1", "sqlite", 1),
+        Case("postgresql-1", "postgresql", 1),
+        Case("postgresql-2", "postgresql", 2),
+    )
+}
+
+
+@dataclass
+class Result:
+    case: Case
+    latency_ms: int
+    tasks: int
+    seconds: float
+    in_flight: float
+    created: int
+
+    @property
+    def rate(self) -> float:
+        return self.tasks / self.seconds if self.seconds else 0.0
+
+
+@asynccontextmanager
+async def database(kind: str, folder: str) -> AsyncIterator[str]:
+    """A fresh database at head; dropped afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder}/bench.db"
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+        yield url
+        return
+    name = f"scrumy_bench_{secrets.token_hex(4)}"
+    admin = create_async_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+        yield url
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def created_count(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        n = await session.scalar(
+            select(func.count()).select_from(Task).where(Task.state == TaskState.CREATED)
+        )
+        return int(n or 0)
+
+
+def emulator(latency_ms: int) -> tuple[ChaosWorld, FaultBook]:
+    faults = FaultBook(seed=1)
+    if latency_ms:
+        faults.add(FaultKind.LATENCY, method="POST", path="/task", seconds=latency_ms / 1000,
+                   times=None)  # fmt: skip
+    return ChaosWorld(CLICKUP, faults), faults
+
+
+async def run_loop(case: Case, tasks: int, latency_ms: int) -> Result:
+    clock = SystemClock()
+    world, _ = emulator(latency_ms)
+    counter = InFlight(create_clickup_emulator(world.clickup, clock=clock))
+    tokens = [world.account(n).tokens.access_token for n in range(PEOPLE)]
+    destination = Destination(CLICKUP, "l1", "Backlog", "9001")
+    bodies = [
+        task_body(TaskDraft(title=f"Action {n}", marker=f"mk_{n:020d}"), destination, ())
+        for n in range(tasks)
+    ]
+    async with serve_app(counter) as url, httpx.AsyncClient(timeout=30) as http:
+        queue = iter(range(tasks))
+
+        async def one_lane() -> None:
+            for n in queue:
+                answer = await http.post(
+                    f"{url}/api/v2/list/l1/task", json=bodies[n],
+                    headers={"Authorization": f"Bearer {tokens[n % PEOPLE]}"},
+                )  # fmt: skip
+                answer.raise_for_status()
+
+        await asyncio.gather(*(one_lane() for _ in range(case.concurrency)))
+    return Result(case, latency_ms, tasks, counter.seconds, counter.average, counter.answered)
+
+
+async def run_workers(case: Case, tasks: int, latency_ms: int) -> Result:
+    assert case.database is not None
+    clock = SystemClock()
+    world, _ = emulator(latency_ms)
+    counter = InFlight(create_clickup_emulator(world.clickup, clock=clock))
+    key = new_key()
+    people = {f"U{n}": f"p{n}@x.io" for n in range(PEOPLE)}
+    async with AsyncExitStack() as stack:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="scrumy-bench-"))
+        database_url = await stack.enter_async_context(database(case.database, folder))
+        engine = create_engine(database_url)
+        stack.push_async_callback(engine.dispose)
+        sessions = session_factory(engine)
+        url = await stack.enter_async_context(serve_app(counter))
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
+        utility = wire(
+            sessions, clock, {CLICKUP: world.client(http, url, clock)},
+            directory=StaticDirectory({"T1": people}), vault=TokenVault([key]),
+        ).utility  # fmt: skip
+        for n in range(PEOPLE):
+            await utility.connect_completed(team_id="T1", user_id=f"U{n}", account=world.account(n))
+        items = [item(n, assignee={"slack_user_id": f"U{n % PEOPLE}"}) for n in range(tasks)]
+        for first in range(0, tasks, 1000):
+            await utility.process_meeting(
+                meeting(*items[first : first + 1000], meeting_id=f"bench-{first}")
+            )
+        counter.reset()
+        env = {
+            **os.environ, "DATABASE_URL": database_url, "SCRUMY_ENCRYPTION_KEYS": key,
+            "LOG_LEVEL": "WARNING", **world.settings(url),
+        }  # fmt: skip
+        log = Path(folder) / "workers.log"
+        workers = []
+        with log.open("ab") as output:
+            for _ in range(case.workers):
+                workers.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "scrumy",
+                        "worker",
+                        env=env,
+                        cwd=folder,
+                        stdout=asyncio.subprocess.DEVNULL,
+                        stderr=output,
+                    )
+                )
+        started = time.perf_counter()
+        try:
+            while time.perf_counter() < started + DEADLINE:
+                if counter.answered >= tasks and await created_count(sessions) >= tasks:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            for process in workers:
+                process.terminate()
+            for process in workers:
+                await process.wait()
+        created = await created_count(sessions)
+        said = log.read_text(errors="replace").strip()
+        if said:
+            print(f"  worker log: {said[-2000:]}", file=sys.stderr)
+    return Result(case, latency_ms, tasks, counter.seconds, counter.average, created)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 50])
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    options = parser.parse_args()
+    results: list[Result] = []
+    for latency in options.latency_ms:
+        for name in options.cases:
+            case = CASES[name]
+            run = run_loop if case.database is None else run_workers
+            result = await run(case, options.tasks, latency)
+            results.append(result)
+            print(
+                f"  {name}, {latency} ms: {result.rate:.0f} tasks/s, "
+                f"in flight {result.in_flight:.1f}, created {result.created}",
+                flush=True,
+            )
+    loops = {(r.case.concurrency, r.latency_ms): r.rate for r in results if r.case.database is None}
+    print(
+        f"\n{options.tasks:,} tasks, {PEOPLE} people, ClickUp emulator on 127.0.0.1, no rate limit"
+    )
+    print("| case | latency | at once | tasks/s | loop tasks/s | ratio | in flight | created |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    failed = False
+    for r in results:
+        loop = loops.get((r.case.concurrency, r.latency_ms))
+        ratio = f"{r.rate / loop:.2f}" if loop and r.case.database else "-"
+        print(f"| {r.case.name} | {r.latency_ms} ms | {r.case.concurrency} | {r.rate:.0f} | "
+              f"{f'{loop:.0f}' if loop else '-'} | {ratio} | {r.in_flight:.1f} | "
+              f"{r.created:,} |")  # fmt: skip
+        failed = failed or r.created < r.tasks
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
