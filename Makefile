@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/reconcile.py
 	$(BIN)/python bench/http_api.py
 	$(BIN)/python bench/exactly_once.py
+	$(BIN)/python bench/flush.py
 
 # Refresh the pictures in docs/screenshots/: the connect pages and the emulated Slack (the browser tests take them).
 screenshots: $(STAMP)
