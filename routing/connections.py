@@ -115,8 +115,8 @@ class Connections:
         self, team_id: str, user_id: str, account: ProviderAccount, *, background: bool = False
     ) -> int:
         """Store a new connection with a request to flush the person's waiting tasks, tell its
-        owner (in Slack: "Not you? Disconnect"), then run the flush (`routing.flush`): read the
-        catalog, route and queue the waiting tasks.
+        owner (in Slack: "Not you? Disconnect"), read its catalog, then run the flush
+        (`routing.flush`): route and queue the waiting tasks.
 
         Returns how many tasks were queued; with `background`, the flush runs after this
         returns (an OAuth callback answers at once) and the count is of the tasks waiting. The
@@ -157,10 +157,12 @@ class Connections:
         except Exception:
             log.exception("could not tell %s about their %s connection", user_id,
                           account.provider.label)  # fmt: skip
+        # Read before answering: a meeting posted right after connecting is routed with it.
+        await self._flush.read_catalogs(team_id, user_id, [account.provider])
         if background:
-            self._flush.start(team_id, user_id)
+            self._flush.start(team_id, user_id, catalogs_read=True)
             return waiting
-        return await self._flush.run(team_id, user_id)
+        return await self._flush.run(team_id, user_id, catalogs_read=True)
 
     async def release_waiting(self, team_id: str, user_id: str) -> int:
         """Route and queue a person's `pending_auth` tasks (after they connected); the count.

@@ -2,12 +2,16 @@
 (`pending_auth`) are routed and queued — in a few set-based statements, after the person's page
 has answered.
 
-    connect ──(one transaction: the connection, flush_requested_at = now)──▶ the page answers
-       └─▶ start: in the background ─▶ run: read the new connection's catalog
-                                             ─▶ release: decide per group, move per group
+    connect ─(one transaction: the connection, flush_requested_at = now)─▶ read its catalog
+       ─▶ the page answers
+       └─▶ start: in the background ─▶ run: release: decide per group, move per group
                                              ─▶ clear flush_requested_at (if not renewed)
     sweep (every process running a worker, every 30 s): a request older than `grace` whose
-    process died before or during its run is run again, by whichever process finds it.
+    process died before or during its run is run again (its catalog read again first), by
+    whichever process finds it.
+
+The catalog is read before the page answers — a few calls to the tool, however many tasks
+wait — so that a meeting posted right after connecting is routed at once, as before.
 
 Deciding: a task's route depends on its owner (connections, preferences, catalogs: one
 `OwnerContext`, read once) and, per task, on its routing mode and what `decide.route_key`
@@ -114,9 +118,9 @@ class ConnectFlush:
 
     # --- when: at once in the background, or by a sweep -------------------------------------
 
-    def start(self, team_id: str, user_id: str) -> None:
+    def start(self, team_id: str, user_id: str, *, catalogs_read: bool = False) -> None:
         """Run the person's flush in the background (its request is already stored)."""
-        task = asyncio.create_task(self._run_logged(team_id, user_id))
+        task = asyncio.create_task(self._run_logged(team_id, user_id, catalogs_read))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -152,18 +156,19 @@ class ConnectFlush:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
 
-    async def _run_logged(self, team_id: str, user_id: str) -> int:
+    async def _run_logged(self, team_id: str, user_id: str, catalogs_read: bool = False) -> int:
         try:
-            return await self.run(team_id, user_id)
+            return await self.run(team_id, user_id, catalogs_read=catalogs_read)
         except Exception:
             log.exception("the flush of %s's waiting tasks failed; a sweep runs it again", user_id)
             return 0
 
     # --- what: a catalog, the tasks, the request --------------------------------------------
 
-    async def run(self, team_id: str, user_id: str) -> int:
-        """Read the catalogs of the connections that asked for this flush, release the
-        person's waiting tasks, and mark the request done; the number of tasks queued."""
+    async def run(self, team_id: str, user_id: str, *, catalogs_read: bool = False) -> int:
+        """Read the catalogs of the connections that asked for this flush (unless
+        `catalogs_read`), release the person's waiting tasks, and mark the request done; the
+        number of tasks queued."""
         async with self._sessions() as session:
             requests = (
                 await session.execute(
@@ -172,23 +177,31 @@ class ConnectFlush:
                     )
                 )
             ).all()
-            context = await self._router.context(session, team_id=team_id, user_id=user_id)
-        for provider, _ in requests:
-            connection = context.connections.get(provider)
-            client = self._providers.get(provider)
-            if connection is None or client is None:
-                continue
-            # If the catalog cannot be read now, the worker routes these tasks once it can.
-            with contextlib.suppress(ProviderError):
-                await self._catalogs.get(
-                    client, credentials_of(connection), team_id=team_id, user_id=user_id,
-                    refresh=True,
-                )  # fmt: skip
+        if not catalogs_read:
+            await self.read_catalogs(team_id, user_id, [provider for provider, _ in requests])
         queued = await self.release(team_id, user_id)
         answered = [at for _, at in requests if at is not None]
         if answered:
             await self._done(team_id, user_id, max(answered))
         return queued
+
+    async def read_catalogs(
+        self, team_id: str, user_id: str, providers: Sequence[ProviderName]
+    ) -> None:
+        """Read afresh the catalogs of the person's working connections to `providers`. One
+        that cannot be read now is left: the worker routes their tasks once it can."""
+        async with self._sessions() as session:
+            context = await self._router.context(session, team_id=team_id, user_id=user_id)
+        for provider in providers:
+            connection = context.connections.get(provider)
+            client = self._providers.get(provider)
+            if connection is None or client is None:
+                continue
+            with contextlib.suppress(ProviderError):
+                await self._catalogs.get(
+                    client, credentials_of(connection), team_id=team_id, user_id=user_id,
+                    refresh=True,
+                )  # fmt: skip
 
     async def _done(self, team_id: str, user_id: str, requested: datetime) -> None:
         """Clear the requests this run answered; a newer one (a connect during the run) stays."""
