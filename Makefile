@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/http_api.py
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/exactly_once.py
+	$(BIN)/python bench/flush.py
 
 # Refresh the pictures in docs/screenshots/: the connect pages, the emulated Slack, and
 # `scrumy demo --serve` (the browser tests take them; one database backend is enough).

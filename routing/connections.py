@@ -1,6 +1,7 @@
 """People's connections to ClickUp and Notion as the domain sees them: who is connected, what
-happens on connecting (the catalog is read, waiting tasks are routed and queued), and on
-disconnecting (the tool is asked to revoke, unsent tasks wait for a new connection).
+happens on connecting (the catalog is read, waiting tasks are routed and queued: the connect
+flush, `routing.flush`), and on disconnecting (the tool is asked to revoke, unsent tasks
+wait for a new connection).
 
 Tokens are stored and read only through `storage.connections`, always encrypted by the vault.
 """
@@ -18,20 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from primitives.clock import Clock
 from primitives.enums import ProviderName, TaskState
 from primitives.text import clean_optional
-from providers.base import Credentials, Provider, ProviderAccount, ProviderError
+from providers.base import Provider, ProviderAccount, ProviderError
 from routing.catalogs import CatalogCache
+from routing.flush import ConnectFlush
 from routing.notify import Notifier
-from routing.outbox import (
-    TaskUpdate,
-    count_owner_tasks,
-    move_task,
-    owner_tasks,
-    send_back_to_waiting,
-)
-from routing.owner_context import OwnerRouter, routable
+from routing.outbox import count_owner_tasks, send_back_to_waiting
+from routing.owner_context import OwnerRouter
 from routing.results import Results
 from storage.connections import NewTokens, save_connection
-from storage.models import Task, UserAuthToken
+from storage.models import UserAuthToken
 from storage.vault import TokenVault
 
 log = logging.getLogger(__name__)
@@ -81,9 +77,11 @@ class Connections:
         self._clock = clock
         self._providers = providers
         self._catalogs = catalogs
-        self._router = router
-        self._results = results
         self._notifier = notifier
+        self._flush = ConnectFlush(
+            sessions=sessions, clock=clock, providers=providers, catalogs=catalogs,
+            router=router, results=results, notifier=notifier,
+        )  # fmt: skip
 
     async def status(self, team_id: str, user_id: str) -> AuthStatus:
         async with self._sessions() as session:
@@ -113,12 +111,17 @@ class Connections:
         clickup, notion = status(ProviderName.CLICKUP), status(ProviderName.NOTION)
         return AuthStatus(clickup, notion, pending, clickup.connected or notion.connected)
 
-    async def completed(self, team_id: str, user_id: str, account: ProviderAccount) -> int:
-        """Store a new connection, tell its owner (in Slack: "Not you? Disconnect"), read its
-        catalog, and queue the person's waiting tasks.
+    async def completed(
+        self, team_id: str, user_id: str, account: ProviderAccount, *, background: bool = False
+    ) -> int:
+        """Store a new connection with a request to flush the person's waiting tasks, tell its
+        owner (in Slack: "Not you? Disconnect"), read its catalog, then run the flush
+        (`routing.flush`): route and queue the waiting tasks.
 
-        Returns how many waiting tasks were queued. Names from the tool are stored without
-        control or bidi characters.
+        Returns how many tasks were queued; with `background`, the flush runs after this
+        returns (an OAuth callback answers at once) and the count is of the tasks waiting. The
+        request is stored with the connection, so a flush the process does not live to finish
+        is run by a sweep. Names from the tool are stored without control or bidi characters.
         """
         now = self._clock.now()
         workspace = account.workspace
@@ -142,7 +145,10 @@ class Connections:
                 workspace_name=workspace_name, account_id=account.account_id,
                 account_email=clean_optional(account.account_email, limit=320),
             )  # fmt: skip
-            connection_id = row.id
+            row.flush_requested_at = now
+            waiting = await count_owner_tasks(
+                session, team_id=team_id, user_id=user_id, state=TaskState.PENDING_AUTH
+            )
         try:
             await self._notifier.connection_changed(
                 team_id, user_id, account.provider, _account_label(workspace_name, account),
@@ -151,49 +157,24 @@ class Connections:
         except Exception:
             log.exception("could not tell %s about their %s connection", user_id,
                           account.provider.label)  # fmt: skip
-        provider = self._providers.get(account.provider)
-        if provider is not None:
-            credentials = Credentials(
-                connection_id, tokens.access_token, workspace.id if workspace else None
-            )
-            # If the catalog cannot be read now, the worker routes these tasks once it can.
-            with contextlib.suppress(ProviderError):
-                await self._catalogs.get(
-                    provider, credentials, team_id=team_id, user_id=user_id, refresh=True
-                )
-        return await self.release_waiting(team_id, user_id)
+        # Read before answering: a meeting posted right after connecting is routed with it.
+        await self._flush.read_catalogs(team_id, user_id, [account.provider])
+        if background:
+            self._flush.start(team_id, user_id, catalogs_read=True)
+            return waiting
+        return await self._flush.run(team_id, user_id, catalogs_read=True)
 
     async def release_waiting(self, team_id: str, user_id: str) -> int:
         """Route and queue a person's `pending_auth` tasks (after they connected); the count.
 
         Safe to call twice at once: each task moves out of `pending_auth` once.
         """
-        now = self._clock.now()
-        changed: list[Task] = []
-        async with self._sessions() as session, session.begin():
-            context = await self._router.context(session, team_id=team_id, user_id=user_id)
-            if not context.connections:
-                return 0
-            waiting = await owner_tasks(
-                session, team_id=team_id, user_id=user_id, state=TaskState.PENDING_AUTH
-            )
-            for row in waiting:
-                decision = await self._router.decide_cached(
-                    routable(row), context.with_mode(row.routing_mode)
-                )
-                if decision.state is TaskState.PENDING_AUTH:
-                    continue
-                change = TaskUpdate.of(decision)
-                if await move_task(session, row, decision.state, change, now=now):
-                    changed.append(row)
-        await self._results.publish(changed)
-        if changed:
-            try:
-                await self._notifier.tasks_flushed(team_id, user_id, [row.id for row in changed])
-            except Exception:
-                log.exception("could not tell %s about their %d queued task(s)", user_id,
-                              len(changed))  # fmt: skip
-        return len(changed)
+        return await self._flush.release(team_id, user_id)
+
+    @property
+    def flush(self) -> ConnectFlush:
+        """The connect flush: its background runs and its sweep."""
+        return self._flush
 
     async def disconnect(self, team_id: str, user_id: str, provider: ProviderName) -> bool:
         """Forget a connection (revoking it at the tool where it can); tasks wait for a new one."""

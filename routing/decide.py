@@ -154,6 +154,18 @@ def decide_route(
     return _pick_destination(default, catalogs[default], preferences, why)
 
 
+def route_key(item: RoutableItem) -> tuple[str | None, bool, int]:
+    """Everything `decide_route` looks at in `item`: two items with equal keys are routed
+    alike, with the same reason, so many tasks can be decided once (the connect flush).
+
+    Kept beside `decide_route` so the two change together: the project name, whether it is
+    urgent, and the description's length when it is long (the reason names it).
+    """
+    length = len(item.description)
+    long = length if length > LONG_DESCRIPTION else 0
+    return item.project_name, item.priority is Priority.URGENT, long
+
+
 def decide_for_choice(
     provider: ProviderName,
     item: RoutableItem,

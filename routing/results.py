@@ -116,6 +116,10 @@ class Results:
 
     async def publish(self, rows: Sequence[Task]) -> None:
         """After a commit: wake the worker if a task is queued, and tell Slack what changed."""
-        if self._wake is not None and any(row.state is TaskState.QUEUED for row in rows):
+        await self.publish_changes([self.change(row) for row in rows])
+
+    async def publish_changes(self, changes: Sequence[TaskChange]) -> None:
+        """`publish` for changes made without loading the tasks (the connect flush)."""
+        if self._wake is not None and any(c.state is TaskState.QUEUED for c in changes):
             self._wake()
-        await announce(self._notifier, [self.change(row) for row in rows])
+        await announce(self._notifier, changes)

@@ -16,6 +16,7 @@ Failures are `routing.errors.RoutingError`s, with a code and a message a person 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -124,11 +125,26 @@ class IntegrationUtility:
         return await self._connections.status(self._team(team_id), user_id)
 
     async def connect_completed(
-        self, *, team_id: str, user_id: str, account: ProviderAccount
+        self, *, team_id: str, user_id: str, account: ProviderAccount, background: bool = False
     ) -> int:
         """Store a new connection, read its catalog, queue the person's waiting tasks; the
-        count queued."""
-        return await self._connections.completed(team_id, user_id, account)
+        count queued. With `background` (an OAuth callback) it returns once the connection is
+        stored, with the count of tasks waiting, and the flush runs after (`settle_flushes`);
+        a flush the process did not live to finish is run by `sweep_flushes`."""
+        return await self._connections.completed(team_id, user_id, account, background=background)
+
+    async def settle_flushes(self) -> None:
+        """Wait for the connect flushes started in the background to end (on shutdown)."""
+        await self._connections.flush.settle()
+
+    async def sweep_flushes(self) -> int:
+        """Run the connect flushes requested over a minute ago and never finished (their
+        process died); the number of tasks queued."""
+        return await self._connections.flush.sweep()
+
+    async def keep_sweeping_flushes(self, stop: asyncio.Event) -> None:
+        """`sweep_flushes` at start and every 30 s until `stop` is set."""
+        await self._connections.flush.keep_sweeping(stop)
 
     async def disconnect(self, *, team_id: str, user_id: str, provider: ProviderName) -> bool:
         """Forget a connection (revoking it at the tool where it can); tasks wait for a new one."""

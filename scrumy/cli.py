@@ -328,9 +328,13 @@ def worker(
                 loop.add_signal_handler(signum, stop.set)
             notifier = await worker_notifier(settings, services)
             log.info("worker started on %s", settings.database_display)
+            # Connect flushes a process did not live to finish (routing.flush) are run here.
+            sweeping = asyncio.create_task(services.connect_flush().keep_sweeping(stop))
             try:
                 await services.worker(config).run(services.signal, stop)
             finally:
+                stop.set()
+                await sweeping
                 if notifier is not None:
                     await notifier.aclose()
             log.info("worker stopped")

@@ -14,8 +14,11 @@ from providers.base import Provider
 from providers.clickup import ClickUpProvider, clickup_limiter
 from providers.notion import NotionProvider, notion_limiter
 from routing.catalogs import CatalogCache
+from routing.flush import ConnectFlush
 from routing.notify import LogNotifier, Notifier
 from routing.observe import DispatchObserver
+from routing.owner_context import OwnerRouter
+from routing.results import Results
 from routing.wake import LocalWakeSignal, PostgresWakeSignal, WakeSignal
 from routing.worker import DispatchWorker, WorkerConfig
 from scrumy.settings import Settings
@@ -40,6 +43,19 @@ class Services:
             sessions=self.storage.sessions, vault=self.storage.vault, clock=self.clock,
             providers=self.providers, catalogs=self.catalogs, notifier=self.notifier,
             config=config, observer=observer,
+        )  # fmt: skip
+
+    def connect_flush(self) -> ConnectFlush:
+        """The connect flush on its own, for a process without the HTTP side (`scrumy
+        worker`) to finish the flushes another process did not live to run (`sweep`)."""
+        storage = self.storage
+        router = OwnerRouter(vault=storage.vault, catalogs=self.catalogs, providers=self.providers)
+        results = Results(
+            tools=self.providers.keys(), notifier=self.notifier, wake=self.signal.notify
+        )
+        return ConnectFlush(
+            sessions=storage.sessions, clock=self.clock, providers=self.providers,
+            catalogs=self.catalogs, router=router, results=results, notifier=self.notifier,
         )  # fmt: skip
 
 

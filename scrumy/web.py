@@ -278,9 +278,12 @@ async def serve(
     stop = asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
     socket_task: asyncio.Task[None] | None = None
+    sweep_task: asyncio.Task[None] | None = None
     if worker_config is not None:
         worker = services.worker(worker_config, observer=web.deps.metrics)
         worker_task = asyncio.create_task(worker.run(services.signal, stop))
+        # Where a worker runs, connect flushes a process did not live to finish are run too.
+        sweep_task = asyncio.create_task(web.deps.utility.keep_sweeping_flushes(stop))
     if socket_mode and web.slack is not None and settings.slack_app_token is not None:
         connection = run_socket_mode(
             web.slack,
@@ -303,6 +306,11 @@ async def serve(
     finally:
         stop.set()
         services.signal.notify()
+        # The server stopped answering: the flushes its callbacks started finish first.
+        await web.deps.utility.settle_flushes()
+        if sweep_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep_task
         if worker_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task

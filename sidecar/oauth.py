@@ -428,10 +428,12 @@ class ConnectFlow:
             # Two flows from one link finished: the first one connected, this one does not.
             page = pages.link_spent(name.label, name.value, accepted.team_id)
             return pages.page_response(page, 409)
+        # The page answers once the connection is stored; its waiting tasks are queued after.
         waiting = await self._utility.connect_completed(
-            team_id=accepted.team_id, user_id=accepted.user_id, account=account
+            team_id=accepted.team_id, user_id=accepted.user_id, account=account, background=True
         )
-        log.info("%s connected %s (%d waiting tasks queued)", accepted.user_id, name.label, waiting)
+        log.info("%s connected %s (%d waiting tasks to queue)", accepted.user_id, name.label,
+                 waiting)  # fmt: skip
         workspace = clean_name(account.workspace.name) if account.workspace else None
         return pages.page_response(
             pages.connected(name.label, workspace or None, waiting, accepted.team_id)

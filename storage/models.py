@@ -92,6 +92,9 @@ class UserAuthToken(Timestamps, Base):
     account_id: Mapped[str | None] = mapped_column(String(64))
     account_email: Mapped[str | None] = mapped_column(String(320))
     needs_reconnect: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Set in the transaction that stores the connection, cleared once the person's waiting
+    # tasks were routed (`routing.flush`): a flush the process did not live to run is found.
+    flush_requested_at: Mapped[datetime | None]
 
 
 class IntegrationPreference(Timestamps, Base):

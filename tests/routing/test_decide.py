@@ -16,6 +16,7 @@ from routing.decide import (
     RoutingPreferences,
     decide_for_choice,
     decide_route,
+    route_key,
 )
 from routing.matching import is_match
 
@@ -197,3 +198,28 @@ def test_smart_rules_in_order(
             assert decision.provider is NOTION
         else:
             assert decision.provider is CLICKUP
+
+
+@given(items, st.data(), preferences, catalogs)
+def test_items_with_equal_route_keys_are_routed_alike(
+    item: RoutableItem,
+    data: st.DataObject,
+    preferences: RoutingPreferences,
+    catalogs: Mapping[ProviderName, Sequence[Destination]],
+) -> None:
+    # Another item with the same key: any title, a description of the same length when that
+    # is long (else any short one), another non-urgent priority when not urgent.
+    length = len(item.description)
+    description = (
+        data.draw(st.text(min_size=length, max_size=length))
+        if length > LONG_DESCRIPTION
+        else data.draw(st.text(max_size=LONG_DESCRIPTION))
+    )
+    priority = (
+        item.priority
+        if item.priority is Priority.URGENT
+        else data.draw(st.sampled_from([None, Priority.HIGH, Priority.MEDIUM, Priority.LOW]))
+    )
+    other = RoutableItem(data.draw(words), description, priority, item.project_name)
+    assert route_key(other) == route_key(item)
+    assert decide_route(other, preferences, catalogs) == decide_route(item, preferences, catalogs)

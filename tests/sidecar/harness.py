@@ -206,6 +206,7 @@ async def _sidecar(
             http=http, notifier=notifier, sessions=storage.sessions, database_url=database_url,
             told=told,
         )  # fmt: skip
+        await deps.utility.settle_flushes()
         if told is not None:
             await told.aclose()
     finally:

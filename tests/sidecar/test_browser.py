@@ -88,6 +88,7 @@ async def test_connecting_clickup_in_a_browser(
     assert status.clickup.connected and status.clickup.workspace == "Acme"
     [told] = live.notifier.connections
     assert (told.user_id, told.provider, told.replaced) == (ANA, ProviderName.CLICKUP, False)
+    await live.utility.settle_flushes()
     await live.worker.run_once()
     created = [t for t in live.notifier.changes if t.state is TaskState.CREATED]
     assert len(created) == 2

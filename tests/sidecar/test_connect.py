@@ -81,11 +81,14 @@ async def consent(harness: Harness, location: str, decision: str = "approve") ->
 async def connect(
     harness: Harness, browser: httpx.AsyncClient, user: str, provider: ProviderName
 ) -> tuple[str, httpx.Response]:
-    """The whole flow for `user`; (the callback URL used, the page it showed)."""
+    """The whole flow for `user`; (the callback URL used, the page it showed), once the
+    waiting tasks it queues in the background are queued."""
     started = await initiate(browser, harness.link(user, provider))
     assert started.status_code == 303
     callback = await consent(harness, started.headers["location"])
-    return callback, await browser.get(_path(callback))
+    page = await browser.get(_path(callback))
+    await harness.utility.settle_flushes()
+    return callback, page
 
 
 async def connections(harness: Harness) -> list[UserAuthToken]:
