@@ -132,8 +132,14 @@ class GroupedWrites:
                 session, [(f.task_id, f.lease_token) for f in fences], now=now,
                 landed_by=now + self._landing,
             )  # fmt: skip
-            held = [await write_leased(session, w.task_id, w.lease_token, w.values) for w in writes]
-        return passed, now, held
+            # In task id order, as every worker does: two workers whose groups share rows (a
+            # task rescued from one by the other) lock them in one order and never deadlock.
+            held_by_write: dict[int, bool] = {}
+            for write in sorted(writes, key=lambda w: w.task_id):
+                held_by_write[id(write)] = await write_leased(
+                    session, write.task_id, write.lease_token, write.values
+                )
+        return passed, now, [held_by_write[id(write)] for write in writes]
 
 
 async def _answer(done: asyncio.Future[T]) -> T:
