@@ -119,13 +119,7 @@ def block_errors(blocks: Any, surface: Surface, pointer: str = "/blocks") -> lis
         if kind not in allowed:
             check.fail(f"unsupported type: {kind}", f"{at}/type")
             continue
-        if "block_id" in block:
-            block_id = block["block_id"]
-            check.length(block_id, ID_LENGTH, f"{at}/block_id")
-            if block_id in block_ids:
-                check.fail(f'`block_id` "{block_id}" already exists', f"{at}/block_id")
-            if isinstance(block_id, str):
-                block_ids.add(block_id)
+        _unique_id(check, block, "block_id", at, block_ids)
         BLOCK_CHECKS.get(str(kind), _nothing)(check, block, at)
     return check.errors
 
@@ -230,6 +224,19 @@ def _option(check: _Check, option: Any, at: str) -> None:
     check.length(option.get("value"), 150, f"{at}/value")
 
 
+def _unique_id(check: _Check, holder: dict[str, Any], key: str, at: str, seen: set[str]) -> None:
+    """A `block_id` or `action_id`, when given: at most 255 characters, and not one of `seen`
+    (the ids already used where Slack wants them unique)."""
+    if key not in holder:
+        return
+    value = holder[key]
+    check.length(value, ID_LENGTH, f"{at}/{key}")
+    if value in seen:
+        check.fail(f'`{key}` "{value}" already exists', f"{at}/{key}")
+    if isinstance(value, str):
+        seen.add(value)
+
+
 def _element(check: _Check, element: Any, at: str, action_ids: set[str]) -> None:
     if not isinstance(element, dict):
         check.fail("must provide an object", at)
@@ -238,13 +245,7 @@ def _element(check: _Check, element: Any, at: str, action_ids: set[str]) -> None
     if kind not in ELEMENTS:
         check.fail(f"unsupported type: {kind}", f"{at}/type")
         return
-    if "action_id" in element:
-        action_id = element["action_id"]
-        check.length(action_id, ID_LENGTH, f"{at}/action_id")
-        if action_id in action_ids:
-            check.fail(f'`action_id` "{action_id}" already exists', f"{at}/action_id")
-        if isinstance(action_id, str):
-            action_ids.add(action_id)
+    _unique_id(check, element, "action_id", at, action_ids)
     if kind == "button":
         check.text(element.get("text"), 75, f"{at}/text", plain=True)
         if "value" in element:
