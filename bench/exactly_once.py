@@ -46,30 +46,30 @@ import asyncio
 import logging
 import os
 import random
-import secrets
 import signal
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import ClientDisconnect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stand-ins in tests/
+
+from throwaway_db import migrated_database
 
 from primitives.clock import SystemClock
 from primitives.enums import ProviderName, TaskState
 from sandbox.faults import Fault, FaultBook, FaultKind
 from storage.engine import create_engine, session_factory
-from storage.migrate import upgrade
 from storage.models import Task
 from storage.vault import TokenVault, new_key
 from tests.chaos_world import CLICKUP, NOTION, ChaosWorld
@@ -78,7 +78,6 @@ from tests.meetings import item, meeting
 from tests.tcp_proxy import TcpProxy
 from tests.wiring import wire
 
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 MEETING_SIZE = 1_000  # the most items intake takes in one meeting
 WORKER_ARGS = ("--lease-seconds", "3", "--poll-seconds", "0.2", "--base-backoff", "0.05",
                "--send-timeout", "2", "--landing-margin", "0.5")  # fmt: skip
@@ -234,30 +233,6 @@ EVENTS = [
 ]
 
 
-@asynccontextmanager
-async def bench_database() -> AsyncIterator[str]:
-    """A fresh database at head, with the state-change log; dropped afterwards."""
-    name = f"scrumy_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    try:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine)
-            async with engine.begin() as connection:
-                for statement in EVENTS:
-                    await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-        yield url
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
 async def states(sessions: async_sessionmaker[AsyncSession]) -> Counter[str]:
     async with sessions() as session:
         rows = await session.execute(select(Task.state, func.count()).group_by(Task.state))
@@ -350,7 +325,9 @@ async def run(scenario: Scenario, tasks: int, full: bool, seed: int, deadline: f
     async with AsyncExitStack() as stack:
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="scrumy-bench-"))
         log = Path(folder) / "workers.log"
-        database_url = await stack.enter_async_context(bench_database())
+        database_url = await stack.enter_async_context(
+            migrated_database("postgresql", folder, after=EVENTS)
+        )
         engine = create_engine(database_url)
         stack.push_async_callback(engine.dispose)
         sessions = session_factory(engine)

@@ -27,22 +27,22 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import resource
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stand-ins in tests/
+
+from throwaway_db import POSTGRES, migrated_database
 
 from primitives.clock import SystemClock
 from primitives.enums import ProviderName, TaskState
@@ -50,7 +50,6 @@ from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider, clickup_limiter
 from sandbox.clickup import create_clickup_emulator
 from storage.engine import create_engine, session_factory
-from storage.migrate import upgrade
 from storage.models import Task
 from tests.emulators import (
     CLICKUP_CLIENT_ID,
@@ -63,7 +62,6 @@ from tests.fakes import RecordingNotifier, StaticDirectory
 from tests.meetings import item, meeting
 from tests.wiring import wire
 
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 MEETING_SIZE = 1_000
 TEAM = "T1"
 PROJECTS = [
@@ -89,23 +87,6 @@ class TimedNotifier(RecordingNotifier):
             self.flushed.set()
 
 
-@asynccontextmanager
-async def database(backend: str, folder: str) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{folder}/flush.db"
-        return
-    name = f"scrumy_bench_flush_{secrets.token_hex(4)}"
-    admin = create_async_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -125,10 +106,9 @@ async def run_case(backend: str, size: int, alone: bool) -> dict[str, Any]:
     world = demo_clickup()
     async with AsyncExitStack() as stack:
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="scrumy-flush-"))
-        url = await stack.enter_async_context(database(backend, folder))
+        url = await stack.enter_async_context(migrated_database(backend, folder, name="flush"))
         engine = create_engine(url)
         stack.push_async_callback(engine.dispose)
-        await upgrade(engine)
         sessions = session_factory(engine)
         http = await stack.enter_async_context(
             in_process_client({CLICKUP_URL: create_clickup_emulator(world, clock=clock)})

@@ -30,7 +30,6 @@ import cProfile
 import importlib
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -40,23 +39,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stand-ins in tests/
+
+from throwaway_db import migrated_database
 
 from bot.views import actions
 from primitives.enums import ProviderName
 from routing.wake import LocalWakeSignal
-from sandbox.clickup import create_clickup_emulator
 from sandbox.faults import FaultKind
-from sandbox.notion import create_notion_emulator
-from sandbox.server import bind_socket, serve_apps, socket_url
-from sandbox.slack import create_slack_emulator
 from sandbox.slack_requests import SlackBody, signed
-from storage.engine import create_engine
-from storage.migrate import upgrade
-from tests.bot.harness import EVENTS, SlackHarness
+from tests.bot.harness import EVENTS, SlackHarness, slack_harness
 from tests.bot.interactions import (
     RealTimeClock,
     connect_clickup,
@@ -70,8 +63,7 @@ from tests.bot.interactions import (
     submission,
 )
 from tests.bot.listening import click, task_for, tasks_command
-from tests.emulators import CLICKUP_URL, NOTION_URL, in_process_client
-from tests.sidecar.harness import SIGNING_SECRET, TEAM, _sidecar, _worlds
+from tests.sidecar.harness import SIGNING_SECRET, TEAM
 
 CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
 LISTENER = "run_ack_function_asynchronously"  # Bolt's task running a listener past its ack
@@ -81,9 +73,6 @@ BACKGROUND = 200  # items the worker sends to the slow ClickUp meanwhile
 TARGET_P99 = 0.100
 QUERIES = ("", "b", "web", "launch", "road", "q3", "notes", "engineering")
 Payloads = list[tuple[str, SlackBody]]
-POSTGRES_ADMIN = os.environ.get(
-    "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 
 
 class Sampler:
@@ -128,47 +117,9 @@ def percentile(values: list[float], share: float) -> float:
 @contextlib.asynccontextmanager
 async def database(backend: str) -> AsyncIterator[str]:
     """A fresh database at head: a SQLite file, or a PostgreSQL database of its own."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite+aiosqlite:///{folder}/ack.db"
-        return
-    name = f"scrumy_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        engine = create_engine(url)
-        await upgrade(engine)
-        await engine.dispose()
-        yield url
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
-@contextlib.asynccontextmanager
-async def served_app(database_url: str, clock: RealTimeClock) -> AsyncIterator[SlackHarness]:
-    """The app and the Slack emulator on sockets, ClickUp and Notion in process; the harness's
-    client reaches the app over its socket."""
-    app_sock, slack_sock = bind_socket(), bind_socket()
-    base_url, slack_url = socket_url(app_sock), socket_url(slack_sock)
-    clickup_world, notion_world, slack_world = worlds = _worlds(base_url)
-    urls = (CLICKUP_URL, NOTION_URL, slack_url)
-    async with (
-        serve_apps((create_slack_emulator(slack_world, clock=clock), slack_sock)),
-        in_process_client(
-            {
-                CLICKUP_URL: create_clickup_emulator(clickup_world, clock=clock),
-                NOTION_URL: create_notion_emulator(notion_world, clock=clock),
-            }
-        ) as http,
-        _sidecar(database_url, clock, base_url, http, worlds, urls, False) as h,
-        serve_apps((h.app, app_sock)),
-        httpx.AsyncClient(base_url=base_url, timeout=30) as client,
-    ):
-        yield SlackHarness(h, client)
+    with tempfile.TemporaryDirectory() as folder:
+        async with migrated_database(backend, folder, name="ack") as url:
+            yield url
 
 
 async def round_of(slack: SlackHarness, n: int) -> Payloads:
@@ -280,7 +231,7 @@ async def quiet(slack: SlackHarness, *, within: float = 15.0) -> None:
 async def main(backend: str, rounds: int, at_once: int, profile: str | None) -> None:
     async with (
         database(backend) as database_url,
-        served_app(database_url, RealTimeClock()) as slack,
+        slack_harness(database_url, RealTimeClock(), served=True) as slack,
     ):
         h = slack.h
         # A round opens 20 modals: Slack's 100 `views.open` a minute per workspace would refuse

@@ -25,22 +25,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stand-ins in tests/
+
+from throwaway_db import migrated_database
 
 from primitives.clock import SystemClock
 from primitives.enums import TaskState
@@ -50,7 +49,6 @@ from sandbox.clickup import create_clickup_emulator
 from sandbox.faults import FaultBook, FaultKind
 from sandbox.server import serve_app
 from storage.engine import create_engine, session_factory
-from storage.migrate import upgrade
 from storage.models import Task
 from storage.vault import TokenVault, new_key
 from tests.chaos_world import CLICKUP, ChaosWorld
@@ -58,7 +56,6 @@ from tests.fakes import StaticDirectory
 from tests.meetings import item, meeting
 from tests.wiring import wire
 
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PEOPLE = 20
 CONCURRENCY = 8  # `scrumy worker --concurrency`'s default
 DEADLINE = 60.0  # seconds a case may take once its workers start
@@ -147,36 +144,6 @@ class Result:
         return self.tasks / self.seconds if self.seconds else 0.0
 
 
-@asynccontextmanager
-async def database(kind: str, folder: str) -> AsyncIterator[str]:
-    """A fresh database at head; dropped afterwards."""
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{folder}/bench.db"
-        engine = create_engine(url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
-        yield url
-        return
-    name = f"scrumy_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    try:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
-        yield url
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
 async def created_count(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session:
         n = await session.scalar(
@@ -227,7 +194,7 @@ async def run_workers(case: Case, tasks: int, latency_ms: int) -> Result:
     people = {f"U{n}": f"p{n}@x.io" for n in range(PEOPLE)}
     async with AsyncExitStack() as stack:
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="scrumy-bench-"))
-        database_url = await stack.enter_async_context(database(case.database, folder))
+        database_url = await stack.enter_async_context(migrated_database(case.database, folder))
         engine = create_engine(database_url)
         stack.push_async_callback(engine.dispose)
         sessions = session_factory(engine)

@@ -59,24 +59,37 @@ class SlackHarness:
 
 @contextlib.asynccontextmanager
 async def slack_harness(
-    database_url: str, clock: FakeClock, *, slack: SlackSide = "recorded"
+    database_url: str, clock: FakeClock, *, slack: SlackSide = "recorded", served: bool = False
 ) -> AsyncIterator[SlackHarness]:
     """The app at BASE_URL with Slack on a socket and ClickUp and Notion in process; `slack`
     says whether the app's Slack notifier is on, and how the app is installed
-    (`tests.sidecar.harness._sidecar`)."""
+    (`tests.sidecar.harness._sidecar`). With `served` the app too is on a socket of
+    127.0.0.1 and the client reaches it there, over real HTTP as Slack would."""
     slack_sock = bind_socket()
     slack_url = socket_url(slack_sock)
-    clickup_world, notion_world, slack_world = worlds = _worlds(BASE_URL)
+    app_sock = bind_socket() if served else None
+    base_url = socket_url(app_sock) if app_sock is not None else BASE_URL
+    clickup_world, notion_world, slack_world = worlds = _worlds(base_url)
     urls = (CLICKUP_URL, NOTION_URL, slack_url)
-    async with (
-        serve_apps((create_slack_emulator(slack_world, clock=clock), slack_sock)),
-        in_process_client(
-            {
-                CLICKUP_URL: create_clickup_emulator(clickup_world, clock=clock),
-                NOTION_URL: create_notion_emulator(notion_world, clock=clock),
-            }
-        ) as http,
-        _sidecar(database_url, clock, BASE_URL, http, worlds, urls, False, slack) as h,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=h.app), base_url=BASE_URL) as client,
-    ):
-        yield SlackHarness(h, client)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            serve_apps((create_slack_emulator(slack_world, clock=clock), slack_sock))
+        )
+        http = await stack.enter_async_context(
+            in_process_client(
+                {
+                    CLICKUP_URL: create_clickup_emulator(clickup_world, clock=clock),
+                    NOTION_URL: create_notion_emulator(notion_world, clock=clock),
+                }
+            )
+        )
+        h = await stack.enter_async_context(
+            _sidecar(database_url, clock, base_url, http, worlds, urls, False, slack)
+        )
+        if app_sock is not None:
+            await stack.enter_async_context(serve_apps((h.app, app_sock)))
+            client = httpx.AsyncClient(base_url=base_url, timeout=30)
+        else:
+            transport = httpx.ASGITransport(app=h.app)
+            client = httpx.AsyncClient(transport=transport, base_url=base_url)
+        yield SlackHarness(h, await stack.enter_async_context(client))
