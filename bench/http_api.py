@@ -24,14 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from throwaway_db import postgres_database
 
 from primitives.clock import SystemClock
 from primitives.enums import ProviderName
@@ -45,9 +43,6 @@ BOT_TOKEN = "xoxb-bench"  # noqa: S105 (the emulator's)
 PEOPLE = 200
 CONCURRENCY = 16
 ITEMS = 10
-POSTGRES_ADMIN = os.environ.get(
-    "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 
 
 @dataclass
@@ -90,20 +85,6 @@ async def load(
     return Result(name, total, time.perf_counter() - started, latencies, statuses)
 
 
-@asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    name = f"scrumy_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
 def scrumy(*args: str, env: dict[str, str], cwd: Path) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "scrumy", *args], env=env, cwd=cwd, capture_output=True,
@@ -133,6 +114,8 @@ async def bench_backend(backend: str, database_url: str, slack_api: str, rounds:
             "DATABASE_URL": database_url,
             "SCRUMY_ENCRYPTION_KEYS": key,
             "SLACK_BOT_TOKEN": BOT_TOKEN,
+            # Required since /slack/events is served: `scrumy serve` refuses Slack without it.
+            "SLACK_SIGNING_SECRET": "bench-signing-secret",
             "SLACK_API_URL": slack_api,
             "CLICKUP_CLIENT_ID": "bench-clickup",
             "CLICKUP_CLIENT_SECRET": "bench-clickup-secret",
