@@ -43,6 +43,7 @@ BOT_TOKEN = "xoxb-bench"  # noqa: S105 (the emulator's)
 PEOPLE = 200
 CONCURRENCY = 16
 ITEMS = 10
+CHANNELS = 8  # the teams whose meetings are posted, one channel each
 
 
 @dataclass
@@ -163,7 +164,7 @@ async def bench_backend(backend: str, database_url: str, slack_api: str, rounds:
                         "/api/meetings",
                         json={
                             "meeting_id": f"{run}-m{n}", "title": f"Stand-up {n}",
-                            "team_id": TEAM, "channel_id": "C0BENCH",
+                            "team_id": TEAM, "channel_id": f"C0BENCH{n % CHANNELS}",
                             "owner": {"slack_user_id": "U00000"}, "action_items": items,
                         },
                     )  # fmt: skip
@@ -174,7 +175,25 @@ async def bench_backend(backend: str, database_url: str, slack_api: str, rounds:
                     )
                     return await client.get(link.removeprefix(base))
 
-                await load("warm-up", 200, task)  # fills the directory cache, opens connections
+                # The directory learns the workspace the way a busy team's first meeting
+                # teaches it: more than a handful of new people at once reads Slack's member
+                # list (users.list) instead of one users.info each, which Slack's tier (100 a
+                # minute) would refuse past the hundredth (503 slack_unavailable).
+                roster = await client.post(
+                    "/api/meetings",
+                    json={
+                        "meeting_id": f"{run}-everyone", "title": "All hands",
+                        "team_id": TEAM, "channel_id": "C0ALLHANDS",  # not a channel
+                        "owner": {"slack_user_id": "U00000"},
+                        "action_items": [
+                            {"id": f"p{n}", "title": f"Say hello {n}",
+                             "assignee": {"email": f"person{n}@bench.example"}}
+                            for n in range(PEOPLE)
+                        ],
+                    },
+                )  # fmt: skip
+                roster.raise_for_status()
+                await load("warm-up", 200, task)  # opens connections, warms the caches
                 results = [
                     await load("POST /api/tasks", 20 * rounds, task),
                     await load(f"POST /api/meetings ({ITEMS} items)", 4 * rounds, meeting),
@@ -191,6 +210,8 @@ async def main(rounds: int, backends: list[str]) -> None:
     world.add_workspace(TEAM, BOT_TOKEN)
     for n in range(PEOPLE):
         world.add_user(TEAM, f"U{n:05d}", f"Person {n}", f"person{n}@bench.example")
+    for n in range(CHANNELS):
+        world.add_channel(TEAM, f"C0BENCH{n}", f"team-{n}")
     rows: list[str] = []
     async with serve_app(create_slack_emulator(world)) as slack_url:
         slack_api = f"{slack_url}/api"

@@ -1,10 +1,12 @@
 """The meeting message in its channel: posted once, then kept up to date in place.
 
     keeper = MeetingMessageKeeper(calls, sessions=..., clock=..., background=...)
-    await keeper.changed(meeting_id)   the first time: posts (awaited); later: re-rendered soon
+    await keeper.changed(meeting_id)   the first time: posts (awaited, bounded); later: re-rendered
 
-**Posting.** The first change of a new meeting posts its message, awaited so that the API
-answer can say whether it was posted: the process claims the post on the meeting row
+**Posting.** The first change of a new meeting posts its message, awaited for at most
+`POST_WAIT` seconds so that the API answer can say whether it was posted (past that — a busy
+channel whose posts Slack paces, a slow Slack — the answer says "not posted yet", with no
+error, and the post goes on in the background): the process claims the post on the meeting row
 (`bot.meeting_store.claim_post`, a conditional UPDATE), posts the first message and stores its
 ts. In the background it then posts the thread replies of a long meeting one by one (storing
 each ts as Slack gives it: a reply is never posted twice by one process, and only the process
@@ -67,6 +69,7 @@ log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5  # transient refusals in a row before a meeting's message is left as it is
 MAX_BACKOFF = 60.0
+POST_WAIT = 2.0  # wall seconds a meeting's first change waits for its message to be posted
 REPOST_AFTER = timedelta(minutes=1)  # a post refused for good is tried again after a change
 NO_TOKEN = "not_installed"  # noqa: S105 (an error code: the workspace has no bot token)
 WARNED_KEPT = 10_000  # (meeting, error) pairs already warned of, so each is said once
@@ -105,8 +108,10 @@ class MeetingMessageKeeper:
         tools: Sequence[ProviderName] = tuple(ProviderName),
         window: float = 2.0,
         pause: Callable[[], Awaitable[None]] | None = None,
+        post_wait: float = POST_WAIT,
     ) -> None:
         self._calls = calls
+        self._post_wait = post_wait
         self._sessions = sessions
         self._clock = clock
         self._background = background
@@ -119,15 +124,25 @@ class MeetingMessageKeeper:
         self._warned: set[tuple[str, str]] = set()
 
     async def changed(self, meeting_id: str) -> None:
-        """A task of the meeting changed: post its message if nobody has (awaited), else
-        render it again in the background."""
+        """A task of the meeting changed: post its message if nobody has (awaited for at most
+        `post_wait` seconds), else render it again in the background."""
         meeting = self._meetings.get(meeting_id)
         if meeting is None:
             meeting = self._meetings[meeting_id] = _Meeting()
-            async with meeting.lock:
-                await self._render(meeting_id, meeting, first=True)
-        else:
-            meeting.dirty = True
+            posting = self._background.spawn(self._first_round(meeting_id, meeting))
+            # Wall time, not the injected clock: this bounds how long the caller (the API's
+            # answer) waits for Slack, whose pace may queue posts to a busy channel.
+            await asyncio.wait({posting}, timeout=self._post_wait)
+            return
+        meeting.dirty = True
+        self._keep_going(meeting_id, meeting)
+
+    async def _first_round(self, meeting_id: str, meeting: _Meeting) -> None:
+        async with meeting.lock:
+            await self._render(meeting_id, meeting, first=True)
+        self._keep_going(meeting_id, meeting)
+
+    def _keep_going(self, meeting_id: str, meeting: _Meeting) -> None:
         if meeting.dirty and meeting.runner is None:
             meeting.runner = self._background.spawn(self._keep_rendering(meeting_id, meeting))
         self._forget_if_idle(meeting_id, meeting)

@@ -6,8 +6,9 @@ to date in place, and the direct messages people get.
     await notifier.aclose()
 
 - **The meeting message** (`bot.meeting_message`, where the reasons several processes
-  converge are written down): the first `tasks_changed` of a meeting posts it, awaited, so the
-  API answer can say whether it was posted (`meetings.message_error` when not); later changes
+  converge are written down): the first `tasks_changed` of a meeting posts it, awaited for at
+  most `post_wait` seconds, so the API answer can say whether it was posted
+  (`meetings.message_error` when not; neither, past the wait: it is still on its way); changes
   are coalesced into few `chat.update`s, in the background.
 - **Direct messages** (`chat.postMessage` to the person's id: the app's Messages tab): a
   connection made ("ClickUp (ada@acme.com, Acme) is now connected to your Slack account. Not
@@ -39,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Background
 from bot.directory import TokenSource
-from bot.meeting_message import MeetingMessageKeeper
+from bot.meeting_message import POST_WAIT, MeetingMessageKeeper
 from bot.slack_calls import SlackCalls, SlackRefusal
 from bot.slack_client import DEFAULT_TIMEOUT, slack_web_client
 from bot.views.blocks import SlackMessage
@@ -84,6 +85,7 @@ class SlackNotifier:
         pause: Callable[[], Awaitable[None]] | None = None,
         flush_wait: timedelta = timedelta(minutes=15),
         poll_seconds: float = 10.0,
+        post_wait: float = POST_WAIT,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -93,7 +95,7 @@ class SlackNotifier:
         self._background = Background()
         self._meetings = MeetingMessageKeeper(
             self._calls, sessions=sessions, clock=clock, background=self._background,
-            tools=tools, window=window, pause=pause,
+            tools=tools, window=window, pause=pause, post_wait=post_wait,
         )  # fmt: skip
         self._flushes: list[_Flush] = []
 

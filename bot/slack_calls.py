@@ -8,8 +8,9 @@ rate limits, every refusal turned into Slack's error code.
 One `AsyncWebClient` (`bot.slack_client`: it waits out a 429's `Retry-After`) serves every
 workspace: the token goes with each call. Per workspace `chat.update` goes at most once every
 `UPDATE_INTERVAL` (Tier 3, 50 a minute; counted per minute by Slack, so no bursts), and per
-channel or person `chat.postMessage` at most once a `POST_INTERVAL` (about one a second); both
-on the injected clock. No token ever reaches a log line or an error: only Slack's code does.
+channel or person `chat.postMessage` about once a `POST_INTERVAL` (one a second) after a burst
+of `POST_BURST` at once, as Slack allows ("generous burst behavior"); both on the injected
+clock. No token ever reaches a log line or an error: only Slack's code does.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 UPDATE_INTERVAL = 1.25  # seconds between chat.update calls of one workspace: 48 a minute
 POST_INTERVAL = 1.0  # seconds between chat.postMessage calls to one channel or person
+POST_BURST = 3  # chat.postMessage calls one channel or person takes at once before that pace
 UNREACHABLE = "slack_unreachable"  # no answer from Slack (connection, timeout)
 # Refusals worth another try later; any other one would only be repeated.
 TRANSIENT = frozenset(
@@ -49,16 +51,20 @@ class SlackRefusal(Exception):
 
 
 class Pace:
-    """At most one call per `interval` seconds for each key, on the injected clock."""
+    """One call per `interval` seconds for each key on average, `burst` of them at once, on
+    the injected clock (a virtual schedule: each key's next slot is taken before sleeping,
+    so callers queue in order)."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._next: dict[tuple[str, str], float] = {}
 
-    async def wait(self, key: tuple[str, str], interval: float) -> None:
+    async def wait(self, key: tuple[str, str], interval: float, burst: int = 1) -> None:
         now = self._clock.monotonic()
-        at = max(now, self._next.get(key, now))
-        self._next[key] = at + interval  # the slot is taken before sleeping: callers queue
+        scheduled = max(now, self._next.get(key, now))
+        self._next[key] = scheduled + interval
+        # Up to `burst` calls may run ahead of the schedule; the next one waits its slot.
+        at = max(now, scheduled - (burst - 1) * interval)
         if at > now:
             await self._clock.sleep(at - now)
 
@@ -84,7 +90,10 @@ class SlackCalls:
         self, method: str, token: str, *, pace: tuple[str, str], **arguments: Any
     ) -> dict[str, Any]:
         """One call, once its turn under `pace` came; Slack's answer, else `SlackRefusal`."""
-        await self._pace.wait(pace, UPDATE_INTERVAL if method == "chat.update" else POST_INTERVAL)
+        if method == "chat.update":
+            await self._pace.wait(pace, UPDATE_INTERVAL)
+        else:
+            await self._pace.wait(pace, POST_INTERVAL, POST_BURST)
         try:
             response = await self._client.api_call(method, json={**arguments, "token": token})
         except SlackApiError as error:

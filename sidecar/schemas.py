@@ -68,7 +68,11 @@ class TaskOut(_Out):
 
 
 class SlackMessageOut(_Out):
-    posted: bool = Field(description="True once the meeting's message is in its channel.")
+    posted: bool = Field(
+        description="True once the meeting's message is in its channel. False with no `error`: "
+        "still on its way (the answer waits at most 2 s for Slack, which takes about one "
+        "message a second per channel); the tasks are stored either way."
+    )
     error: str | None = Field(
         default=None,
         description="Slack's reason the message could not be posted (e.g. `not_in_channel`: "

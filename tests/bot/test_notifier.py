@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.meeting_message import NO_TOKEN, REPOST_AFTER
 from bot.meeting_store import CLAIM_LIFETIME, claim_of, claim_post, read_meeting
 from bot.notifier import SlackNotifier
+from bot.slack_calls import POST_BURST, POST_INTERVAL, Pace
 from bot.slack_client import slack_web_client
 from primitives.enums import ProviderName, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
@@ -428,15 +429,16 @@ async def test_two_processes_told_of_a_new_meeting_at_once_post_it_once(env: Env
 
 
 class HeldClient(AsyncWebClient):
-    """A Web API client whose `chat.update` calls wait until the test lets them go."""
+    """A Web API client whose `method` calls wait until the test lets them go."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, method: str = "chat.update") -> None:
         super().__init__(base_url=base_url)
+        self.method = method
         self.release = asyncio.Event()
         self.holding = asyncio.Event()
 
     async def api_call(self, api_method: str, **kwargs: Any) -> Any:
-        if api_method == "chat.update" and not self.release.is_set():
+        if api_method == self.method and not self.release.is_set():
             self.holding.set()
             await self.release.wait()
         return await super().api_call(api_method, **kwargs)
@@ -471,6 +473,41 @@ async def test_a_stale_update_landing_last_is_corrected_by_its_sender(env: Env) 
     assert _text(env.posts()[0]).count("Dismissed") == 2
     assert len(env.calls("chat.update")) == 3
     await asyncio.gather(slack.aclose(), other.aclose())
+
+
+async def test_a_slow_first_post_does_not_hold_the_answer(env: Env) -> None:
+    """The API's answer waits for the first post at most `post_wait`; past it the meeting is
+    "not posted yet" (no error), and the post goes on and lands once."""
+    held = HeldClient(f"{env.url}/api/", method="chat.postMessage")
+    slack = SlackNotifier(client=held, tokens=_tokens, sessions=env.sessions, clock=env.clock,
+                          tools=(CLICKUP,), post_wait=0.05)  # fmt: skip
+    env.wiring.notifier.slack = slack  # type: ignore[attr-defined]
+    result = await env.wiring.utility.process_meeting(acme(item(1), item(2)))
+    assert held.holding.is_set()
+    assert not result.message_posted and result.message_error is None
+    assert env.posts() == []
+    held.release.set()
+    await slack.idle()
+    [posted] = env.posts()
+    row = await _meeting_row(env)
+    assert row.message_ts == posted["ts"] and row.message_error is None
+    again = await env.wiring.utility.process_meeting(acme(item(1), item(2)))
+    assert again.message_posted and len(env.posts()) == 1
+    await slack.aclose()
+
+
+async def test_posts_to_one_channel_go_in_a_burst_then_one_a_second(clock: FakeClock) -> None:
+    pace = Pace(clock)
+    for _ in range(POST_BURST):
+        await pace.wait(("post", GENERAL), POST_INTERVAL, POST_BURST)
+    assert clock.slept == []
+    await pace.wait(("post", GENERAL), POST_INTERVAL, POST_BURST)
+    await pace.wait(("post", "C0OTHER"), POST_INTERVAL, POST_BURST)  # another channel: at once
+    assert clock.slept == [POST_INTERVAL]
+    clock.advance(10 * POST_INTERVAL)  # a quiet while refills the burst, and no more
+    for _ in range(POST_BURST + 1):
+        await pace.wait(("post", GENERAL), POST_INTERVAL, POST_BURST)
+    assert clock.slept == [POST_INTERVAL, POST_INTERVAL]
 
 
 async def _meeting_row(env: Env) -> Meeting:
