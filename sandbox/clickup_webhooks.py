@@ -115,6 +115,11 @@ class WebhookBook:
     _running: set[asyncio.Task[None]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    async def idle(self) -> None:
+        """Wait for the delivery rounds running by themselves (`auto_deliver`) to end."""
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+
     def json_of(self, webhook: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in webhook.items() if not k.startswith("_")}
 
