@@ -44,7 +44,13 @@ from providers.base import (
 )
 from providers.clickup.errors import CLICKUP, error_from_response
 from providers.clickup.mapping import task_body
-from providers.clickup.webhooks import STATUS_EVENTS, ClickUpWebhook, webhook_of
+from providers.clickup.webhooks import (
+    STATUS_EVENTS,
+    ClickUpWebhook,
+    StatusChange,
+    task_status,
+    webhook_of,
+)
 from providers.http import Endpoint, ProviderHttp
 from providers.ratelimit import ConnectionRateLimiter
 from providers.reconcile import Window, carries, merged_windows
@@ -312,6 +318,11 @@ class ClickUpProvider:
             except ValueError:
                 continue
         return webhooks
+
+    async def task_status(self, credentials: Credentials, task_id: str) -> StatusChange | None:
+        """A task's status now and when it last changed (`GET /task/{id}`): what the webhook
+        would have said, for catching up after deliveries were lost."""
+        return task_status(await self._get(f"/task/{task_id}", credentials))
 
     async def delete_webhook(self, credentials: Credentials, webhook_id: str) -> None:
         """Remove a webhook (safe to repeat, so retried like a read)."""
