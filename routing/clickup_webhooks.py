@@ -215,7 +215,9 @@ class ClickUpWebhooks:
         credentials = Credentials(connection.id, connection.access_token, workspace)
         try:
             if old_remote:
-                with contextlib.suppress(Permanent):  # gone already
+                # Best effort: gone already, or made by the account this one replaced (a
+                # webhook of ours we no longer know is answered 410, which suspends it).
+                with contextlib.suppress(ProviderError):
                     await self._client.delete_webhook(credentials, old_remote)
             for leftover in await self._client.list_webhooks(credentials, team_id=workspace):
                 if leftover.endpoint == endpoint:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from primitives.enums import ProviderName, RemoteStatus, TaskState
+from providers.base import OAuthTokens, ProviderAccount, Workspace
 from routing.clickup_webhooks import SWEEP_AFTER, ClickUpWebhooks
 from sandbox.clickup_webhooks import ClickUpWebhookApi, sign
 from storage.models import Task, ToolWebhook, WebhookDelivery
@@ -285,3 +286,28 @@ async def test_changes_clickup_dropped_while_we_were_down_are_caught_up_on_re_cr
     assert rows[0].remote_status_at == harness.clock.now().replace(microsecond=0)
     assert rows[1].remote_status is RemoteStatus.OPEN  # read too: still "to do"
     assert harness.clickup_world.count("GET", "/api/v2/task/") == 2
+
+
+async def test_reconnecting_as_another_clickup_account_moves_the_webhook(
+    harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
+) -> None:
+    first = await registered(harness, browser)
+    [task] = await created_tasks(harness, 1)
+    world = harness.clickup_world
+    account = ProviderAccount(
+        CLICKUP, OAuthTokens(world.issue_token(102, ["9001"])), (Workspace("9001", "Acme"),)
+    )
+    await harness.utility.connect_completed(team_id=TEAM, user_id=ANA, account=account)
+    await receiver(harness).settle()
+    async with harness.sessions() as session:
+        moved = (await session.scalars(select(ToolWebhook))).one()
+    book = world.webhook_book
+    assert moved.id == first.id and moved.remote_id != first.remote_id
+    assert book.webhooks[str(moved.remote_id)]["userid"] == 102
+    # Ana's first webhook was her old account's: Bo's token cannot remove it. Its next
+    # delivery is answered 410, and ClickUp suspends it; the new one carries the change.
+    harness.clock.advance(60)
+    clickup(harness).set_status(str(task.provider_task_id), "done")
+    assert await clickup(harness).deliver(app_client) == 1
+    assert book.webhooks[str(first.remote_id)]["health"]["status"] == "suspended"
+    assert (await tasks(harness))[0].remote_status is RemoteStatus.DONE
