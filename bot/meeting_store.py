@@ -69,7 +69,7 @@ def task_result(row: Task) -> TaskResult:
     return TaskResult(
         item_id=row.item_id, task_id=row.id, status=row.state, provider=row.provider,
         url=row.provider_task_url, reason=shown_reason(row), owner_user_id=row.owner_user_id,
-        title=row.title,
+        title=row.title, remote_status=row.remote_status,
     )  # fmt: skip
 
 

@@ -115,9 +115,11 @@ class SlackNotifier:
             await self._meetings.changed(meeting_id)
             return
         # A task of no meeting has no channel message: its owner is told when it is created or
-        # has failed (tasks that waited for a connection are told together, by the flush).
+        # has failed (tasks that waited for a connection are told together, by the flush); what
+        # the tool later says about it (done there, say) is news to nobody.
         for change in changes:
             finished = change.state in (TaskState.CREATED, TaskState.FAILED)
+            finished = finished and change.remote_status is None
             if finished and change.task_id not in flushed:
                 message = task_finished(
                     change.title, change.provider, change.url, change.reason,

@@ -54,3 +54,23 @@ class TaskState(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self in (TaskState.CREATED, TaskState.DISMISSED)
+
+
+class RemoteStatus(StrEnum):
+    """Where a created task is in its tool, as the tool last told us (webhooks, polling).
+
+    Each tool's own statuses are mapped onto these by kind, never by name: ClickUp's status
+    `type` (open and custom are `open`, done is `done`, closed is `closed`), Notion's status
+    group. `deleted`: the task is gone from the tool (ClickUp `taskDeleted`, a Notion page
+    deleted or moved to the trash).
+    """
+
+    OPEN = "open"
+    DONE = "done"
+    CLOSED = "closed"
+    DELETED = "deleted"
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more is to be done on the task there."""
+        return self is not RemoteStatus.OPEN

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from primitives.enums import ProviderName, TaskState
+from primitives.enums import ProviderName, RemoteStatus, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ class TaskChange:
     provider: ProviderName | None
     url: str | None
     reason: str | None
+    # Where a created task is in its tool, once the tool said (`routing.remote_status`).
+    remote_status: RemoteStatus | None = None
 
 
 class Notifier(Protocol):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from primitives.enums import ProviderName, TaskState
+from primitives.enums import ProviderName, RemoteStatus, TaskState
 from routing.notify import Notifier, TaskChange, announce
 from routing.outbox import shown_reason
 from storage.models import Task
@@ -34,6 +34,8 @@ class TaskResult:
     owner_user_id: str
     title: str
     connect_urls: Mapping[ProviderName, str] = field(default_factory=dict)
+    # Where a created task is in its tool (done, closed, deleted there), once the tool said.
+    remote_status: RemoteStatus | None = None
 
 
 # A person's tasks not yet created (the Home tab's "waiting", `/tasks pending`), and those
@@ -104,6 +106,7 @@ class Results:
             owner_user_id=row.owner_user_id,
             title=row.title,
             connect_urls=links,
+            remote_status=row.remote_status,
         )
 
     @staticmethod
@@ -112,6 +115,7 @@ class Results:
             task_id=row.id, team_id=row.team_id, meeting_id=row.meeting_id,
             owner_user_id=row.owner_user_id, title=row.title, state=row.state,
             provider=row.provider, url=row.provider_task_url, reason=shown_reason(row),
+            remote_status=row.remote_status,
         )  # fmt: skip
 
     async def publish(self, rows: Sequence[Task]) -> None:

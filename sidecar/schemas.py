@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from primitives.enums import ProviderName, RoutingMode, TaskState
+from primitives.enums import ProviderName, RemoteStatus, RoutingMode, TaskState
 from routing.connections import AuthStatus, ConnectionStatus
 from routing.preferences import DefaultDestination, PreferenceDetails
 from routing.results import MeetingResult, TaskResult
@@ -48,6 +48,13 @@ class TaskOut(_Out):
         default=None,
         description="Personal connect links (15 minutes) for the owner, when `pending_auth`.",
     )
+    remote_status: RemoteStatus | None = Field(
+        default=None,
+        description=(
+            "Where a `created` task is in its tool, as the tool last said (webhooks): `open`, "
+            "`done`, `closed`, or `deleted` there; null until the tool said anything."
+        ),
+    )
 
     @classmethod
     def of(cls, result: TaskResult) -> TaskOut:
@@ -64,6 +71,7 @@ class TaskOut(_Out):
             owner_user_id=result.owner_user_id,
             title=result.title,
             connect_urls=links,
+            remote_status=result.remote_status,
         )
 
 

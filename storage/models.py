@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from primitives.enums import Priority, ProviderName, RoutingMode, TaskState
+from primitives.enums import Priority, ProviderName, RemoteStatus, RoutingMode, TaskState
 from storage.types import StrEnumColumn, UTCDateTime
 
 # Stable constraint names, so migrations can name what they alter on both databases.
@@ -45,6 +45,7 @@ PROVIDERS = tuple(p.value for p in ProviderName)
 ROUTING_MODES = tuple(m.value for m in RoutingMode)
 TASK_STATES = tuple(s.value for s in TaskState)
 PRIORITIES = tuple(p.value for p in Priority)
+REMOTE_STATUSES = tuple(s.value for s in RemoteStatus)
 STATE_STEPS = ("sign_in", "confirm", "provider")
 
 
@@ -61,6 +62,7 @@ class Base(DeclarativeBase):
         RoutingMode: StrEnumColumn(RoutingMode, 16),
         TaskState: StrEnumColumn(TaskState, 20),
         Priority: StrEnumColumn(Priority, 16),
+        RemoteStatus: StrEnumColumn(RemoteStatus, 16),
         dict[str, Any]: JSON(),
     }
 
@@ -177,6 +179,12 @@ class Task(Timestamps, Base):
         Index("ix_tasks_lease", "state", "lease_expires_at"),
         # A person's pending tasks (flush after connecting, /tasks pending, the Home tab).
         Index("ix_tasks_owner_state", "team_id", "owner_user_id", "state"),
+        # A tool's news about one of its tasks (webhooks, polling): `routing.remote_status`.
+        Index("ix_tasks_provider_task", "provider", "provider_task_id"),
+        CheckConstraint(
+            f"remote_status IS NULL OR {_in('remote_status', REMOTE_STATUSES)}",
+            name="remote_status",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -232,6 +240,10 @@ class Task(Timestamps, Base):
     provider_task_id: Mapped[str | None] = mapped_column(String(128))
     provider_task_url: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
+    # Where the created task is in its tool (done, closed, deleted there), and when the tool
+    # observed it: an older observation never overwrites a newer one (`routing.remote_status`).
+    remote_status: Mapped[RemoteStatus | None]
+    remote_status_at: Mapped[datetime | None]
 
 
 class SlackInstallation(Timestamps, Base):
@@ -346,6 +358,61 @@ class ProviderCatalog(Base):
     fetched_at: Mapped[datetime]
 
 
+class WebhookDelivery(Base):
+    """A verified delivery from a tool's webhook, stored before it is answered
+    (`storage.webhook_inbox`). `delivery_key` names the event, not the delivery, so the same
+    event delivered twice (a retry, or two webhooks of one workspace) is one row.
+
+    `payload` is kept until the delivery was processed, then cleared; the row stays (until
+    purged) so a replay of the same event is still recognised.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("provider", "delivery_key"),
+        CheckConstraint(_in("provider", PROVIDERS), name="provider"),
+        # Deliveries left unprocessed (the process stopped after answering): oldest first.
+        Index("ix_webhook_deliveries_pending", "processed_at", "received_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[ProviderName]
+    delivery_key: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any] | None]
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ToolWebhook(Timestamps, Base):
+    """The webhook registered at a tool for one person's connection: its id there, its
+    encrypted signing secret, and its health as the tool last reported it.
+
+    A row without `remote_id` is a registration still to be made (`next_attempt_at`).
+    """
+
+    __tablename__ = "tool_webhooks"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "provider"),
+        UniqueConstraint("provider", "remote_id"),
+        CheckConstraint(_in("provider", PROVIDERS), name="provider"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[ProviderName]
+    workspace_id: Mapped[str | None] = mapped_column(String(64))
+    remote_id: Mapped[str | None] = mapped_column(String(128))
+    endpoint: Mapped[str] = mapped_column(Text)
+    encrypted_secret: Mapped[str | None] = mapped_column(Text)
+    health: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 # Every encrypted column, by model: what key rotation must re-encrypt.
 ENCRYPTED_COLUMNS: dict[Table, tuple[str, ...]] = {
     Base.metadata.tables[UserAuthToken.__tablename__]: (
@@ -357,4 +424,5 @@ ENCRYPTED_COLUMNS: dict[Table, tuple[str, ...]] = {
         "encrypted_bot_refresh_token",
         "encrypted_user_token",
     ),
+    Base.metadata.tables[ToolWebhook.__tablename__]: ("encrypted_secret",),
 }

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from bot.views import actions
 from bot.views.blocks import Block, button, confirm
 from bot.views.mrkdwn import due_text, fit, link, mention, one_line
-from primitives.enums import Priority, ProviderName, TaskState
+from primitives.enums import Priority, ProviderName, RemoteStatus, TaskState
 from routing.results import TaskResult
 
 S = TaskState
@@ -48,6 +48,23 @@ LOOKS: dict[TaskState, StateLook] = {
 DISMISSABLE = frozenset({S.PENDING_AUTH, S.AWAITING_CHOICE, S.QUEUED, S.RETRYING, S.FAILED})
 
 
+# What a created task's line adds once its tool said it is finished there ("· ✓ done in
+# ClickUp"); an open task (or one never heard of) adds nothing.
+REMOTE_WORDS = {
+    RemoteStatus.DONE: "✓ done in {tool}",
+    RemoteStatus.CLOSED: "closed in {tool}",
+    RemoteStatus.DELETED: "deleted in {tool}",
+}
+
+
+def remote_text(task: TaskResult) -> str | None:
+    """ "✓ done in ClickUp", "closed in Notion", "deleted in ClickUp", or None."""
+    if task.status is not S.CREATED or task.remote_status is None or task.provider is None:
+        return None
+    words = REMOTE_WORDS.get(task.remote_status)
+    return words.format(tool=task.provider.label) if words else None
+
+
 def look(state: TaskState) -> StateLook:
     """How `state` is shown; a state this version does not know shows its own name."""
     found = LOOKS.get(state)
@@ -77,7 +94,14 @@ def task_line(
     title = one_line(task.title) or "(untitled)"
     if task.status is S.CREATED:
         where = f" in {task.provider.label}" if task.provider else ""
-        head = f"{shown.emoji} *{shown.word}*{where} · {link(task.url, title, TITLE_LIMIT)}"
+        remote = remote_text(task)
+        if task.remote_status is RemoteStatus.DELETED:  # its link leads nowhere now
+            shown_title = f"~{fit(title, TITLE_LIMIT)}~"
+        else:
+            shown_title = link(task.url, title, TITLE_LIMIT)
+        head = f"{shown.emoji} *{shown.word}*{where} · {shown_title}"
+        if remote:
+            head += f" · {remote}"
     else:
         head = f"{shown.emoji} *{shown.word}* · {fit(title, TITLE_LIMIT)}"
     facts: list[str] = []

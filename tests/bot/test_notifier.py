@@ -21,10 +21,11 @@ from bot.meeting_store import CLAIM_LIFETIME, claim_of, claim_post, read_meeting
 from bot.notifier import SlackNotifier
 from bot.slack_calls import POST_BURST, POST_INTERVAL, Pace
 from bot.slack_client import slack_web_client
-from primitives.enums import ProviderName, TaskState
+from primitives.enums import ProviderName, RemoteStatus, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
 from routing.notify import TaskChange
+from routing.remote_status import RemoteStatuses
 from routing.worker import DispatchWorker, WorkerConfig
 from sandbox.clickup import ClickUpSandbox
 from sandbox.faults import FaultKind
@@ -532,3 +533,27 @@ async def test_the_post_is_claimed_once(
     later = now + CLAIM_LIFETIME
     assert await claim_post(sessions, held, now=later) == claim_of(later)  # stale: taken over
     assert await claim_post(sessions, held, now=later) is None  # ... once
+
+
+async def test_a_task_done_in_clickup_shows_done_on_its_line_in_place(env: Env) -> None:
+    await env.connect()
+    await env.wiring.utility.process_meeting(acme(item(1), item(2), item(3)))
+    await env.drain()
+    await env.slack.idle()
+    async with env.sessions() as session:
+        rows = (await session.scalars(select(Task).order_by(Task.position))).all()
+    statuses = RemoteStatuses(sessions=env.sessions, notifier=env.wiring.notifier, clock=env.clock)
+    dms = len(env.calls("chat.postMessage"))
+    now = env.clock.now()
+    assert await statuses.apply(CLICKUP, str(rows[0].provider_task_id), RemoteStatus.DONE, now)
+    assert await statuses.apply(CLICKUP, str(rows[1].provider_task_id), RemoteStatus.DELETED, now)
+    await env.slack.idle()
+    [message] = env.posts()  # the same message, updated in place
+    heads = [
+        b["text"]["text"].split("\n")[0]
+        for b in message["blocks"] if b["block_id"].startswith("item:")
+    ]  # fmt: skip
+    assert heads[0].endswith("|Action 1> · ✓ done in ClickUp")
+    assert heads[1].endswith("· ~Action 2~ · deleted in ClickUp")
+    assert heads[2].endswith("|Action 3>")
+    assert len(env.calls("chat.postMessage")) == dms  # nobody is messaged about it
