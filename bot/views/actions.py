@@ -8,6 +8,9 @@ message and a listener knows the task without a lookup:
     choose:<tool>:<task id>      the owner picks a tool for an "ask me" task
     retry:<task id>              queue a failed task again
     dismiss:<task id>            the owner does not want the task
+    create:<task id>             the owner creates an item under review
+    edit:<task id>               the owner opens the Edit modal of an item under review
+    create_all:<meeting id>      the owner creates every item of theirs under review there
 
 Menus of the Home tab have fixed ids (`ROUTING_MODE`, `DEFAULT_TOOL`, `DEFAULT_DESTINATION`).
 A button that opens a personal connect link (`open_link(tool)`: `link:<tool>`) only opens it
@@ -31,6 +34,9 @@ class Verb(StrEnum):
     CHOOSE = "choose"
     RETRY = "retry"
     DISMISS = "dismiss"
+    CREATE = "create"
+    EDIT = "edit"
+    CREATE_ALL = "create_all"
 
 
 ROUTING_MODE = "home:routing_mode"
@@ -51,6 +57,10 @@ PATTERNS: dict[Verb, re.Pattern[str]] = {
     Verb.CHOOSE: re.compile(rf"^choose:(?P<tool>{_TOOL}):(?P<task>{_TASK})$"),
     Verb.RETRY: re.compile(rf"^retry:(?P<task>{_TASK})$"),
     Verb.DISMISS: re.compile(rf"^dismiss:(?P<task>{_TASK})$"),
+    Verb.CREATE: re.compile(rf"^create:(?P<task>{_TASK})$"),
+    Verb.EDIT: re.compile(rf"^edit:(?P<task>{_TASK})$"),
+    # A meeting's id in the task's place: the ids share one alphabet.
+    Verb.CREATE_ALL: re.compile(rf"^create_all:(?P<task>{_TASK})$"),
 }
 
 
@@ -101,6 +111,19 @@ def retry(task_id: str) -> Action:
 
 def dismiss(task_id: str) -> Action:
     return _checked(Action(Verb.DISMISS, None, task_id))
+
+
+def create(task_id: str) -> Action:
+    return _checked(Action(Verb.CREATE, None, task_id))
+
+
+def edit(task_id: str) -> Action:
+    return _checked(Action(Verb.EDIT, None, task_id))
+
+
+def create_all(meeting_id: str) -> Action:
+    """Every item of the clicker's under review in the meeting (`task_id` holds its id)."""
+    return _checked(Action(Verb.CREATE_ALL, None, meeting_id))
 
 
 def open_link(tool: ProviderName) -> str:
