@@ -200,6 +200,7 @@ def build_web_app(
         providers=services.providers, catalogs=services.catalogs,
         directory=directory, notifier=services.notifier,
         wake=services.signal.notify, connect_links=links,
+        review_remind_after=settings.scrumy_review_remind_after,
     )  # fmt: skip
     slack = slack_app(settings, services, utility=utility, links=links, socket_mode=socket_mode)
     routes = (
@@ -279,11 +280,14 @@ async def serve(
     worker_task: asyncio.Task[None] | None = None
     socket_task: asyncio.Task[None] | None = None
     sweep_task: asyncio.Task[None] | None = None
+    remind_task: asyncio.Task[None] | None = None
     if worker_config is not None:
         worker = services.worker(worker_config, observer=web.deps.metrics)
         worker_task = asyncio.create_task(worker.run(services.signal, stop))
         # Where a worker runs, connect flushes a process did not live to finish are run too.
         sweep_task = asyncio.create_task(web.deps.utility.keep_sweeping_flushes(stop))
+        # And reviews left alone too long are reminded of, once (routing.review).
+        remind_task = asyncio.create_task(web.deps.utility.keep_reminding_reviews(stop))
     if socket_mode and web.slack is not None and settings.slack_app_token is not None:
         connection = run_socket_mode(
             web.slack,
@@ -308,9 +312,10 @@ async def serve(
         services.signal.notify()
         # The server stopped answering: the flushes its callbacks started finish first.
         await web.deps.utility.settle_flushes()
-        if sweep_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep_task
+        for sweeping in (sweep_task, remind_task):
+            if sweeping is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeping
         if worker_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task

@@ -12,7 +12,8 @@ message and a listener knows the task without a lookup:
     edit:<task id>               the owner opens the Edit modal of an item under review
     create_all:<meeting id>      the owner creates every item of theirs under review there
 
-Menus of the Home tab have fixed ids (`ROUTING_MODE`, `DEFAULT_TOOL`, `DEFAULT_DESTINATION`).
+Menus of the Home tab have fixed ids (`ROUTING_MODE`, `DEFAULT_TOOL`, `DEFAULT_DESTINATION`,
+`REVIEW_FIRST`).
 A button that opens a personal connect link (`open_link(tool)`: `link:<tool>`) only opens it
 in the browser; Slack still tells the app of the click, which is acknowledged and nothing more
 (`OPEN_LINK`).
@@ -41,6 +42,7 @@ class Verb(StrEnum):
 
 ROUTING_MODE = "home:routing_mode"
 DEFAULT_TOOL = "home:default_tool"
+REVIEW_FIRST = "home:review_first"
 DEFAULT_DESTINATION = {
     ProviderName.CLICKUP: "home:default_destination:clickup",
     ProviderName.NOTION: "home:default_destination:notion",
@@ -165,6 +167,13 @@ def parse_routing_mode(value: str) -> RoutingMode:
         return RoutingMode(value)
     except ValueError:
         raise UnknownAction(f"unknown routing mode: {value[:64]!r}") from None
+
+
+def parse_review_first(value: str) -> bool:
+    """The Home tab's review menu: "on" (review first) or "off" (create at once)."""
+    if value not in ("on", "off"):
+        raise UnknownAction(f"unknown review choice: {value[:64]!r}")
+    return value == "on"
 
 
 def parse_tool(value: str) -> ProviderName:
