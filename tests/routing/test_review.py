@@ -17,6 +17,7 @@ from providers.notion import NotionProvider
 from routing.errors import InvalidInput, NotAllowed
 from routing.review import ReviewEdit
 from sandbox.clickup import ClickUpSandbox
+from sandbox.notion import NotionSandbox
 from storage.models import ReviewMessage, Task
 from tests.fakes import FakeClock
 from tests.meetings import item, meeting
@@ -226,3 +227,23 @@ async def test_turning_review_off_routes_the_next_meeting_at_once(
     await wiring.utility.set_preferences("U1", team_id="T1", review_first=False)
     result = await wiring.utility.process_meeting(meeting(item(1), meeting_id="m-2"))
     assert [t.status for t in result.items] == [S.QUEUED]
+
+
+async def test_an_item_edited_into_a_notion_database_is_created_there_once(
+    wiring: Wiring, clickup_world: ClickUpSandbox, notion_world: NotionSandbox
+) -> None:
+    await connect_clickup(wiring, clickup_world)
+    access, refresh = notion_world.issue_tokens("u-ana")
+    await wiring.utility.connect_completed(team_id="T1", user_id="U1", account=ProviderAccount(
+        NOTION, OAuthTokens(access, refresh), (Workspace("ws-acme", "Acme"),)))  # fmt: skip
+    (task_id,) = await reviewing(wiring, item(1, title="Write the notes"))
+    await wiring.utility.edit_reviewed(task_id, user_id="U1", change=ReviewEdit(
+        title="Write the retro notes", destination=(NOTION, "ds-notes"),
+    ))  # fmt: skip
+    await wiring.utility.create_reviewed(task_id, user_id="U1")
+    await wiring.utility.create_reviewed(task_id, user_id="U1")
+    await wiring.worker.run_once()
+    assert clickup_world.tasks == {}
+    (page,) = notion_world.pages.values()
+    assert page["parent"] == "ds-notes"
+    assert "Write the retro notes" in str(page["properties"])
