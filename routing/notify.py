@@ -61,8 +61,8 @@ class Notifier(Protocol):
     async def review_reminder(
         self, team_id: str, meeting_id: str, user_id: str, waiting: int
     ) -> None:
-        """`waiting` items of a meeting still wait for their owner's review, long after it
-        was asked (`routing.review`): remind them, once."""
+        """`waiting` items of a meeting still wait for their owner's review, left alone for
+        the configured time (`routing.review`): remind them, once."""
         ...
 
 

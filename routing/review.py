@@ -11,8 +11,9 @@ items waiting in `review`, and nothing is sent to a tool before they say so.
     edit(task, …)     title, description, due day, priority and destination changed; the
                       item stays in review until created
     dismiss           `routing.actions` (a task in review may be dismissed)
-    remind_due()      a review left alone for `remind_after` is reminded of once (a guarded
-                      UPDATE of `reminded_at`); it never creates anything by itself
+    remind_due()      a review left alone for `remind_after` (none of its items changed) is
+                      reminded of once (a guarded UPDATE of `reminded_at`); it never creates
+                      anything by itself
 
 Every change is a guarded UPDATE (`… WHERE state = 'review'`), so a double click, a Slack
 retry or two processes at once create an item once; the second click gets the task as the
@@ -27,7 +28,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -123,7 +124,9 @@ class Reviews:
         results: Results,
         preferences: Preferences,
         notifier: Notifier,
+        remind_after: timedelta = DEFAULT_REMIND_AFTER,
     ) -> None:
+        self._remind_after = remind_after
         self._sessions = sessions
         self._clock = clock
         self._router = router
@@ -248,29 +251,47 @@ class Reviews:
     # --- reminders ------------------------------------------------------------------------
 
     async def remind_due(self) -> int:
-        """Remind once each owner whose review waited `remind_after`; the number reminded.
+        """Remind once each owner whose review was left alone `remind_after`; the number
+        reminded.
 
-        Marked reminded in the same guarded UPDATE that picks them, so two processes sweeping
-        at once remind each review once; a review with nothing left to review is marked and
-        not told.
+        Left alone: nothing happened to any of the owner's items of that meeting (a create,
+        an edit, a dismissal, the worker sending one) for `remind_after`; a review acted on
+        meanwhile is due again that long after its last change. Marked reminded in the same
+        guarded UPDATE that picks them (`reminded_at IS NULL`), so two processes sweeping at
+        once remind each review once; a review with nothing left to review is marked and not
+        told. Nothing is ever created here.
         """
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            due_ids = (
-                await session.scalars(
-                    select(ReviewMessage.id)
+            due = (
+                await session.execute(
+                    select(ReviewMessage.id, ReviewMessage.meeting_id, ReviewMessage.owner_user_id)
                     .where(ReviewMessage.reminded_at.is_(None), ReviewMessage.remind_at <= now)
                     .order_by(ReviewMessage.remind_at, ReviewMessage.id)
                     .limit(REMINDERS_PER_SWEEP)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            if not due_ids:
+            if not due:
                 return 0
+            pairs = [(str(meeting), str(owner)) for _, meeting, owner in due]
+            waiting, last_change = await _review_activity(session, pairs)
+            remind_now = []
+            for review_id, meeting, owner in due:
+                last = last_change.get((meeting, owner))
+                acted_lately = last is not None and last + self._remind_after > now
+                if waiting.get((meeting, owner)) and last is not None and acted_lately:
+                    await session.execute(
+                        update(ReviewMessage)
+                        .where(ReviewMessage.id == review_id, ReviewMessage.reminded_at.is_(None))
+                        .values(remind_at=last + self._remind_after)
+                    )
+                    continue
+                remind_now.append(review_id)
             taken = (
                 await session.execute(
                     update(ReviewMessage)
-                    .where(ReviewMessage.id.in_(due_ids), ReviewMessage.reminded_at.is_(None))
+                    .where(ReviewMessage.id.in_(remind_now), ReviewMessage.reminded_at.is_(None))
                     .values(reminded_at=now, updated_at=now)
                     .returning(
                         ReviewMessage.team_id,
@@ -280,7 +301,6 @@ class Reviews:
                     .execution_options(synchronize_session=False)
                 )
             ).all()
-            waiting = await _waiting_counts(session, [(m, o) for _, m, o in taken])
         reminded = 0
         for team_id, meeting_id, owner in taken:
             count = waiting.get((meeting_id, owner), 0)
@@ -329,26 +349,39 @@ def _due_values(row: Task, due: date | None) -> dict[str, object]:
     return {"due_date": due, "due_at": None}
 
 
-async def _waiting_counts(
+async def _review_activity(
     session: AsyncSession, pairs: Sequence[tuple[str, str]]
-) -> Counter[tuple[str, str]]:
-    """How many items are still in review, per (meeting, owner)."""
+) -> tuple[Counter[tuple[str, str]], dict[tuple[str, str], datetime]]:
+    """Per (meeting, owner): how many items are still in review, and when any of the owner's
+    items of that meeting last changed."""
     meetings = sorted({meeting for meeting, _ in pairs})
-    if not meetings:
-        return Counter()
     rows = (
         await session.execute(
-            select(Task.meeting_id, Task.owner_user_id, func.count())
-            .where(Task.meeting_id.in_(meetings), Task.state == S.REVIEW)
+            select(
+                Task.meeting_id,
+                Task.owner_user_id,
+                func.count().filter(Task.state == S.REVIEW),
+                func.max(Task.updated_at),
+            )
+            .where(Task.meeting_id.in_(meetings))
             .group_by(Task.meeting_id, Task.owner_user_id)
         )
     ).all()
     wanted = set(pairs)
-    counts: Counter[tuple[str, str]] = Counter()
-    for meeting, owner, count in rows:
-        if (meeting, owner) in wanted:
-            counts[(str(meeting), str(owner))] = int(count)
-    return counts
+    waiting: Counter[tuple[str, str]] = Counter()
+    last: dict[tuple[str, str], datetime] = {}
+    for meeting, owner, count, changed in rows:
+        key = (str(meeting), str(owner))
+        if key in wanted:
+            waiting[key] = int(count or 0)
+            if changed is not None:
+                last[key] = _aware(changed)
+    return waiting, last
+
+
+def _aware(moment: datetime) -> datetime:
+    """An aggregate's instant as UTC (SQLite's MAX gives back the stored text's naive time)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def _owned(session: AsyncSession, task_id: str, user_id: str) -> Task:

@@ -85,7 +85,7 @@ class IntegrationUtility:
         self._actions = TaskActions(sessions=sessions, clock=clock, router=router, results=results)
         self._reviews = Reviews(
             sessions=sessions, clock=clock, router=router, results=results,
-            preferences=self._preferences, notifier=notifier,
+            preferences=self._preferences, notifier=notifier, remind_after=review_remind_after,
         )  # fmt: skip
         self._destinations = DestinationReader(
             sessions=sessions, clock=clock, router=router, catalogs=catalogs, providers=providers

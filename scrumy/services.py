@@ -74,6 +74,7 @@ class Services:
         return Reviews(
             sessions=storage.sessions, clock=self.clock, router=router, results=results,
             preferences=preferences, notifier=self.notifier,
+            remind_after=self.settings.scrumy_review_remind_after,
         )  # fmt: skip
 
 

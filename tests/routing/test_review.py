@@ -247,3 +247,25 @@ async def test_an_item_edited_into_a_notion_database_is_created_there_once(
     (page,) = notion_world.pages.values()
     assert page["parent"] == "ds-notes"
     assert "Write the retro notes" in str(page["properties"])
+
+
+async def test_a_review_acted_on_is_reminded_only_once_left_alone_that_long(
+    wiring: Wiring, sessions: async_sessionmaker[AsyncSession], clock: FakeClock,
+    clickup_world: ClickUpSandbox,
+) -> None:  # fmt: skip
+    await connect_clickup(wiring, clickup_world)
+    ids = await reviewing(wiring, item(1), item(2), item(3))
+    clock.advance(timedelta(hours=20).total_seconds())
+    await wiring.utility.edit_reviewed(ids[0], user_id="U1", change=ReviewEdit(title="Renamed"))
+    clock.advance(timedelta(hours=4, minutes=1).total_seconds())  # 24 h after the meeting
+    assert await wiring.utility.remind_reviews() == 0  # acted on 4 h ago: not left alone
+    clock.advance(timedelta(hours=19).total_seconds())
+    await wiring.utility.dismiss_task(ids[1], user_id="U1")
+    clock.advance(timedelta(hours=1).total_seconds())  # 24 h after the edit
+    assert await wiring.utility.remind_reviews() == 0  # dismissed an hour ago
+    clock.advance(timedelta(hours=23).total_seconds())
+    assert await wiring.utility.remind_reviews() == 1
+    assert [waiting for *_, waiting in wiring.notifier.reminders] == [2]
+    clock.advance(timedelta(days=3).total_seconds())
+    assert await wiring.utility.remind_reviews() == 0
+    assert (await stored(sessions, ids[2])).state is S.REVIEW  # never created by itself
