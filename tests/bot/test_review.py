@@ -229,3 +229,27 @@ def _review_menu(slack: SlackHarness) -> dict[str, Any]:
     check_view(home)
     (block,) = [b for b in home["blocks"] if b.get("block_id") == "home:review"]
     return dict(block["accessory"])
+
+
+async def test_the_home_tab_and_tasks_pending_offer_the_review_buttons(slack: SlackHarness) -> None:
+    result = await ana_reviews_a_meeting(slack, item(1, title="Book the venue"))
+    task_id = result.items[0].task_id
+    pending = await deliver(slack, tasks_command("pending"))
+    listed = answer_of(pending)
+    assert {f"create:{task_id}", f"edit:{task_id}", f"dismiss:{task_id}"} <= set(
+        buttons(listed["blocks"])
+    )
+    await deliver(slack, home_opened())
+    home = slack.h.slack_world.home_views[ANA]
+    check_view(home)
+    assert f"create:{task_id}" in buttons(home["blocks"])
+    await deliver(slack, click(f"create:{task_id}", task_id, home=True))
+    home = slack.h.slack_world.home_views[ANA]
+    check_view(home)
+    assert "“Book the venue” is being created in ClickUp." in texts(home["blocks"])
+    assert f"create:{task_id}" not in buttons(home["blocks"])
+    await settled(slack)
+    while await slack.h.worker.run_once():
+        pass
+    (sent,) = slack.h.clickup_world.tasks.values()
+    assert sent["name"] == "Book the venue"
