@@ -145,12 +145,16 @@ class Reviews:
     async def create(self, task_id: str, *, user_id: str) -> TaskResult:
         """Route the item now and let it go (only from `review`)."""
         now = self._clock.now()
+        moved = False
         async with self._sessions() as session, session.begin():
             row = await _owned(session, task_id, user_id)
             if row.state is S.REVIEW:
                 context = await self._router.context(session, team_id=row.team_id, user_id=user_id)
-                await self._release(session, row, context, now)
-        await self._results.publish([row])
+                moved = await self._release(session, row, context, now)
+                if not moved:  # another click moved it meanwhile: answer where it is now
+                    await session.refresh(row)
+        if moved:
+            await self._results.publish([row])
         return self._results.of(row)
 
     async def create_all(

@@ -4,6 +4,7 @@ edited values, a dismissed one sends nothing, and a forgotten review is reminded
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import pytest
@@ -269,3 +270,24 @@ async def test_a_review_acted_on_is_reminded_only_once_left_alone_that_long(
     clock.advance(timedelta(days=3).total_seconds())
     assert await wiring.utility.remind_reviews() == 0
     assert (await stored(sessions, ids[2])).state is S.REVIEW  # never created by itself
+
+
+async def test_clicks_at_once_create_the_item_once(
+    wiring: Wiring, sessions: async_sessionmaker[AsyncSession], clickup_world: ClickUpSandbox
+) -> None:
+    await connect_clickup(wiring, clickup_world)
+    ids = await reviewing(wiring, item(1), item(2))
+    meeting_id = (await stored(sessions, ids[0])).meeting_id
+    assert meeting_id is not None
+    utility = wiring.utility
+    answers = await asyncio.gather(
+        utility.create_reviewed(ids[0], user_id="U1"),
+        utility.create_reviewed(ids[0], user_id="U1"),
+        utility.create_all_reviewed(meeting_id, team_id="T1", user_id="U1"),
+    )
+    assert answers[0].status is S.QUEUED and answers[1].status is S.QUEUED
+    while await wiring.worker.run_once():
+        pass
+    assert sorted(t["name"] for t in clickup_world.tasks.values()) == ["Action 1", "Action 2"]
+    moved = [c.task_id for c in wiring.notifier.changes if c.state is S.QUEUED]
+    assert sorted(moved) == sorted(ids)  # each announced once, by the call that moved it
