@@ -120,9 +120,10 @@ def review_reminder(meeting_title: str, waiting: int) -> SlackMessage:
     """The one reminder of a review left alone."""
     name = fit(one_line(meeting_title) or "a meeting", 300)
     items = f"{waiting} action item{'s' if waiting != 1 else ''}"
-    text = f"Reminder: {items} of {one_line(meeting_title) or 'a meeting'} still wait for you"
+    wait = "waits" if waiting == 1 else "wait"
+    text = f"Reminder: {items} of {one_line(meeting_title) or 'a meeting'} still {wait} for you"
     line = (
-        f":alarm_clock: Reminder: {items} of *{name}* still wait for your review. Nothing "
+        f":alarm_clock: Reminder: {items} of *{name}* still {wait} for your review. Nothing "
         "is created until you say so: use the buttons above, the Home tab or `/tasks pending`."
     )
     return SlackMessage(cut(text, 1000), (section(line, block_id="review:reminder"),))
