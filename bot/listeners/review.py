@@ -65,7 +65,10 @@ async def open_edit(
             return NOT_UNDER_REVIEW
         await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=edit_modal(item))
     except SlackApiError as error:
-        log.warning("could not open the review's edit modal: %s", error.response.get("error"))
+        code = error.response.get("error")
+        if code == "exchanged_trigger_id":
+            return None  # Slack delivered the click again: its first delivery opened the form
+        log.warning("could not open the review's edit modal: %s", code)
         return "The edit form could not open in time; click Edit again."
     except Exception:
         log.exception("the review's edit modal of %s failed", user_id)
