@@ -100,7 +100,7 @@ class SlackNotifier:
             tools=tools, window=window, pause=pause,
         )  # fmt: skip
         self._reviews = ReviewMessageKeeper(
-            self._calls, sessions=sessions, clock=clock, background=self._background
+            self._calls, sessions=sessions, clock=clock, background=self._background, tools=tools
         )
         self._flushes: list[_Flush] = []
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -33,6 +33,7 @@ from bot.slack_calls import SlackCalls, SlackRefusal
 from bot.views.blocks import SlackMessage
 from bot.views.review import review_message, review_reminder
 from primitives.clock import Clock
+from primitives.enums import ProviderName
 from storage.models import MESSAGE_CLAIM, Meeting, ReviewMessage, Task
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ class ReviewMessageKeeper:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         background: Background,
+        tools: Sequence[ProviderName] = tuple(ProviderName),
     ) -> None:
+        self._tools = tuple(tools)
         self._calls = calls
         self._sessions = sessions
         self._clock = clock
@@ -148,6 +151,7 @@ class ReviewMessageKeeper:
         message = review_message(
             title or "", [task_result(t) for t in tasks],
             {t.id: task_details(t) for t in tasks}, meeting_id=review.meeting_id,
+            tools=self._tools,
         )  # fmt: skip
         token = await self._calls.token(review.team_id)
         if token is None:

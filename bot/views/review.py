@@ -35,7 +35,7 @@ from bot.views.blocks import (
     option as menu_option,
 )
 from bot.views.mrkdwn import cut, fit, one_line
-from bot.views.task_lines import TaskDetails, review_buttons, task_line
+from bot.views.task_lines import TaskDetails, meeting_buttons, review_buttons, task_line
 from bot.views.task_modal import (
     ACTION_IDS,
     DESCRIPTION,
@@ -65,8 +65,11 @@ def review_message(
     details: Mapping[str, TaskDetails] | None = None,
     *,
     meeting_id: str,
+    tools: Sequence[ProviderName] = tuple(ProviderName),
 ) -> SlackMessage:
-    """One owner's items of one meeting, as they stand now."""
+    """One owner's items of one meeting, as they stand now: Create / Edit / Dismiss while an
+    item is under review, and once created, the buttons it may need next (connect, while it
+    waits for a connection; a tool, while it waits for the owner's choice)."""
     details = details or {}
     name = fit(one_line(meeting_title) or "a meeting", 300)
     waiting = [item for item in items if item.status is TaskState.REVIEW]
@@ -86,7 +89,7 @@ def review_message(
                 block_id=f"review:item:{number}",
             )
         )
-        buttons = review_buttons(item)
+        buttons = review_buttons(item) or meeting_buttons(item, tools)
         if buttons:
             blocks.append(action_row(buttons, block_id=f"review:buttons:{number}"))
     if len(items) > len(shown):

@@ -90,3 +90,10 @@ def test_a_past_day_is_kept_only_when_the_item_came_with_it() -> None:
     assert read_edit(values("  ", None), earliest=today, original_due=None) == {
         TITLE: "Give the task a title."
     }
+
+
+def test_an_item_created_into_a_wait_keeps_the_buttons_it_needs_next() -> None:
+    items = [task(1, S.PENDING_AUTH), task(2, S.AWAITING_CHOICE), task(3, S.QUEUED)]
+    message = review_message("Sync", items, meeting_id="mtg_1", tools=(ProviderName.CLICKUP,))
+    check_message(message.payload())
+    assert action_ids(list(message.blocks)) == ["connect:clickup:tsk_1", "choose:clickup:tsk_2"]
