@@ -10,6 +10,9 @@ to date in place, and the direct messages people get.
   most `post_wait` seconds, so the API answer can say whether it was posted
   (`meetings.message_error` when not; neither, past the wait: it is still on its way); changes
   are coalesced into few `chat.update`s, in the background.
+- **The review message** (`bot.review_message`): an owner who reviews first gets one direct
+  message per meeting listing their items with Create / Edit / Dismiss, updated in place as
+  they act (and as the worker creates what they let go), and at most one reminder.
 - **Direct messages** (`chat.postMessage` to the person's id: the app's Messages tab): a
   connection made ("ClickUp (ada@acme.com, Acme) is now connected to your Slack account. Not
   you? [Disconnect]"), a connection to reconnect, and — once the tasks that waited for a
@@ -41,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.background import Background
 from bot.directory import TokenSource
 from bot.meeting_message import POST_WAIT, MeetingMessageKeeper
+from bot.review_message import ReviewMessageKeeper
 from bot.slack_calls import SlackCalls, SlackRefusal
 from bot.slack_client import DEFAULT_TIMEOUT, slack_web_client
 from bot.views.blocks import SlackMessage
@@ -97,6 +101,9 @@ class SlackNotifier:
             self._calls, sessions=sessions, clock=clock, background=self._background,
             tools=tools, window=window, pause=pause, post_wait=post_wait,
         )  # fmt: skip
+        self._reviews = ReviewMessageKeeper(
+            self._calls, sessions=sessions, clock=clock, background=self._background, tools=tools
+        )
         self._flushes: list[_Flush] = []
 
     # --- the protocol -----------------------------------------------------------------------
@@ -113,6 +120,8 @@ class SlackNotifier:
                 flushed |= flush.task_ids
         if meeting_id is not None:
             await self._meetings.changed(meeting_id)
+            owners = {change.owner_user_id for change in changes}
+            self._background.spawn(self._reviews.changed(team_id, meeting_id, owners))
             return
         # A task of no meeting has no channel message: its owner is told when it is created or
         # has failed (tasks that waited for a connection are told together, by the flush); what
@@ -163,6 +172,11 @@ class SlackNotifier:
             flush = _Flush(team_id, user_id, frozenset(task_ids))
             self._flushes.append(flush)
             self._background.spawn(self._watch_flush(flush))
+
+    async def review_reminder(
+        self, team_id: str, meeting_id: str, user_id: str, waiting: int
+    ) -> None:
+        self._background.spawn(self._reviews.remind(team_id, meeting_id, user_id, waiting))
 
     # --- running ----------------------------------------------------------------------------
 

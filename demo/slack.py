@@ -1,5 +1,6 @@
 """What a person does in the emulated Slack, sent to the app as Slack sends it: slash
-commands, button clicks, opening the Home tab and choosing in its menus — each request signed
+commands, button clicks, opening the Home tab and choosing in its menus, filling in a modal
+— each request signed
 with the app's signing secret (`sandbox.slack_requests`) and POSTed to `/slack/events`.
 
 What the app answers lands in the Slack emulator's world (messages, ephemerals, Home tabs),
@@ -11,6 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ from demo import world
 from demo.stack import Stack
 from demo.steps import DemoFailure, seen, wait_for
 from demo.world import Person
+from sandbox.slack_messages import open_im
 from sandbox.slack_requests import (
     SlackBody,
     app_home_opened,
@@ -26,6 +29,7 @@ from sandbox.slack_requests import (
     event_callback,
     signed,
     slash_command,
+    view_submission,
 )
 
 
@@ -104,6 +108,65 @@ class SlackClient:
             channel_id=world.CHANNEL, message=message,
         )  # fmt: skip
         await self.send(payload, f"{person.first_name} clicking {action_id}")
+
+    def direct_messages(self, person: Person) -> list[dict[str, Any]]:
+        """The app's messages in its conversation with `person`, as Slack shows them now."""
+        channel = open_im(self.stack.worlds.slack, world.TEAM, person.slack_id).id
+        return list(self.stack.worlds.slack.messages.get(channel, []))
+
+    async def click_in_view(
+        self, person: Person, message: dict[str, Any], action_id: str, channel_id: str
+    ) -> dict[str, Any]:
+        """`person` clicks a button of `message` (in `channel_id`) that opens a modal; the
+        modal the app opened, as the emulator keeps it."""
+        before = set(self.stack.worlds.slack.views)
+        button = next(
+            (e for e in elements(message["blocks"]) if e.get("action_id") == action_id), None
+        )
+        if button is None:
+            raise DemoFailure(f"the message has no button {action_id}")
+        action = {"action_id": action_id, "block_id": "", "type": "button",
+                  "value": button.get("value", ""), "text": button.get("text", {})}  # fmt: skip
+        trigger = self.stack.worlds.slack.issue_trigger(person.slack_id, at=datetime.now(UTC))
+        payload = block_actions(
+            action, team_id=world.TEAM, user_id=person.slack_id, trigger_id=trigger,
+            channel_id=channel_id, message=message,
+        )  # fmt: skip
+        await self.send(payload, f"{person.first_name} clicking {action_id}")
+
+        def opened() -> dict[str, Any] | None:
+            new = set(self.stack.worlds.slack.views) - before
+            return self.stack.worlds.slack.views[new.pop()] if new else None
+
+        return await wait_for(f"the modal {person.first_name} opened", seen(opened))
+
+    async def submit(
+        self, person: Person, view: dict[str, Any], changes: dict[str, str]
+    ) -> dict[str, Any]:
+        """`person` changes the text inputs named in `changes` (block id → text), leaves the
+        rest as the modal showed it, and submits; the app's answer (empty: it closed)."""
+        values: dict[str, dict[str, dict[str, Any]]] = {}
+        for block in view.get("blocks", []):
+            element = block.get("element") or {}
+            if block.get("type") != "input" or "action_id" not in element:
+                continue
+            kind = element.get("type")
+            value: dict[str, Any] = {"type": kind}
+            if kind == "plain_text_input":
+                value["value"] = changes.get(block["block_id"], element.get("initial_value"))
+            elif kind == "datepicker":
+                value["selected_date"] = element.get("initial_date")
+            else:
+                value["selected_option"] = element.get("initial_option")
+            values[block["block_id"]] = {element["action_id"]: value}
+        shown = {k: v for k, v in view.items() if k != "user"}
+        trigger = self.stack.worlds.slack.issue_trigger(person.slack_id, at=datetime.now(UTC))
+        payload = view_submission(
+            shown, values, team_id=world.TEAM, user_id=person.slack_id, trigger_id=trigger
+        )
+        response = await self.send(payload, f"{person.first_name} submitting a form")
+        answer: dict[str, Any] = response.json() if response.content.strip() else {}
+        return answer
 
     def ephemerals(self, person: Person) -> list[dict[str, Any]]:
         return list(self.stack.worlds.slack.ephemerals.get(person.slack_id, []))

@@ -6,9 +6,11 @@
    flow: `/tasks connect` → Sign in with Slack → the tool's consent page → our callback.
 3. ClickUp will answer one create with 429, Notion one with 503 and a Retry-After, as it
    answers when it is down for a moment (the emulators' faults, `sandbox.faults`).
+   Bo chooses to review his meeting items first (`/tasks review on`).
 4. The AI service posts the launch sync's eight action items to `POST /api/meetings`.
 5. The connected owners' tasks are created; Dana's item waits for her choice; Ana's two (one
-   of them for Pat, who is not in Slack) wait for her connection.
+   of them for Pat, who is not in Slack) wait for her connection; Bo's two wait for his
+   review: in his direct message he edits one's title and clicks "Create all".
 6. Ana clicks "Connect ClickUp" on her item; Bo opens her link and is refused; Ana connects,
    and her waiting tasks are created — ClickUp loses its answer to one create (a 502 after
    the task was made), which the worker finds by its marker instead of sending it again.
@@ -32,6 +34,7 @@ from typing import Any
 import httpx
 
 from bot.views import actions
+from bot.views.task_modal import TITLE
 from demo import world
 from demo.browser import Browser
 from demo.narrate import Narrator
@@ -42,6 +45,7 @@ from demo.steps import DemoFailure, seen, wait_for
 from demo.world import ANA, BO, CY, DANA, Person, name_of
 from primitives.enums import ProviderName, RemoteStatus, RoutingMode, TaskState
 from sandbox.faults import Fault
+from sandbox.slack_messages import open_im
 from storage.api_keys import create_api_key
 from storage.models import Task
 
@@ -49,6 +53,7 @@ CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
 CREATED = TaskState.CREATED
 MEETING_ID = "launch-sync-week-48"
 MENTION = re.compile(r"<@([A-Z0-9]+)>")
+REVIEWED_TITLE = "Write the onboarding checklist for agencies"
 
 LONG_NOTES = (
     "Five customers told us how they plan launches today. Write up each interview: who they "
@@ -93,8 +98,8 @@ MEETING: dict[str, Any] = {
 SITUATIONS = {
     "1": "Ana, nothing connected",
     "2": "Pat, not in Slack → Ana",
-    "3": "Bo, ClickUp only",
-    "4": "bo@acme.example, by e-mail only",
+    "3": "Bo, ClickUp only, reviews first",
+    "4": "bo@acme.example, by e-mail only, reviews first",
     "5": "Cy, smart: urgent",
     "6": "Cy, smart: project “product roadmap”",
     "7": "Cy, smart: long description",
@@ -157,8 +162,9 @@ class Story:
         self.inject_faults()
         await self.post_meeting()
         # People act while the worker works: each group's tasks are announced when they land.
-        self.announce(("3", "4", "5", "6", "7"), "Bo's and Cy's 5 tasks are created")
+        self.announce(("5", "6", "7"), "Cy's 3 tasks are created")
         try:
+            await self.bo_reviews()
             await self.ana_connects()
             await self.dana_chooses()
             for watcher in self.watchers:
@@ -209,6 +215,10 @@ class Story:
             DANA, home, actions.ROUTING_MODE, RoutingMode.USER_CHOICE.value
         )
         self.say.say("Dana opens the Home tab and sets her routing to “ask me”")
+        said = await self.slack.command(BO, "review on")
+        if "you review" not in json.dumps(said):
+            raise DemoFailure(f"/tasks review on answered: {said}")
+        self.say.say("Bo types /tasks review on: his meeting items will wait for his review")
 
     def inject_faults(self) -> None:
         self.faults["ClickUp's 429"] = self.stack.worlds.clickup.faults.add(
@@ -247,6 +257,39 @@ class Story:
             "one answer lost after the task was made — found by its marker, not sent again); "
             f"Notion answered 503 once and then {notion} creates for 3 pages"
         )
+
+    # --- 5: Bo reviews his items -----------------------------------------------------------
+
+    def review_message(self) -> dict[str, Any] | None:
+        for message in self.slack.direct_messages(BO):
+            if any(b.get("block_id") == "review:lead" for b in message.get("blocks", [])):
+                return message
+        return None
+
+    async def bo_reviews(self) -> None:
+        task = await self.task_id("4")
+        message = await wait_for("Bo's review message", seen(self.review_message))
+        channel = open_im(self.stack.worlds.slack, world.TEAM, BO.slack_id).id
+        view = await self.slack.click_in_view(BO, message, f"edit:{task}", channel)
+        answer = await self.slack.submit(BO, view, {TITLE: REVIEWED_TITLE})
+        if answer:
+            raise DemoFailure(f"Bo's edit was refused: {answer}")
+
+        def edited() -> dict[str, Any] | None:
+            shown = self.review_message()
+            return shown if shown and REVIEWED_TITLE in json.dumps(shown) else None
+
+        message = await wait_for("Bo's edit in his review message", seen(edited))
+        create_all = next(
+            e["action_id"] for e in elements(message["blocks"])
+            if str(e.get("action_id", "")).startswith("create_all:")
+        )  # fmt: skip
+        await self.slack.click(BO, message, create_all)
+        self.say.say(
+            "Bo reviews his 2 items in his direct message (one message, updated in place): "
+            f"Edit → “{REVIEWED_TITLE}”, then “Create all”"
+        )
+        self.announce(("3", "4"), "Bo's 2 reviewed tasks are created, the edited title with them")
 
     # --- 6: Ana connects ----------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ class TaskState(StrEnum):
 
     PENDING_AUTH = "pending_auth"
     AWAITING_CHOICE = "awaiting_choice"
+    REVIEW = "review"
     QUEUED = "queued"
     IN_FLIGHT = "in_flight"
     RETRYING = "retrying"

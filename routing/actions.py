@@ -21,7 +21,7 @@ from storage.models import Task
 
 S = TaskState
 # What a person may dismiss: anything not yet created (a task being sent cannot be stopped).
-DISMISSABLE = (S.PENDING_AUTH, S.AWAITING_CHOICE, S.QUEUED, S.RETRYING, S.FAILED)
+DISMISSABLE = (S.PENDING_AUTH, S.AWAITING_CHOICE, S.REVIEW, S.QUEUED, S.RETRYING, S.FAILED)
 
 
 class TaskActions:

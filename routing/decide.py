@@ -36,11 +36,13 @@ class RoutingPreferences:
     mode: RoutingMode = RoutingMode.SMART
     default_provider: ProviderName | None = None
     default_destinations: Mapping[ProviderName, str] = field(default_factory=dict)
+    # A meeting's items wait in `review` for the owner to create them (`routing.review`).
+    review_first: bool = False
 
 
 @dataclass(frozen=True)
 class RoutingDecision:
-    state: TaskState  # queued, awaiting_choice, pending_auth or failed
+    state: TaskState  # queued, awaiting_choice, pending_auth or failed (review: intake's)
     provider: ProviderName | None
     destination: Destination | None
     reason: str

@@ -2,7 +2,9 @@
 
 Every item is decided and stored in one transaction; the worker sends. Intake never waits on
 a provider: routing uses the cached catalogs, and a task whose catalog is not cached yet is
-queued unrouted for the worker to route. The same meeting posted twice, or the same
+queued unrouted for the worker to route. A meeting's items for an owner who reviews first are
+stored in `review`, unrouted, with the review's row (`routing.review`); a task one asks for
+oneself (`create_task`) is not held for review. The same meeting posted twice, or the same
 `Idempotency-Key` used twice, stores nothing new and answers with the stored tasks.
 """
 
@@ -12,14 +14,14 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import Clock
-from primitives.enums import RoutingMode
+from primitives.enums import RoutingMode, TaskState
 from primitives.ids import new_id
 from routing.decide import RoutingDecision
 from routing.errors import DirectoryUnavailable, IdempotencyConflict
@@ -28,6 +30,7 @@ from routing.outbox import TaskUpdate, find_meeting, meeting_tasks, task_by_idem
 from routing.owner_context import Destinations, OwnerContext, OwnerRouter
 from routing.owners import Directory, TaskOwner, resolve_owners, resolve_person
 from routing.results import MeetingResult, Results, TaskResult
+from routing.review import DEFAULT_REMIND_AFTER, REVIEW_DECISION, review_messages_for
 from storage.models import Meeting, Task
 
 
@@ -54,12 +57,14 @@ class Intake:
         router: OwnerRouter,
         directory: Directory,
         results: Results,
+        remind_after: timedelta = DEFAULT_REMIND_AFTER,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._router = router
         self._directory = directory
         self._results = results
+        self._remind_after = remind_after
 
     async def process_meeting(self, data: MeetingIn | Mapping[str, Any]) -> MeetingResult:
         """Store a meeting and one task per action item; the same meeting twice is one."""
@@ -103,7 +108,11 @@ class Intake:
                     zip(meeting.action_items, item_ids, owners, strict=True), start=1
                 ):
                     context = contexts[owner.user_id]
-                    decision = await self._router.decide_cached(item.routable(), context, known)
+                    if context.preferences.review_first:
+                        # Nothing is routed before the owner says so (`routing.review`).
+                        decision = REVIEW_DECISION
+                    else:
+                        decision = await self._router.decide_cached(item.routable(), context, known)
                     row = _task_row(
                         meeting.team_id, item, owner, decision, context, now,
                         meeting_id=meeting_row.id, item_id=item_id,
@@ -114,6 +123,15 @@ class Intake:
                 session.add(meeting_row)
                 await session.flush()
                 session.add_all(rows)
+                session.add_all(
+                    review_messages_for(
+                        meeting.team_id,
+                        meeting_row.id,
+                        [row.owner_user_id for row in rows if row.state is TaskState.REVIEW],
+                        now=now,
+                        remind_after=self._remind_after,
+                    )
+                )
         except IntegrityError:
             # The same meeting posted twice at once: the other request stored it.
             again = await self._existing_meeting(meeting.team_id, meeting.meeting_id, item_ids)

@@ -60,6 +60,13 @@ class Notifier(Protocol):
         waiting tasks were created in ClickUp"."""
         ...
 
+    async def review_reminder(
+        self, team_id: str, meeting_id: str, user_id: str, waiting: int
+    ) -> None:
+        """`waiting` items of a meeting still wait for their owner's review, left alone for
+        the configured time (`routing.review`): remind them, once."""
+        ...
+
 
 async def announce(notifier: Notifier, changes: Sequence[TaskChange]) -> None:
     """Tell `notifier` about `changes`, one call per meeting (standalone tasks together)."""
@@ -103,3 +110,10 @@ class LogNotifier:
 
     async def tasks_flushed(self, team_id: str, user_id: str, task_ids: Sequence[str]) -> None:
         self._log.info("%d waiting task(s) of %s were queued", len(task_ids), user_id)
+
+    async def review_reminder(
+        self, team_id: str, meeting_id: str, user_id: str, waiting: int
+    ) -> None:
+        self._log.info(
+            "%d item(s) of meeting %s wait for %s's review", waiting, meeting_id, user_id
+        )

@@ -9,7 +9,7 @@ in the worker, from catalogs read through from the provider.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,9 +43,7 @@ class OwnerContext:
         """The same owner, routing this once with `mode` (a request's own choice)."""
         if mode is None:
             return self
-        preferences = RoutingPreferences(
-            mode, self.preferences.default_provider, self.preferences.default_destinations
-        )
+        preferences = replace(self.preferences, mode=mode)
         return OwnerContext(
             self.team_id, self.user_id, self.connections, self.broken, preferences
         )  # fmt: skip
@@ -64,7 +62,9 @@ def preferences_from_row(row: IntegrationPreference | None) -> RoutingPreference
         defaults[ProviderName.CLICKUP] = row.default_clickup_list_id
     if row.default_notion_database_id:
         defaults[ProviderName.NOTION] = row.default_notion_database_id
-    return RoutingPreferences(row.routing_mode, row.default_provider, defaults)
+    return RoutingPreferences(
+        row.routing_mode, row.default_provider, defaults, review_first=row.review_first
+    )
 
 
 def routable(task: Task) -> RoutableItem:

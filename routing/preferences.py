@@ -1,4 +1,5 @@
-"""A person's routing choices: mode, default tool, default list and database (SPEC "Routing").
+"""A person's routing choices: mode, default tool, default list and database (SPEC "Routing"),
+and whether a meeting's items wait for them to review first (`routing.review`).
 
 A default destination is only ever one of the person's own lists or databases, read from the
 catalog their own connection can see (`own_destination`).
@@ -35,6 +36,7 @@ class PreferenceDetails:
     default_provider: ProviderName | None
     default_clickup_list: DefaultDestination | None
     default_notion_database: DefaultDestination | None
+    review_first: bool = False
 
     @classmethod
     def of(cls, row: IntegrationPreference | None) -> PreferenceDetails:
@@ -49,7 +51,10 @@ class PreferenceDetails:
             notion = DefaultDestination(
                 row.default_notion_database_id, row.default_notion_database_name or ""
             )
-        return cls(row.routing_mode, row.default_provider, clickup, notion)
+        return cls(
+            row.routing_mode, row.default_provider, clickup, notion,
+            review_first=row.review_first,
+        )  # fmt: skip
 
 
 class Preferences:
@@ -79,15 +84,17 @@ class Preferences:
         default_provider: ProviderName | None = None,
         default_clickup_list: tuple[str, str] | None = None,
         default_notion_database: tuple[str, str] | None = None,
+        review_first: bool | None = None,
     ) -> RoutingPreferences:
-        """Change what is given (a default destination is `(id, display name)`)."""
+        """Change what is given (a default destination is `(id, display name)`; `review_first`
+        holds a meeting's items for the person to review before they are created)."""
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             row = await _row(session, team_id, user_id)
             if row is None:
                 row = IntegrationPreference(
                     id=new_id("prf"), team_id=team_id, user_id=user_id,
-                    routing_mode=RoutingMode.SMART, created_at=now,
+                    routing_mode=RoutingMode.SMART, review_first=False, created_at=now,
                 )  # fmt: skip
                 session.add(row)
             if routing_mode is not None:
@@ -100,6 +107,8 @@ class Preferences:
                 row.default_notion_database_id, row.default_notion_database_name = (
                     default_notion_database
                 )
+            if review_first is not None:
+                row.review_first = review_first
             row.updated_at = now
             await session.flush()
             return preferences_from_row(row)

@@ -44,6 +44,7 @@ WAITING_STATES = frozenset(
     {
         TaskState.PENDING_AUTH,
         TaskState.AWAITING_CHOICE,
+        TaskState.REVIEW,
         TaskState.QUEUED,
         TaskState.IN_FLIGHT,
         TaskState.RETRYING,

@@ -1,10 +1,16 @@
 """The task lifecycle (SPEC "Task lifecycle"), in one table.
 
+    review ──create──▶ (routed now, as at intake: queued, awaiting_choice, pending_auth, failed)
+      └──dismiss──▶ dismissed
+
     pending_auth ──connect──▶ queued ──claim──▶ in_flight ──▶ created
          │  ▲                   ▲  │               │  │
          │  └──revoked──────────┼──┼───────────────┘  ├──transient──▶ retrying ──claim──▶ in_flight
          ▼                      │  ▼                  └──permanent / exhausted──▶ failed
     awaiting_choice ──choice────┘  dismissed                        failed ──retry──▶ queued
+
+`review` is where an owner who reviews first finds a meeting's items: nothing is sent until
+they create one (`routing.review`), and a task never comes back to it.
 
 Every change of state goes through `check_transition`; an illegal one raises. Terminal states
 (`created`, `dismissed`) never change again, so a late duplicate event cannot undo a task.
@@ -17,11 +23,13 @@ from primitives.enums import TaskState
 S = TaskState
 
 # The states a task may start in: decided at intake, before anything is sent.
-INITIAL_STATES = frozenset({S.PENDING_AUTH, S.AWAITING_CHOICE, S.QUEUED, S.FAILED})
+INITIAL_STATES = frozenset({S.PENDING_AUTH, S.AWAITING_CHOICE, S.REVIEW, S.QUEUED, S.FAILED})
 
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     # Connected → queued (or ask, when both tools are connected and the owner wants to choose).
     S.PENDING_AUTH: frozenset({S.QUEUED, S.AWAITING_CHOICE, S.FAILED, S.DISMISSED}),
+    # The owner reviewed it: created (routed then, as intake would have) or dismissed.
+    S.REVIEW: frozenset({S.QUEUED, S.AWAITING_CHOICE, S.PENDING_AUTH, S.FAILED, S.DISMISSED}),
     # The owner clicked a tool; or their connection went away before they chose.
     S.AWAITING_CHOICE: frozenset({S.QUEUED, S.PENDING_AUTH, S.DISMISSED}),
     # The worker claims it; a revoked connection sends it back to wait for a reconnect.

@@ -8,6 +8,7 @@ concept:
   disconnecting;
 - `routing.preferences` — routing mode, default tool, default list and database;
 - `routing.actions` — the owner choosing a tool, retrying, dismissing;
+- `routing.review` — an owner reviewing a meeting's items before they are created;
 - `routing.results` — what a caller and Slack see of a task;
 - `routing.outbox` — every query on tasks; `routing.worker` sends what is queued.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +42,7 @@ from routing.owners import Directory
 from routing.preferences import PreferenceDetails, Preferences
 from routing.results import ConnectLinks, MeetingResult, Results, TaskPage, TaskResult
 from routing.webhooks import ConnectionHook
+from routing.review import DEFAULT_REMIND_AFTER, ReviewEdit, ReviewItem, Reviews
 from storage.vault import TokenVault
 
 
@@ -64,6 +67,7 @@ class IntegrationUtility:
         connect_links: ConnectLinks | None = None,
         default_team_id: str | None = None,
         connection_hooks: Sequence[ConnectionHook] = (),
+        review_remind_after: timedelta = DEFAULT_REMIND_AFTER,
     ) -> None:
         self._sessions = sessions
         router = OwnerRouter(vault=vault, catalogs=catalogs, providers=providers)
@@ -72,14 +76,19 @@ class IntegrationUtility:
         self._default_team_id = default_team_id
         self._directory = directory
         self._intake = Intake(
-            sessions=sessions, clock=clock, router=router, directory=directory, results=results
-        )
+            sessions=sessions, clock=clock, router=router, directory=directory, results=results,
+            remind_after=review_remind_after,
+        )  # fmt: skip
         self._connections = Connections(
             sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
             router=router, results=results, notifier=notifier, hooks=connection_hooks,
         )  # fmt: skip
         self._preferences = Preferences(sessions=sessions, clock=clock, catalogs=catalogs)
         self._actions = TaskActions(sessions=sessions, clock=clock, router=router, results=results)
+        self._reviews = Reviews(
+            sessions=sessions, clock=clock, router=router, results=results,
+            preferences=self._preferences, notifier=notifier, remind_after=review_remind_after,
+        )  # fmt: skip
         self._destinations = DestinationReader(
             sessions=sessions, clock=clock, router=router, catalogs=catalogs, providers=providers
         )
@@ -173,12 +182,14 @@ class IntegrationUtility:
         default_provider: ProviderName | None = None,
         default_clickup_list: tuple[str, str] | None = None,
         default_notion_database: tuple[str, str] | None = None,
+        review_first: bool | None = None,
     ) -> RoutingPreferences:
-        """Change what is given (a default destination is `(id, display name)`)."""
+        """Change what is given (a default destination is `(id, display name)`;
+        `review_first`: a meeting's items wait for the person's review, `routing.review`)."""
         return await self._preferences.change(
             self._team(team_id), user_id, routing_mode=routing_mode,
             default_provider=default_provider, default_clickup_list=default_clickup_list,
-            default_notion_database=default_notion_database,
+            default_notion_database=default_notion_database, review_first=review_first,
         )  # fmt: skip
 
     async def own_destination(
@@ -219,6 +230,34 @@ class IntegrationUtility:
     async def dismiss_task(self, task_id: str, *, user_id: str) -> TaskResult:
         """The owner does not want this task created."""
         return await self._actions.dismiss(task_id, user_id=user_id)
+
+    # --- reviewing a meeting's items first (routing.review) -----------------------------------
+
+    async def review_item(self, task_id: str, *, team_id: str) -> ReviewItem | None:
+        """A task as the review's Edit form shows it; None when there is none in `team_id`."""
+        return await self._reviews.item(task_id, team_id=team_id)
+
+    async def create_reviewed(self, task_id: str, *, user_id: str) -> TaskResult:
+        """The owner created an item under review: it is routed now and sent."""
+        return await self._reviews.create(task_id, user_id=user_id)
+
+    async def create_all_reviewed(
+        self, meeting_id: str, *, team_id: str, user_id: str
+    ) -> tuple[TaskResult, ...]:
+        """Every item of the owner still under review in the meeting; those this call let go."""
+        return await self._reviews.create_all(meeting_id, team_id=team_id, user_id=user_id)
+
+    async def edit_reviewed(self, task_id: str, *, user_id: str, change: ReviewEdit) -> TaskResult:
+        """The owner edited an item under review (it stays in review until created)."""
+        return await self._reviews.edit(task_id, user_id=user_id, change=change)
+
+    async def remind_reviews(self) -> int:
+        """Remind, once, each owner whose review waited too long; the number reminded."""
+        return await self._reviews.remind_due()
+
+    async def keep_reminding_reviews(self, stop: asyncio.Event) -> None:
+        """`remind_reviews` at start and every minute until `stop` is set."""
+        await self._reviews.keep_reminding(stop)
 
     async def get_task(self, task_id: str, *, team_id: str) -> TaskResult | None:
         return await self._actions.get(task_id, team_id=team_id)

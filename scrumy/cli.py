@@ -330,11 +330,14 @@ def worker(
             log.info("worker started on %s", settings.database_display)
             # Connect flushes a process did not live to finish (routing.flush) are run here.
             sweeping = asyncio.create_task(services.connect_flush().keep_sweeping(stop))
+            # So are the reminders of reviews left alone (routing.review).
+            reminding = asyncio.create_task(services.reviews().keep_reminding(stop))
             try:
                 await services.worker(config).run(services.signal, stop)
             finally:
                 stop.set()
                 await sweeping
+                await reminding
                 if notifier is not None:
                     await notifier.aclose()
             log.info("worker stopped")

@@ -18,7 +18,9 @@ from routing.flush import ConnectFlush
 from routing.notify import LogNotifier, Notifier
 from routing.observe import DispatchObserver
 from routing.owner_context import OwnerRouter
+from routing.preferences import Preferences
 from routing.results import Results
+from routing.review import Reviews
 from routing.wake import LocalWakeSignal, PostgresWakeSignal, WakeSignal
 from routing.worker import DispatchWorker, WorkerConfig
 from scrumy.settings import Settings
@@ -56,6 +58,23 @@ class Services:
         return ConnectFlush(
             sessions=storage.sessions, clock=self.clock, providers=self.providers,
             catalogs=self.catalogs, router=router, results=results, notifier=self.notifier,
+        )  # fmt: skip
+
+    def reviews(self) -> Reviews:
+        """The reviews on their own, for `scrumy worker` to remind owners of reviews left
+        alone (`keep_reminding`)."""
+        storage = self.storage
+        router = OwnerRouter(vault=storage.vault, catalogs=self.catalogs, providers=self.providers)
+        results = Results(
+            tools=self.providers.keys(), notifier=self.notifier, wake=self.signal.notify
+        )
+        preferences = Preferences(
+            sessions=storage.sessions, clock=self.clock, catalogs=self.catalogs
+        )
+        return Reviews(
+            sessions=storage.sessions, clock=self.clock, router=router, results=results,
+            preferences=preferences, notifier=self.notifier,
+            remind_after=self.settings.scrumy_review_remind_after,
         )  # fmt: skip
 
 

@@ -7,6 +7,8 @@ what is expected — and never the value, which may be a secret.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./scrumy.db"
+_DURATION = re.compile(r"(?P<amount>\d{1,9})\s*(?P<unit>[smhd])?")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+REMIND_AFTER_LEAST, REMIND_AFTER_MOST = timedelta(minutes=1), timedelta(days=30)
 
 # Drivers we run on, and the friendlier spellings people paste from their hosting provider.
 _URL_DRIVERS = {
@@ -73,6 +78,10 @@ class Settings(BaseSettings):
     notion_client_id: str | None = None
     notion_client_secret: SecretStr | None = None
 
+    # How long a review (`routing.review`) waits before its owner is reminded, once: "24h",
+    # "90m", "2d", "45s" or plain seconds; from one minute to 30 days.
+    scrumy_review_remind_after: timedelta = timedelta(hours=24)
+
     # When set, `/metrics` answers only `Authorization: Bearer <METRICS_TOKEN>`.
     metrics_token: SecretStr | None = None
 
@@ -103,6 +112,24 @@ class Settings(BaseSettings):
                 "postgresql+asyncpg://"
             )
         return url.set(drivername=driver).render_as_string(hide_password=False)
+
+    @field_validator("scrumy_review_remind_after", mode="before")
+    @classmethod
+    def _parse_duration(cls, value: object) -> object:
+        if isinstance(value, timedelta):
+            return value
+        found = _DURATION.fullmatch(str(value).strip().lower())
+        if found is None:
+            raise ValueError("expected a duration such as 24h, 90m, 2d or 3600 (seconds)")
+        amount, unit = int(found["amount"]), found["unit"] or "s"
+        return timedelta(seconds=amount * _UNIT_SECONDS[unit])
+
+    @field_validator("scrumy_review_remind_after")
+    @classmethod
+    def _check_remind_after(cls, value: timedelta) -> timedelta:
+        if not REMIND_AFTER_LEAST <= value <= REMIND_AFTER_MOST:
+            raise ValueError("expected between 1m and 30d")
+        return value
 
     @field_validator("scrumy_encryption_keys", mode="before")
     @classmethod

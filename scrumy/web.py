@@ -231,6 +231,7 @@ def build_web_app(
         directory=directory, notifier=services.notifier,
         wake=services.signal.notify, connect_links=links,
         connection_hooks=[clickup_hooks] if clickup_hooks else (),
+        review_remind_after=settings.scrumy_review_remind_after,
     )  # fmt: skip
     slack = slack_app(settings, services, utility=utility, links=links, socket_mode=socket_mode)
     routes = (
@@ -312,6 +313,7 @@ async def serve(
     socket_task: asyncio.Task[None] | None = None
     sweep_task: asyncio.Task[None] | None = None
     hooks_task: asyncio.Task[None] | None = None
+    remind_task: asyncio.Task[None] | None = None
     if worker_config is not None:
         worker = services.worker(worker_config, observer=web.deps.metrics)
         worker_task = asyncio.create_task(worker.run(services.signal, stop))
@@ -321,6 +323,8 @@ async def serve(
         # processed, unhealthy webhooks registered again.
         if web.clickup_webhooks is not None:
             hooks_task = asyncio.create_task(web.clickup_webhooks.keep_running(stop))
+        # And reviews left alone too long are reminded of, once (routing.review).
+        remind_task = asyncio.create_task(web.deps.utility.keep_reminding_reviews(stop))
     if socket_mode and web.slack is not None and settings.slack_app_token is not None:
         connection = run_socket_mode(
             web.slack,
@@ -347,12 +351,10 @@ async def serve(
         await web.deps.utility.settle_flushes()
         if web.clickup_webhooks is not None:
             await web.clickup_webhooks.settle()
-        if hooks_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await hooks_task
-        if sweep_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep_task
+        for sweeping in (hooks_task, sweep_task, remind_task):
+            if sweeping is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeping
         if worker_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task

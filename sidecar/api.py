@@ -190,7 +190,7 @@ class TaskApi:
             await self._utility.set_preferences(
                 user_id, team_id=team_id, routing_mode=change.routing_mode,
                 default_provider=change.default_provider, default_clickup_list=clickup_list,
-                default_notion_database=notion_database,
+                default_notion_database=notion_database, review_first=change.review_first,
             )  # fmt: skip
         details = await self._utility.preference_details(user_id, team_id=team_id)
         return _json(PreferencesOut.of(details))

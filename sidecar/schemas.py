@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from primitives.enums import ProviderName, RemoteStatus, RoutingMode, TaskState
 from routing.connections import AuthStatus, ConnectionStatus
@@ -148,6 +148,9 @@ class PreferencesOut(_Out):
     default_provider: ProviderName | None
     default_clickup_list: DestinationOut | None
     default_notion_database: DestinationOut | None
+    review_first: bool = Field(
+        description="A meeting's action items wait in `review` for the person to create them."
+    )
 
     @classmethod
     def of(cls, details: PreferenceDetails) -> PreferencesOut:
@@ -156,6 +159,7 @@ class PreferencesOut(_Out):
             default_provider=details.default_provider,
             default_clickup_list=DestinationOut.of(details.default_clickup_list),
             default_notion_database=DestinationOut.of(details.default_notion_database),
+            review_first=details.review_first,
         )
 
 
@@ -176,4 +180,9 @@ class PreferencesIn(BaseModel):
     )
     default_notion_database_id: DestinationId | None = Field(
         default=None, description="One of the person's Notion databases (data source id)."
+    )
+    review_first: StrictBool | None = Field(
+        default=None,
+        description="true: hold a meeting's action items in `review` for the person to "
+        "create, edit or dismiss first; false: create them at once.",
     )

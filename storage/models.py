@@ -123,6 +123,9 @@ class IntegrationPreference(Timestamps, Base):
     default_clickup_list_name: Mapped[str | None] = mapped_column(String(255))
     default_notion_database_id: Mapped[str | None] = mapped_column(String(64))
     default_notion_database_name: Mapped[str | None] = mapped_column(String(255))
+    # "Let me review them first": a meeting's items for this person wait in `review` until
+    # they create or dismiss each (`routing.review`); off, they are routed at once.
+    review_first: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 MESSAGE_CLAIM = "pending:"
@@ -244,6 +247,35 @@ class Task(Timestamps, Base):
     # observed it: an older observation never overwrites a newer one (`routing.remote_status`).
     remote_status: Mapped[RemoteStatus | None]
     remote_status_at: Mapped[datetime | None]
+
+
+class ReviewMessage(Timestamps, Base):
+    """One owner's review of one meeting's items: the direct message listing them (updated in
+    place as they act) and its one reminder (`routing.review`, `bot.review_message`).
+
+    While one process posts the message, `message_ts` holds `MESSAGE_CLAIM` and when it was
+    claimed, as a meeting's message does.
+    """
+
+    __tablename__ = "review_messages"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "owner_user_id"),
+        # The reminder sweep: reviews due a reminder and not yet reminded.
+        Index("ix_review_messages_remind", "reminded_at", "remind_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    meeting_id: Mapped[str] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    owner_user_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    remind_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
+
+    @property
+    def message_posted(self) -> bool:
+        return self.message_ts is not None and not self.message_ts.startswith(MESSAGE_CLAIM)
 
 
 class SlackInstallation(Timestamps, Base):

@@ -100,6 +100,7 @@ class RecordingNotifier:
         self.reconnects: list[tuple[str, str, ProviderName]] = []
         self.connections: list[ConnectionChange] = []
         self.flushes: list[tuple[str, str, list[str]]] = []
+        self.reminders: list[tuple[str, str, str, int]] = []
 
     async def tasks_changed(
         self, team_id: str, meeting_id: str | None, changes: Sequence[TaskChange]
@@ -119,6 +120,11 @@ class RecordingNotifier:
 
     async def tasks_flushed(self, team_id: str, user_id: str, task_ids: Sequence[str]) -> None:
         self.flushes.append((team_id, user_id, list(task_ids)))
+
+    async def review_reminder(
+        self, team_id: str, meeting_id: str, user_id: str, waiting: int
+    ) -> None:
+        self.reminders.append((team_id, meeting_id, user_id, waiting))
 
     @property
     def changes(self) -> list[TaskChange]:

@@ -6,6 +6,9 @@ Home tab — acknowledged at once, then acted on for the person who clicked:
     choose:<tool>:<task>      the task's owner picks a tool; anyone else is told who can
     retry:<task>              the owner queues a failed task again
     dismiss:<task>            the owner does not want the task
+    create:<task>             the owner creates an item under review (routed now)
+    edit:<task>               the owner opens the item's Edit modal (`bot.listeners.review`)
+    create_all:<meeting>      the owner creates every item of theirs under review there
     link:<tool>               a button that opened a connect link: nothing to do
 
 What a click did is told privately: ephemeral in the channel clicked in (a direct message when
@@ -30,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.listeners.deps import ListenerDeps
 from bot.listeners.home import publish_home
 from bot.listeners.replies import SOMETHING_WRONG, Ack, sentence, tell
+from bot.listeners.review import open_edit
 from bot.views import actions
 from bot.views.actions import Action, UnknownAction, Verb, parse_action
 from bot.views.blocks import SlackMessage
@@ -43,7 +47,7 @@ from routing.results import TaskResult
 log = logging.getLogger(__name__)
 
 S = TaskState
-CLICKS = re.compile(r"^(?:connect|disconnect|choose|retry|dismiss):")
+CLICKS = re.compile(r"^(?:connect|disconnect|choose|retry|dismiss|create|edit|create_all):")
 OUT_OF_DATE = "That button is out of date; open the Home tab or type `/tasks pending`."
 GONE = "That task no longer exists."
 TITLE_SHOWN = 120
@@ -106,7 +110,15 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         if retry:
             # Acted on as any click: every action moves a task (or a connection) once.
             log.info("Slack delivered a click again (retry %s)", retry[0])
-        reply = await _act(deps, click, action)
+        if str(action.get("action_id") or "").startswith("edit:"):
+            # The modal must open while Slack's trigger lives (3 s): nothing to say unless
+            # it cannot be opened.
+            said = await open_edit(client, deps, body, action)
+            if said is None:
+                return
+            reply = Reply(said)
+        else:
+            reply = await _act(deps, click, action)
         if click.in_home:
             await publish_home(
                 client, deps, team_id=click.team_id, user_id=click.user_id,
@@ -137,6 +149,8 @@ async def _act(deps: ListenerDeps, click: Click, element: dict[str, Any]) -> Rep
             return await _connect(deps, click, action)
         if action.verb is Verb.DISCONNECT:
             return await _disconnect(deps, click, action)
+        if action.verb is Verb.CREATE_ALL:
+            return await _create_all(deps, click, action)
         return await _on_task(deps, click, action)
     except RoutingError as error:
         return Reply(sentence(error.message))
@@ -180,7 +194,8 @@ async def _on_task(deps: ListenerDeps, click: Click, action: Action) -> Reply:
             Verb.CHOOSE: "choose where this task goes",
             Verb.RETRY: "retry this task",
             Verb.DISMISS: "dismiss this task",
-        }[action.verb]
+            Verb.CREATE: "create this task",
+        }.get(action.verb, "act on this task")
         return Reply(f"Only {mention(task.owner_user_id)} can {doing}.")
     if action.verb is Verb.CHOOSE:
         assert action.tool is not None
@@ -189,9 +204,24 @@ async def _on_task(deps: ListenerDeps, click: Click, action: Action) -> Reply:
         result = await utility.choose_provider(task_id, user_id=click.user_id, provider=action.tool)
     elif action.verb is Verb.RETRY:
         result = await utility.retry_task(task_id, user_id=click.user_id)
+    elif action.verb is Verb.CREATE:
+        result = await utility.create_reviewed(task_id, user_id=click.user_id)
     else:
         result = await utility.dismiss_task(task_id, user_id=click.user_id)
     return Reply(where_it_is(result))
+
+
+async def _create_all(deps: ListenerDeps, click: Click, action: Action) -> Reply:
+    """Every item of the clicker's under review in the meeting: only their own are found."""
+    meeting_id = action.task_id
+    assert meeting_id is not None  # create_all always names its meeting
+    created = await deps.utility.create_all_reviewed(
+        meeting_id, team_id=click.team_id, user_id=click.user_id
+    )
+    if not created:
+        return Reply("Nothing of yours waits for review in this meeting any more.")
+    count = len(created)
+    return Reply(f"{count} item{'s are' if count != 1 else ' is'} being created.")
 
 
 def where_it_is(task: TaskResult) -> str:
@@ -209,5 +239,7 @@ def where_it_is(task: TaskResult) -> str:
         return f"“{title}” waits for you to connect a tool."
     if task.status is S.AWAITING_CHOICE:
         return f"“{title}” waits for you to choose a tool."
+    if task.status is S.REVIEW:
+        return f"“{title}” waits for your review."
     reason = f": {fit(one_line(task.reason).rstrip('.'), 300)}" if task.reason else ""
     return f"“{title}” failed{reason}. Retry it once that is fixed."

@@ -5,6 +5,8 @@
     /tasks disconnect <tool>          forget their connection to that tool
     /tasks status                     their connections and routing choices
     /tasks pending                    their tasks not yet created, with retry and dismiss
+    /tasks review on|off              hold a meeting's items for them to review first, or
+                                      create them at once (`routing.review`)
     /tasks help                       what `/tasks` can do; anything else is answered with
                                       help and a line saying what was not understood
 
@@ -32,6 +34,7 @@ from bot.views.messages import (
     help_reply,
     notice,
     pending_reply,
+    review_said,
     status_reply,
 )
 from bot.views.mrkdwn import fit
@@ -39,6 +42,7 @@ from primitives.enums import ProviderName
 from routing.results import WAITING_STATES
 
 COMMAND = "/tasks"
+SWITCH = {"on": True, "off": False}
 TOOL_NAMES = {"clickup": ProviderName.CLICKUP, "click-up": ProviderName.CLICKUP,
               "notion": ProviderName.NOTION}  # fmt: skip
 
@@ -48,17 +52,20 @@ class Subcommand(StrEnum):
     DISCONNECT = "disconnect"
     STATUS = "status"
     PENDING = "pending"
+    REVIEW = "review"
     HELP = "help"
 
 
 @dataclass(frozen=True)
 class TasksRequest:
     """What `/tasks <text>` asks for. `tool_word` is the tool as typed (None when none was);
-    `unknown` is the text when it was not understood (the answer is help)."""
+    `switch` is `/tasks review on|off`'s word (None: say how it is now); `unknown` is the text
+    when it was not understood (the answer is help)."""
 
     verb: Subcommand
     tool_word: str | None = None
     unknown: str | None = None
+    switch: bool | None = None
 
     @property
     def tool(self) -> ProviderName | None:
@@ -77,6 +84,11 @@ def parse_tasks(text: str) -> TasksRequest:
         return TasksRequest(Subcommand.HELP, unknown=text.strip())
     if verb in (Subcommand.CONNECT, Subcommand.DISCONNECT) and len(rest) <= 1:
         return TasksRequest(verb, tool_word=rest[0] if rest else None)
+    if verb is Subcommand.REVIEW and len(rest) <= 1:
+        if not rest:
+            return TasksRequest(verb)
+        if rest[0] in SWITCH:
+            return TasksRequest(verb, switch=SWITCH[rest[0]])
     if rest:
         return TasksRequest(Subcommand.HELP, unknown=text.strip())
     return TasksRequest(verb)
@@ -120,6 +132,12 @@ async def _reply(
         return notice(
             f"{tool.label} is disconnected. Your tasks wait until you connect a tool again."
         )
+    if request.verb is Subcommand.REVIEW:
+        if request.switch is not None:
+            await utility.set_preferences(user_id, team_id=team_id, review_first=request.switch)
+            return notice(review_said(request.switch, changed=True))
+        details = await utility.preference_details(user_id, team_id=team_id)
+        return notice(review_said(details.review_first, changed=False))
     if request.verb is Subcommand.STATUS:
         auth = await utility.get_auth_status(user_id, team_id=team_id)
         preferences = await utility.preference_details(user_id, team_id=team_id)

@@ -3,6 +3,7 @@ in it (routing mode, default tool, default list or database, and every button th
 
     app_home_opened                       -> views.publish(home_view(their state))
     ROUTING_MODE / DEFAULT_TOOL menus     -> utility.set_preferences, then publish
+    REVIEW_FIRST menu                     -> utility.set_preferences(review_first=…), publish
     DEFAULT_DESTINATION[tool] menus       -> utility.own_destination + set_preferences, publish
 
 The state is read afresh for each publish: connections (with account and workspace), routing
@@ -25,7 +26,14 @@ from bot.listeners.replies import SOMETHING_WRONG, Ack, sentence
 from bot.views import actions
 from bot.views.actions import UnknownAction
 from bot.views.connections import connection_of
-from bot.views.home import MODE_LABELS, RECENT_SHOWN, WAITING_SHOWN, HomeState, home_view
+from bot.views.home import (
+    MODE_LABELS,
+    RECENT_SHOWN,
+    REVIEW_LABELS,
+    WAITING_SHOWN,
+    HomeState,
+    home_view,
+)
 from bot.views.mrkdwn import fit, one_line
 from bot.views.options import NO_CHOICE
 from primitives.enums import ProviderName
@@ -109,7 +117,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         await publish_home(client, deps, team_id=team_id, user_id=user_id, notice=said)
 
     app.event("app_home_opened")(opened)
-    for action_id in (actions.ROUTING_MODE, actions.DEFAULT_TOOL,
+    for action_id in (actions.ROUTING_MODE, actions.DEFAULT_TOOL, actions.REVIEW_FIRST,
                       *actions.DEFAULT_DESTINATION.values()):  # fmt: skip
         app.action(action_id)(menu)
 
@@ -130,6 +138,10 @@ async def _choose(deps: ListenerDeps, team_id: str, user_id: str, action: dict[s
             mode = actions.parse_routing_mode(value)
             await utility.set_preferences(user_id, team_id=team_id, routing_mode=mode)
             return f"Routing: {MODE_LABELS[mode]}."
+        if action_id == actions.REVIEW_FIRST:
+            review_first = actions.parse_review_first(value)
+            await utility.set_preferences(user_id, team_id=team_id, review_first=review_first)
+            return f"A meeting's action items: {REVIEW_LABELS[review_first]}."
         if action_id == actions.DEFAULT_TOOL:
             tool = actions.parse_tool(value)
             if tool not in deps.tools:

@@ -8,8 +8,12 @@ message and a listener knows the task without a lookup:
     choose:<tool>:<task id>      the owner picks a tool for an "ask me" task
     retry:<task id>              queue a failed task again
     dismiss:<task id>            the owner does not want the task
+    create:<task id>             the owner creates an item under review
+    edit:<task id>               the owner opens the Edit modal of an item under review
+    create_all:<meeting id>      the owner creates every item of theirs under review there
 
-Menus of the Home tab have fixed ids (`ROUTING_MODE`, `DEFAULT_TOOL`, `DEFAULT_DESTINATION`).
+Menus of the Home tab have fixed ids (`ROUTING_MODE`, `DEFAULT_TOOL`, `DEFAULT_DESTINATION`,
+`REVIEW_FIRST`).
 A button that opens a personal connect link (`open_link(tool)`: `link:<tool>`) only opens it
 in the browser; Slack still tells the app of the click, which is acknowledged and nothing more
 (`OPEN_LINK`).
@@ -31,10 +35,14 @@ class Verb(StrEnum):
     CHOOSE = "choose"
     RETRY = "retry"
     DISMISS = "dismiss"
+    CREATE = "create"
+    EDIT = "edit"
+    CREATE_ALL = "create_all"
 
 
 ROUTING_MODE = "home:routing_mode"
 DEFAULT_TOOL = "home:default_tool"
+REVIEW_FIRST = "home:review_first"
 DEFAULT_DESTINATION = {
     ProviderName.CLICKUP: "home:default_destination:clickup",
     ProviderName.NOTION: "home:default_destination:notion",
@@ -51,6 +59,10 @@ PATTERNS: dict[Verb, re.Pattern[str]] = {
     Verb.CHOOSE: re.compile(rf"^choose:(?P<tool>{_TOOL}):(?P<task>{_TASK})$"),
     Verb.RETRY: re.compile(rf"^retry:(?P<task>{_TASK})$"),
     Verb.DISMISS: re.compile(rf"^dismiss:(?P<task>{_TASK})$"),
+    Verb.CREATE: re.compile(rf"^create:(?P<task>{_TASK})$"),
+    Verb.EDIT: re.compile(rf"^edit:(?P<task>{_TASK})$"),
+    # A meeting's id in the task's place: the ids share one alphabet.
+    Verb.CREATE_ALL: re.compile(rf"^create_all:(?P<task>{_TASK})$"),
 }
 
 
@@ -103,6 +115,19 @@ def dismiss(task_id: str) -> Action:
     return _checked(Action(Verb.DISMISS, None, task_id))
 
 
+def create(task_id: str) -> Action:
+    return _checked(Action(Verb.CREATE, None, task_id))
+
+
+def edit(task_id: str) -> Action:
+    return _checked(Action(Verb.EDIT, None, task_id))
+
+
+def create_all(meeting_id: str) -> Action:
+    """Every item of the clicker's under review in the meeting (`task_id` holds its id)."""
+    return _checked(Action(Verb.CREATE_ALL, None, meeting_id))
+
+
 def open_link(tool: ProviderName) -> str:
     """The action id of a button that opens `tool`'s personal connect link."""
     return f"link:{tool.value}"
@@ -142,6 +167,13 @@ def parse_routing_mode(value: str) -> RoutingMode:
         return RoutingMode(value)
     except ValueError:
         raise UnknownAction(f"unknown routing mode: {value[:64]!r}") from None
+
+
+def parse_review_first(value: str) -> bool:
+    """The Home tab's review menu: "on" (review first) or "off" (create at once)."""
+    if value not in ("on", "off"):
+        raise UnknownAction(f"unknown review choice: {value[:64]!r}")
+    return value == "on"
 
 
 def parse_tool(value: str) -> ProviderName:

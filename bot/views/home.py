@@ -43,6 +43,7 @@ MODE_LABELS = {
     RoutingMode.USER_CHOICE: "Ask me for each task",
     RoutingMode.DEFAULT: "Always my default tool",
 }
+REVIEW_LABELS = {False: "Create my items at once", True: "Let me review them first"}
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,20 @@ def _routing(state: HomeState) -> list[Block]:
             ),
         )
     ]
+    reviews = {on: option(label, "on" if on else "off") for on, label in REVIEW_LABELS.items()}
+    blocks.append(
+        section(
+            "*A meeting's action items*\nCreated at once, or held for you to review first "
+            "(a direct message with Create, Edit and Dismiss for each).",
+            block_id="home:review",
+            accessory=static_select(
+                "Choose",
+                action_id=actions.REVIEW_FIRST,
+                options=list(reviews.values()),
+                initial=reviews[prefs.review_first],
+            ),
+        )
+    )
     tool_options = {tool: option(tool.label, tool.value) for tool in state.tools}
     if len(tool_options) > 1:
         default = prefs.default_provider

@@ -26,7 +26,7 @@ from bot.views.blocks import (
     section,
 )
 from bot.views.connections import connect_button, connection_of, disconnect_button, link_button
-from bot.views.home import MODE_LABELS
+from bot.views.home import MODE_LABELS, REVIEW_LABELS
 from bot.views.mrkdwn import cut, fit, link, one_line
 from bot.views.task_lines import owner_buttons, task_line, unique_tasks
 from primitives.enums import ProviderName
@@ -109,6 +109,7 @@ HELP = (
     "*`/tasks disconnect &lt;tool&gt;`* — forget a connection; your tasks wait for a new one\n"
     "*`/tasks status`* — your connections and routing choices\n"
     "*`/tasks pending`* — your waiting tasks, with retry and dismiss\n"
+    "*`/tasks review on|off`* — review a meeting's items before they are created, or not\n"
     "*`/tasks help`* — this list\n"
     "Routing and default lists are in the app's *Home* tab."
 )
@@ -143,6 +144,7 @@ def status_reply(
         else:
             lines.append(f":white_circle: *{tool.label}*: not connected")
     lines.append(f"*Routing*: {MODE_LABELS[preferences.routing_mode]}")
+    lines.append(f"*Meeting items*: {REVIEW_LABELS[preferences.review_first]}")
     if preferences.default_provider is not None:
         lines.append(f"*Default tool*: {preferences.default_provider.label}")
     for label, chosen in (
@@ -182,6 +184,21 @@ def pending_reply(
         more = f"and {count - len(shown)} more, shown once these are done"
         blocks.append(context(more, block_id="pending:more"))
     return SlackMessage(text, tuple(blocks))
+
+
+def review_said(review_first: bool, *, changed: bool) -> str:
+    """What `/tasks review [on|off]` answers."""
+    if review_first:
+        lead = "From now on you review" if changed else "You review"
+        return (
+            f"{lead} a meeting's action items before they are created: you get a direct "
+            "message with Create, Edit and Dismiss for each. `/tasks review off` creates them "
+            "at once."
+        )
+    lead = "From now on your" if changed else "Your"
+    return (
+        f"{lead} action items are created at once. `/tasks review on` lets you review them first."
+    )
 
 
 def notice(text: str) -> SlackMessage:

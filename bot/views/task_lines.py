@@ -41,11 +41,14 @@ LOOKS: dict[TaskState, StateLook] = {
         ":electric_plug:", "Waiting for a connection", "waiting for a connection"
     ),
     S.AWAITING_CHOICE: StateLook(":point_right:", "Choose a tool", "to choose"),
+    S.REVIEW: StateLook(":eyes:", "Waiting for review", "waiting for review"),
     S.FAILED: StateLook(":x:", "Failed", "failed"),
     S.DISMISSED: StateLook(":no_entry_sign:", "Dismissed", "dismissed"),
 }  # fmt: skip
 # What a person may dismiss: anything not yet created or being sent (routing.actions).
-DISMISSABLE = frozenset({S.PENDING_AUTH, S.AWAITING_CHOICE, S.QUEUED, S.RETRYING, S.FAILED})
+DISMISSABLE = frozenset(
+    {S.PENDING_AUTH, S.AWAITING_CHOICE, S.REVIEW, S.QUEUED, S.RETRYING, S.FAILED}
+)
 
 
 # What a created task's line adds once its tool said it is finished there ("· ✓ done in
@@ -117,7 +120,10 @@ def task_line(
     lines = [head]
     if facts:
         lines.append(" · ".join(facts))
-    if task.status is not S.CREATED and task.reason:
+    if task.status is S.REVIEW:
+        # Said with the owner's name, which a stored reason cannot hold (it is escaped).
+        lines.append(f"waiting for {mention(task.owner_user_id)} to review")
+    elif task.status is not S.CREATED and task.reason:
         lines.append(fit(one_line(task.reason), REASON_LIMIT))
     return "\n".join(lines)
 
@@ -155,20 +161,33 @@ def owner_buttons(task: TaskResult, tools: Sequence[ProviderName]) -> list[Block
     found = meeting_buttons(task, tools)
     if task.status is S.FAILED:
         found.append(_button("Retry", actions.retry(task.task_id), primary=True))
+    if task.status is S.REVIEW:
+        return [*found, *review_buttons(task)]
     if task.status in DISMISSABLE:
-        found.append(
-            button(
-                "Dismiss",
-                action_id=actions.dismiss(task.task_id).action_id,
-                value=task.task_id,
-                confirmation=confirm(
-                    "Dismiss this task?",
-                    "It will not be created. This cannot be undone.",
-                    "Dismiss",
-                ),
-            )
-        )
+        found.append(_dismiss_button(task.task_id))
     return found
+
+
+def review_buttons(task: TaskResult) -> list[Block]:
+    """Create / Edit / Dismiss, while the task waits for its owner's review."""
+    if task.status is not S.REVIEW or not actions.TASK_ID.match(task.task_id):
+        return []
+    return [
+        _button("Create", actions.create(task.task_id), primary=True),
+        _button("Edit", actions.edit(task.task_id)),
+        _dismiss_button(task.task_id),
+    ]
+
+
+def _dismiss_button(task_id: str) -> Block:
+    return button(
+        "Dismiss",
+        action_id=actions.dismiss(task_id).action_id,
+        value=task_id,
+        confirmation=confirm(
+            "Dismiss this task?", "It will not be created. This cannot be undone.", "Dismiss"
+        ),
+    )
 
 
 def _button(text: str, action: actions.Action, *, primary: bool = False) -> Block:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,19 @@ def test_dotenv_is_read_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch
     assert str(settings.clickup_api_url) == "http://127.0.0.1:9001/api"
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("24h", timedelta(hours=24)), ("90m", timedelta(minutes=90)), ("2d", timedelta(days=2)),
+     ("3600", timedelta(hours=1)), (" 45 M ", timedelta(minutes=45))],
+)  # fmt: skip
+def test_the_review_reminder_delay_reads_as_a_duration(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: timedelta
+) -> None:
+    assert load_settings().scrumy_review_remind_after == timedelta(hours=24)
+    monkeypatch.setenv("SCRUMY_REVIEW_REMIND_AFTER", value)
+    assert load_settings().scrumy_review_remind_after == expected
+
+
 def test_postgres_urls_are_normalised_to_asyncpg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgres://scrumy:pw@db.internal:5432/scrumy")
     settings = load_settings()
@@ -65,6 +79,9 @@ def test_blank_values_mean_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CLICKUP_CLIENT_ID", "123", "CLICKUP_CLIENT_SECRET is missing"),
         ("NOTION_CLIENT_SECRET", "secret_abcdefghijkl", "NOTION_CLIENT_ID is missing"),
         ("LOG_LEVEL", "chatty", "LOG_LEVEL:"),
+        ("SCRUMY_REVIEW_REMIND_AFTER", "tomorrow", "SCRUMY_REVIEW_REMIND_AFTER: expected a dur"),
+        ("SCRUMY_REVIEW_REMIND_AFTER", "30s", "SCRUMY_REVIEW_REMIND_AFTER: expected between"),
+        ("SCRUMY_REVIEW_REMIND_AFTER", "31d", "SCRUMY_REVIEW_REMIND_AFTER: expected between"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(

@@ -199,7 +199,8 @@ async def test_the_picked_project_decides_over_ask_me(slack: SlackHarness) -> No
     view = await open_modal(slack, "Plan Q4")
     await submit(slack, view, form_values("Plan Q4"))
     await eventually(lambda: len(direct_messages(slack)) == 2)
-    chosen, asked = await tasks_of(slack)
+    # Both were stored at the same instant of the test's clock: told apart by title.
+    chosen, asked = sorted(await tasks_of(slack), key=lambda task: task.title)
     assert (chosen.state, chosen.provider, chosen.destination_id) == (
         TaskState.QUEUED, ProviderName.NOTION, "ds-roadmap",
     )  # fmt: skip

@@ -24,6 +24,9 @@ LIFECYCLE: dict[TaskState, frozenset[TaskState]] = {
     # The owner connects a tool: queued, or asked to choose when they choose per task; found
     # impossible on connecting (a permanent error, with its reason); dismissed by them.
     S.PENDING_AUTH: frozenset({S.QUEUED, S.AWAITING_CHOICE, S.FAILED, S.DISMISSED}),
+    # The owner who reviews first creates it (routed then: queued, asked to choose, waiting
+    # for a connection, or failed with its reason) or dismisses it; never sent before.
+    S.REVIEW: frozenset({S.QUEUED, S.AWAITING_CHOICE, S.PENDING_AUTH, S.FAILED, S.DISMISSED}),
     # The owner picks a tool; their connection goes away before they do; they dismiss it.
     S.AWAITING_CHOICE: frozenset({S.QUEUED, S.PENDING_AUTH, S.DISMISSED}),
     # A worker claims it; a revoked connection sends it back to wait; dismissed.
@@ -40,7 +43,7 @@ LIFECYCLE: dict[TaskState, frozenset[TaskState]] = {
     S.DISMISSED: frozenset(),
 }
 # Where intake may put a task, before anything is sent (`routing.decide`).
-STARTS = {S.PENDING_AUTH, S.AWAITING_CHOICE, S.QUEUED, S.FAILED}
+STARTS = {S.PENDING_AUTH, S.AWAITING_CHOICE, S.REVIEW, S.QUEUED, S.FAILED}
 # SPEC: "every item ends `created`, `failed` with a reason, or `dismissed` by a person".
 ENDINGS = {S.CREATED, S.FAILED, S.DISMISSED}
 
@@ -50,7 +53,7 @@ REFUSED = sorted(set(itertools.product(TaskState, TaskState)) - set(LEGAL))
 
 def test_the_lifecycle_names_every_state() -> None:
     assert set(LIFECYCLE) == set(TaskState)
-    assert (len(LEGAL), len(REFUSED)) == (21, 43)
+    assert (len(LEGAL), len(REFUSED)) == (26, 55)
 
 
 @pytest.mark.parametrize(("current", "target"), LEGAL)

@@ -218,6 +218,7 @@ async def test_preferences_choose_from_the_persons_own_lists(
         "default_provider": None,
         "default_clickup_list": None,
         "default_notion_database": None,
+        "review_first": False,
     }
     refused = await api.put(url, json={"routing_mode": "default", "default_clickup_list_id": "l2"})
     assert refused.status_code == 422
@@ -262,6 +263,25 @@ async def test_preferences_choose_from_the_persons_own_lists(
     }
     [token] = harness.clickup_world.tokens
     assert token not in status.text and token not in chosen.text
+
+
+async def test_a_person_who_reviews_first_gets_review_in_the_meetings_answer(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    url = f"/api/users/{TEAM}/{ANA}/preferences"
+    for wrong in ({"review_first": "yes"}, {"review_first": 1}, {"review_first": None}):
+        answer = await api.put(url, json=wrong)
+        assert (answer.status_code, wrong) == (200 if wrong["review_first"] is None else 422, wrong)
+    turned = await api.put(url, json={"review_first": True})
+    assert turned.status_code == 200 and turned.json()["review_first"] is True
+    posted = await api.post("/api/meetings", json=planning())
+    assert posted.status_code == 202
+    statuses = [item["status"] for item in posted.json()["items"]]
+    assert statuses == ["pending_auth", "review"]  # Bo's is not held: only Ana reviews first
+    assert await harness.worker.run_once() == 0  # nothing is sent before Ana says so
+    assert harness.clickup_world.tasks == {}
+    off = await api.put(url, json={"review_first": False})
+    assert off.json()["review_first"] is False
 
 
 # --- bad input ------------------------------------------------------------------------------------
