@@ -41,8 +41,8 @@ from routing.owner_context import OwnerRouter
 from routing.owners import Directory
 from routing.preferences import PreferenceDetails, Preferences
 from routing.results import ConnectLinks, MeetingResult, Results, TaskPage, TaskResult
-from routing.webhooks import ConnectionHook
 from routing.review import DEFAULT_REMIND_AFTER, ReviewEdit, ReviewItem, Reviews
+from routing.webhooks import ConnectionHook
 from storage.vault import TokenVault
 
 
