@@ -427,6 +427,14 @@ def create_clickup_emulator(
         ]
         return JSONResponse({"lists": lists})
 
+    async def get_task(request: Request, grant: dict[str, Any]) -> Response:
+        """`GET /task/{id}`: a task of a workspace the person authorized; any other id is
+        refused like a bad list id."""
+        task = world.tasks.get(request.path_params["task_id"])
+        if task is None or world.team_of_list(task["list"]["id"]) not in grant["team_ids"]:
+            return not_authorized()
+        return JSONResponse({k: v for k, v in task.items() if k != "markdown_description"})
+
     async def list_tasks(request: Request, grant: dict[str, Any]) -> Response:
         list_id = request.path_params["list_id"]
         team_id = world.team_of_list(list_id)
@@ -512,6 +520,7 @@ def create_clickup_emulator(
             route("/api/v2/space/{space_id}/folder", get_folders, ["GET"]),
             route("/api/v2/space/{space_id}/list", get_folderless, ["GET"]),
             route("/api/v2/list/{list_id}/task", list_tasks, ["GET", "POST"]),
+            route("/api/v2/task/{task_id}", get_task, ["GET"]),
             Route("/_sandbox/state", control_state, methods=["GET"]),
             fault_control_route(world.faults),
             *clickup_web_routes(world),  # the tasks in a browser, at /web/

@@ -27,6 +27,7 @@ from bot.people import SlackPeople
 from bot.slack_api import SlackWebApi
 from bot.slack_client import slack_web_client
 from bot.socket_mode import SocketModeError, run_socket_mode
+from primitives.enums import ProviderName
 from routing.errors import DirectoryUnavailable
 from routing.owners import Directory
 from routing.utility import IntegrationUtility
@@ -37,6 +38,7 @@ from scrumy.startup import StartupError
 from sidecar.app import SidecarDeps, create_sidecar
 from sidecar.links import SIGNING_PURPOSE, LinkSigner
 from sidecar.metrics import Metrics
+from sidecar.notion_webhook import notion_webhook_route
 from sidecar.slack_sign_in import SlackSignIn
 from storage.api_keys import ApiKeyStore
 from storage.oauth_states import OAuthStateStore
@@ -205,6 +207,14 @@ def build_web_app(
     routes = (
         slack_routes(slack, on_ack=metrics.slack_acked, events=not socket_mode) if slack else ()
     )
+    if ProviderName.NOTION in services.providers:
+        key = settings.notion_webhook_verification_token
+        routes = (
+            *routes,
+            notion_webhook_route(
+                services.notion_updates(), key=key.get_secret_value() if key else None
+            ),
+        )
     deps = SidecarDeps(
         extra_routes=routes,
         utility=utility, engine=storage.engine, oauth_states=OAuthStateStore(storage.sessions),
@@ -279,11 +289,14 @@ async def serve(
     worker_task: asyncio.Task[None] | None = None
     socket_task: asyncio.Task[None] | None = None
     sweep_task: asyncio.Task[None] | None = None
+    status_task: asyncio.Task[None] | None = None
     if worker_config is not None:
         worker = services.worker(worker_config, observer=web.deps.metrics)
         worker_task = asyncio.create_task(worker.run(services.signal, stop))
         # Where a worker runs, connect flushes a process did not live to finish are run too.
         sweep_task = asyncio.create_task(web.deps.utility.keep_sweeping_flushes(stop))
+        # And tasks' statuses at the tools: the poll, and Notion events left unprocessed.
+        status_task = asyncio.create_task(services.follow_statuses(stop))
     if socket_mode and web.slack is not None and settings.slack_app_token is not None:
         connection = run_socket_mode(
             web.slack,
@@ -311,6 +324,9 @@ async def serve(
         if sweep_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweep_task
+        if status_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await status_task
         if worker_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task

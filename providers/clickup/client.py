@@ -16,16 +16,17 @@ workspaces the person authorized.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from primitives.clock import Clock
-from primitives.enums import ProviderName
+from primitives.enums import ProviderName, RemoteStatus
 from providers.base import (
     AuthRevoked,
     Catalog,
@@ -39,6 +40,7 @@ from providers.base import (
     ProviderAccount,
     SendGuard,
     TaskDraft,
+    TaskStatus,
     Transient,
     Workspace,
 )
@@ -48,6 +50,14 @@ from providers.http import Endpoint, ProviderHttp
 from providers.ratelimit import ConnectionRateLimiter
 from providers.reconcile import Window, carries, merged_windows
 
+# A status's `type` (developers.clickup.com, "Statuses"): `open` and `custom` are still to do,
+# `done` is done, `closed` closed. Mapped by type, never by the status's name.
+STATUS_TYPES = {
+    "open": RemoteStatus.OPEN,
+    "custom": RemoteStatus.OPEN,
+    "done": RemoteStatus.DONE,
+    "closed": RemoteStatus.CLOSED,
+}
 PAGE_SIZE = 100  # tasks in a full page of `GET /list/{id}/task`
 # Lookups whose windows are this close share a listing: the tasks created in between cost less
 # than the second listing's first page would.
@@ -232,6 +242,22 @@ class ClickUpProvider:
             # The task may exist: a Transient makes the worker look it up (again) by marker.
             raise Transient(CLICKUP, f"ClickUp's answer to {answer} had no task id") from None
         return CreatedTask(CLICKUP, task_id, url, destination.id)
+
+    async def task_status(
+        self, credentials: Credentials, task_id: str, *, spare_only: bool = False
+    ) -> TaskStatus:
+        """`GET /task/{id}`, sent once: its status's type, and `date_updated` (unix ms) as
+        the tool's time of the change."""
+        body = await self._http.send(
+            "GET", f"/task/{task_id}", authorization=_authorization(credentials.access_token),
+            connection_id=credentials.connection_id, spare_only=spare_only,
+        )  # fmt: skip
+        status = body.get("status")
+        kind = status.get("type") if isinstance(status, dict) else None
+        edited = None
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            edited = datetime.fromtimestamp(int(body["date_updated"]) / 1000, UTC)
+        return TaskStatus(STATUS_TYPES.get(str(kind)), edited)
 
     async def find_tasks(
         self, credentials: Credentials, destination: Destination, lookups: Sequence[Lookup]
