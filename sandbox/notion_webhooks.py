@@ -104,11 +104,12 @@ class NotionWebhookBook:
     faults: Counter[str] = field(default_factory=Counter)
     _window_of: dict[str, datetime] = field(default_factory=dict)  # page -> its window's end
 
-    def subscribe(self, url: str) -> str:
-        """Subscribe `url` (replacing any subscription): a new verification token, sent there
-        on the next delivery round; no event until it is verified."""
+    def subscribe(self, url: str, *, token: str | None = None) -> str:
+        """Subscribe `url` (replacing any subscription): a new verification token (`token`,
+        for a test that configured it already), sent there on the next delivery round; no
+        event until it is verified."""
         self.url = url
-        self.verification_token = f"secret_{secrets.token_urlsafe(32)}"
+        self.verification_token = token or f"secret_{secrets.token_urlsafe(32)}"
         self.verified = False
         self.handshake_owed = True
         self.pending.clear()
