@@ -10,9 +10,10 @@ last change (`TaskStatus.edited_at`), so a poll never overrides fresher news.
 It stays a small share of each tool's rate limit and never delays a task's creation: at most
 `per_connection` reads per connection and pass, and a read goes out only when that connection's
 budget is idle (`spare_only`: nothing in flight, its bucket full, half of a ClickUp window
-left); a busy connection is skipped and its tasks come first in the next pass. Tasks whose
-owner has no usable connection (none, or one that needs reconnecting) are skipped and moved to
-the back of the line. With the defaults (a pass every 300 s, one read per connection) a
+left) — so in practice one read per connection and pass, since a read leaves the bucket short
+of full for a moment; a busy connection is skipped and its tasks come first in the next pass.
+Tasks whose owner has no usable connection (none, or one that needs reconnecting) are skipped
+and moved to the back of the line. With the defaults (a pass every 300 s, one read per connection) a
 connection spends at most 2 requests per 5 minutes on it: 0.2% of Notion's 3 a second, 0.4%
 of ClickUp's lowest plan (100 a minute).
 
@@ -131,6 +132,8 @@ class StatusPoll:
             status = result.status
             if status is None or status.status is None:
                 continue
+            if status.status is RemoteStatus.OPEN and task.remote_status is None:
+                continue  # open, as every line shows it: no news, no message update
             await self._statuses.apply(
                 tool, task.provider_task_id, status.status,
                 status.edited_at or self._clock.now(), team_id=task.team_id,
