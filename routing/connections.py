@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -26,6 +26,7 @@ from routing.notify import Notifier
 from routing.outbox import count_owner_tasks, send_back_to_waiting
 from routing.owner_context import OwnerRouter
 from routing.results import Results
+from routing.webhooks import ConnectionHook
 from storage.connections import NewTokens, save_connection
 from storage.models import UserAuthToken
 from storage.vault import TokenVault
@@ -71,8 +72,10 @@ class Connections:
         router: OwnerRouter,
         results: Results,
         notifier: Notifier,
+        hooks: Sequence[ConnectionHook] = (),
     ) -> None:
         self._sessions = sessions
+        self._hooks = tuple(hooks)
         self._vault = vault
         self._clock = clock
         self._providers = providers
@@ -157,6 +160,12 @@ class Connections:
         except Exception:
             log.exception("could not tell %s about their %s connection", user_id,
                           account.provider.label)  # fmt: skip
+        for hook in self._hooks:  # e.g. registering the tool's webhook, in the background
+            try:
+                await hook.connected(team_id, user_id, account.provider)
+            except Exception:
+                log.exception("a hook failed on %s's %s connection", user_id,
+                              account.provider.label)  # fmt: skip
         # Read before answering: a meeting posted right after connecting is routed with it.
         await self._flush.read_catalogs(team_id, user_id, [account.provider])
         if background:
@@ -196,6 +205,11 @@ class Connections:
                 reason=f"{provider.label} was disconnected", now=now,
             )  # fmt: skip
         await self._catalogs.forget(team_id=team_id, user_id=user_id, provider=provider)
+        for hook in self._hooks:  # e.g. removing the tool's webhook, with the token still known
+            try:
+                await hook.disconnected(team_id, user_id, provider, access_token)
+            except Exception:
+                log.exception("a hook failed on %s's %s disconnect", user_id, provider.label)
         client = self._providers.get(provider)
         if client is not None:
             # The token is already gone from our side; a failed revoke changes nothing.

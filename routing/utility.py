@@ -17,7 +17,7 @@ Failures are `routing.errors.RoutingError`s, with a code and a message a person 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +39,7 @@ from routing.owner_context import OwnerRouter
 from routing.owners import Directory
 from routing.preferences import PreferenceDetails, Preferences
 from routing.results import ConnectLinks, MeetingResult, Results, TaskPage, TaskResult
+from routing.webhooks import ConnectionHook
 from storage.vault import TokenVault
 
 
@@ -62,6 +63,7 @@ class IntegrationUtility:
         wake: Callable[[], None] | None = None,
         connect_links: ConnectLinks | None = None,
         default_team_id: str | None = None,
+        connection_hooks: Sequence[ConnectionHook] = (),
     ) -> None:
         self._sessions = sessions
         router = OwnerRouter(vault=vault, catalogs=catalogs, providers=providers)
@@ -74,7 +76,7 @@ class IntegrationUtility:
         )
         self._connections = Connections(
             sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
-            router=router, results=results, notifier=notifier,
+            router=router, results=results, notifier=notifier, hooks=connection_hooks,
         )  # fmt: skip
         self._preferences = Preferences(sessions=sessions, clock=clock, catalogs=catalogs)
         self._actions = TaskActions(sessions=sessions, clock=clock, router=router, results=results)

@@ -1,7 +1,8 @@
 """An emulator of the ClickUp API v2 for tests and the demo (see docs/sandbox.md).
 
 It speaks what our client uses — OAuth (consent page, one-time codes, token exchange), the
-workspace hierarchy, task creation and listing — with ClickUp's error shape
+workspace hierarchy, task creation and listing, webhooks and their signed deliveries, and a
+task's status changed or the task deleted (`sandbox.clickup_webhooks`) — with ClickUp's error shape
 `{"err": ..., "ECODE": ...}`, per-token rate limits with the `X-RateLimit-*` headers, and the
 fault injection of `sandbox.faults` (a server error answers the fault's `status`, 500 unless
 told, with `Retry-After` when the fault says how long). State is in memory, seedable and
@@ -27,6 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
+from sandbox.clickup_webhooks import ClickUpWebhookApi, WebhookBook, statuses_of
 from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route, fired_of
 from sandbox.tools_web import clickup_web_routes
 
@@ -65,6 +67,7 @@ class ClickUpSandbox:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> {user_id, team_ids}
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: FaultBook = field(default_factory=FaultBook)
+    webhook_book: WebhookBook = field(default_factory=WebhookBook)
     network: Network = field(default_factory=Network)
     requests: Counter[str] = field(default_factory=Counter)
     # 429s answered because a token's budget was spent: (token, start of its window) -> count.
@@ -94,9 +97,19 @@ class ClickUpSandbox:
         self.folders[folder_id] = {"name": name, "space_id": space_id}
 
     def add_list(
-        self, list_id: str, name: str, *, space_id: str, folder_id: str | None = None
+        self,
+        list_id: str,
+        name: str,
+        *,
+        space_id: str,
+        folder_id: str | None = None,
+        statuses: list[dict[str, Any]] | None = None,
     ) -> None:
+        """A list; `statuses` (`{status, color, type, orderindex}`) replace the workspace's
+        defaults (`sandbox.clickup_webhooks.DEFAULT_STATUSES`)."""
         self.lists[list_id] = {"name": name, "space_id": space_id, "folder_id": folder_id}
+        if statuses is not None:
+            self.lists[list_id]["statuses"] = statuses
 
     def issue_token(self, user_id: int, team_ids: list[str]) -> str:
         token = f"{user_id}_{secrets.token_hex(20)}"
@@ -133,7 +146,7 @@ class ClickUpSandbox:
             "text_content": markdown,
             "description": markdown,
             "markdown_description": markdown,
-            "status": {"status": "to do", "color": "#d3d3d3", "type": "open", "orderindex": 0},
+            "status": dict(statuses_of(self, list_id)[0]),
             "date_created": str(created_ms),
             "date_updated": str(created_ms),
             "creator": {"id": creator_id},
@@ -194,6 +207,7 @@ def create_clickup_emulator(
     """A Starlette app emulating ClickUp; `app.state.sandbox` is its world."""
     world = sandbox or ClickUpSandbox()
     time = clock or SystemClock()
+    hooks = ClickUpWebhookApi(world, time)
 
     def authorized(request: Request) -> tuple[dict[str, Any] | None, Response | None]:
         header = request.headers.get("authorization", "")
@@ -427,14 +441,6 @@ def create_clickup_emulator(
         ]
         return JSONResponse({"lists": lists})
 
-    async def get_task(request: Request, grant: dict[str, Any]) -> Response:
-        """`GET /task/{id}`: a task of a workspace the person authorized; any other id is
-        refused like a bad list id."""
-        task = world.tasks.get(request.path_params["task_id"])
-        if task is None or world.team_of_list(task["list"]["id"]) not in grant["team_ids"]:
-            return not_authorized()
-        return JSONResponse({k: v for k, v in task.items() if k != "markdown_description"})
-
     async def list_tasks(request: Request, grant: dict[str, Any]) -> Response:
         list_id = request.path_params["list_id"]
         team_id = world.team_of_list(list_id)
@@ -520,13 +526,17 @@ def create_clickup_emulator(
             route("/api/v2/space/{space_id}/folder", get_folders, ["GET"]),
             route("/api/v2/space/{space_id}/list", get_folderless, ["GET"]),
             route("/api/v2/list/{list_id}/task", list_tasks, ["GET", "POST"]),
-            route("/api/v2/task/{task_id}", get_task, ["GET"]),
+            route("/api/v2/task/{task_id}", hooks.one_task, ["GET", "PUT", "DELETE"]),
+            route("/api/v2/team/{team_id}/webhook", hooks.team_webhooks, ["GET", "POST"]),
+            route("/api/v2/webhook/{webhook_id}", hooks.one_webhook, ["PUT", "DELETE"]),
             Route("/_sandbox/state", control_state, methods=["GET"]),
             fault_control_route(world.faults),
-            *clickup_web_routes(world),  # the tasks in a browser, at /web/
+            # The tasks in a browser, at /web/, each with a button to mark it done.
+            *clickup_web_routes(world, mark_done=hooks.finish),
         ]
     )
     app.state.sandbox = world
+    app.state.webhooks = hooks
     return app
 
 

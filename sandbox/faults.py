@@ -35,6 +35,11 @@ class FaultKind(StrEnum):
     RATE_LIMIT = "rate_limit"  # 429 with the tool's headers
     REVOKED = "revoked"  # the token is refused as revoked
     LOST_RESPONSE = "lost_response"  # do the work, then answer 502 as if the response was lost
+    # Webhook deliveries (method "WEBHOOK", path: the event's name; sandbox.clickup_webhooks):
+    WEBHOOK_DUPLICATE = "webhook_duplicate"  # the delivery is sent twice
+    WEBHOOK_OUT_OF_ORDER = "webhook_out_of_order"  # held back, sent after the next one
+    WEBHOOK_BAD_SIGNATURE = "webhook_bad_signature"  # a forged copy is sent first
+    WEBHOOK_DOWN = "webhook_down"  # the attempt fails as if the receiver did not answer
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """The ClickUp and Notion emulators in a browser: the tasks and pages they hold, live.
 
     clickup_web_routes(world)   GET /web/ on the ClickUp emulator: every task with its
-                                list (space / folder / list), assignees, due, priority, status
+                                list (space / folder / list), assignees, due, priority, status,
+                                and (given `mark_done`) a "Mark done" button: POST
+                                /web/tasks/{id}/done moves it to its list's done status, which
+                                sends the webhooks as a change in ClickUp would
     notion_web_routes(world)    GET /web/ on the Notion emulator: every page with its data
                                 source, assignee, due, priority and status
 
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sandbox.web_page import page, static_routes
@@ -79,7 +82,7 @@ def _header(title: str, count: int, noun: str) -> str:
     )
 
 
-def clickup_body(world: ClickUpSandbox) -> str:
+def clickup_body(world: ClickUpSandbox, *, buttons: bool = False) -> str:
     zone = ZoneInfo(world.time_zone)
 
     def where(task: dict[str, Any]) -> str:
@@ -106,16 +109,40 @@ def clickup_body(world: ClickUpSandbox) -> str:
             ", ".join(escape(str(a.get("username", a.get("id")))) for a in task["assignees"]),
             due(task),
             escape(str(priority).capitalize()),
-            escape(str(task["status"]["status"])),
+            escape(str(task["status"]["status"])) + _done_button(task, buttons),
             created.strftime("%d %b %H:%M UTC"),
         ]
         rows.append((f"task-{task['id']}", cells))
     return _header("ClickUp (emulated)", len(rows), "task") + _table(rows, "No tasks yet.")
 
 
-def clickup_web_routes(world: ClickUpSandbox) -> list[Route]:
-    """The ClickUp emulator's page of tasks; `create_clickup_emulator` mounts it."""
-    return _routes("ClickUp (emulated)", lambda: clickup_body(world))
+def _done_button(task: dict[str, Any], shown: bool) -> str:
+    if not shown or task["status"].get("type") in ("done", "closed"):
+        return ""
+    action = f"/web/tasks/{escape(task['id'])}/done"
+    return (
+        f'<form method="post" action="{action}" class="inline">'
+        f'<button type="submit" id="done-{escape(task["id"])}">Mark done</button></form>'
+    )
+
+
+def clickup_web_routes(
+    world: ClickUpSandbox, *, mark_done: Callable[[str], bool] | None = None
+) -> list[Route]:
+    """The ClickUp emulator's page of tasks; `create_clickup_emulator` mounts it, with
+    `mark_done` (a task id → whether it changed) behind each task's "Mark done" button."""
+    routes = _routes("ClickUp (emulated)", lambda: clickup_body(world, buttons=bool(mark_done)))
+    if mark_done is not None:
+
+        async def done(request: Request) -> Response:
+            task_id = request.path_params["task_id"]
+            if task_id not in world.tasks:
+                return JSONResponse({"err": "Task not found", "ECODE": "ITEM_013"}, 404)
+            mark_done(task_id)
+            return RedirectResponse(f"/web/#task-{task_id}", status_code=303)
+
+        routes.append(Route("/web/tasks/{task_id}/done", done, methods=["POST"]))
+    return routes
 
 
 def _plain(items: Any) -> str:

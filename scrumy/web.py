@@ -28,9 +28,13 @@ from bot.slack_api import SlackWebApi
 from bot.slack_client import slack_web_client
 from bot.socket_mode import SocketModeError, run_socket_mode
 from primitives.enums import ProviderName
+from providers.clickup import ClickUpProvider
+from routing.clickup_webhooks import ClickUpWebhooks
 from routing.errors import DirectoryUnavailable
 from routing.owners import Directory
+from routing.remote_status import RemoteStatuses
 from routing.utility import IntegrationUtility
+from routing.webhooks import WebhookReceiver
 from routing.worker import WorkerConfig
 from scrumy.services import Services
 from scrumy.settings import Settings
@@ -42,6 +46,7 @@ from sidecar.notion_webhook import notion_webhook_route
 from sidecar.slack_sign_in import SlackSignIn
 from storage.api_keys import ApiKeyStore
 from storage.oauth_states import OAuthStateStore
+from storage.webhook_inbox import WebhookInbox
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,26 @@ class WebApp:
     app: Starlette
     deps: SidecarDeps  # what the app was built from: the utility, links, metrics, …
     slack: AsyncApp | None = None  # the Bolt app, where Slack is configured
+    # ClickUp's webhooks (status flowing back), where ClickUp is configured: its upkeep runs
+    # beside the worker (`keep_running`).
+    clickup_webhooks: ClickUpWebhooks | None = None
+
+
+def clickup_webhooks(settings: Settings, services: Services) -> ClickUpWebhooks | None:
+    """ClickUp's webhooks at APP_BASE_URL/webhooks/clickup, telling `services.notifier` of
+    the tasks finished in ClickUp; None where ClickUp is not configured."""
+    client = services.providers.get(ProviderName.CLICKUP)
+    if not isinstance(client, ClickUpProvider):
+        return None
+    storage = services.storage
+    statuses = RemoteStatuses(
+        sessions=storage.sessions, notifier=services.notifier, clock=services.clock
+    )
+    return ClickUpWebhooks(
+        sessions=storage.sessions, vault=storage.vault, clock=services.clock, client=client,
+        statuses=statuses, inbox=WebhookInbox(storage.sessions, services.clock),
+        base_url=settings.base_url,
+    )  # fmt: skip
 
 
 def slack_web_api(settings: Settings, services: Services) -> SlackWebApi:
@@ -197,11 +222,16 @@ def build_web_app(
         clock=services.clock,
     )  # fmt: skip
     metrics = Metrics()
+    clickup_hooks = clickup_webhooks(settings, services)
+    receivers: dict[ProviderName, WebhookReceiver] = {}
+    if clickup_hooks is not None:
+        receivers[ProviderName.CLICKUP] = clickup_hooks
     utility = IntegrationUtility(
         sessions=storage.sessions, vault=storage.vault, clock=services.clock,
         providers=services.providers, catalogs=services.catalogs,
         directory=directory, notifier=services.notifier,
         wake=services.signal.notify, connect_links=links,
+        connection_hooks=[clickup_hooks] if clickup_hooks else (),
     )  # fmt: skip
     slack = slack_app(settings, services, utility=utility, links=links, socket_mode=socket_mode)
     routes = (
@@ -226,8 +256,9 @@ def build_web_app(
         metrics_token=(
             settings.metrics_token.get_secret_value() if settings.metrics_token else None
         ),
+        webhooks=receivers,
     )  # fmt: skip
-    return WebApp(create_sidecar(deps), deps, slack)
+    return WebApp(create_sidecar(deps), deps, slack, clickup_hooks)
 
 
 def tell_slack(settings: Settings, services: Services, tokens: TokenSource) -> SlackNotifier:
@@ -290,6 +321,7 @@ async def serve(
     socket_task: asyncio.Task[None] | None = None
     sweep_task: asyncio.Task[None] | None = None
     status_task: asyncio.Task[None] | None = None
+    hooks_task: asyncio.Task[None] | None = None
     if worker_config is not None:
         worker = services.worker(worker_config, observer=web.deps.metrics)
         worker_task = asyncio.create_task(worker.run(services.signal, stop))
@@ -297,6 +329,10 @@ async def serve(
         sweep_task = asyncio.create_task(web.deps.utility.keep_sweeping_flushes(stop))
         # And tasks' statuses at the tools: the poll, and Notion events left unprocessed.
         status_task = asyncio.create_task(services.follow_statuses(stop))
+        # And ClickUp's webhooks are kept: registrations retried, deliveries left behind
+        # processed, unhealthy webhooks registered again.
+        if web.clickup_webhooks is not None:
+            hooks_task = asyncio.create_task(web.clickup_webhooks.keep_running(stop))
     if socket_mode and web.slack is not None and settings.slack_app_token is not None:
         connection = run_socket_mode(
             web.slack,
@@ -321,6 +357,11 @@ async def serve(
         services.signal.notify()
         # The server stopped answering: the flushes its callbacks started finish first.
         await web.deps.utility.settle_flushes()
+        if web.clickup_webhooks is not None:
+            await web.clickup_webhooks.settle()
+        if hooks_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await hooks_task
         if sweep_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweep_task

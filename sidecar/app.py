@@ -27,6 +27,7 @@ from primitives.enums import ProviderName
 from providers.base import Provider
 from routing.people import People, UnnamedPeople
 from routing.utility import IntegrationUtility
+from routing.webhooks import WebhookReceiver
 from sidecar import pages
 from sidecar.api import TaskApi
 from sidecar.errors import EXCEPTION_HANDLERS, error_response
@@ -35,6 +36,7 @@ from sidecar.metrics import CONTENT_TYPE, Metrics, TaskCountCache
 from sidecar.oauth import ConnectFlow
 from sidecar.openapi import build_openapi
 from sidecar.slack_sign_in import SlackSignIn
+from sidecar.webhooks import webhook_routes
 from storage.api_keys import ApiKeyStore
 from storage.engine import DatabaseUnavailable, check_connection
 from storage.migrate import migration_state
@@ -61,6 +63,8 @@ class SidecarDeps:
     sign_in: SlackSignIn | None = None
     # When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`.
     metrics_token: str | None = field(default=None, repr=False)
+    # The tools' signed webhook deliveries, `POST /webhooks/{tool}` (`sidecar.webhooks`).
+    webhooks: Mapping[ProviderName, WebhookReceiver] = field(default_factory=dict)
 
 
 class NoSniff:
@@ -154,6 +158,7 @@ def create_sidecar(deps: SidecarDeps) -> Starlette:
         Route(pages.STYLESHEET_PATH, stylesheet, methods=["GET"]),
         *connect.routes(),
         *api.routes(),
+        *webhook_routes(deps.webhooks),
         *deps.extra_routes,
     ]
     return Starlette(

@@ -46,6 +46,7 @@ from providers.base import (
 )
 from providers.clickup.errors import CLICKUP, error_from_response
 from providers.clickup.mapping import task_body
+from providers.clickup.webhooks import STATUS_EVENTS, ClickUpWebhook, webhook_of
 from providers.http import Endpoint, ProviderHttp
 from providers.ratelimit import ConnectionRateLimiter
 from providers.reconcile import Window, carries, merged_windows
@@ -58,6 +59,7 @@ STATUS_TYPES = {
     "done": RemoteStatus.DONE,
     "closed": RemoteStatus.CLOSED,
 }
+TASK_NOT_FOUND = "ITEM_013"
 PAGE_SIZE = 100  # tasks in a full page of `GET /list/{id}/task`
 # Lookups whose windows are this close share a listing: the tasks created in between cost less
 # than the second listing's first page would.
@@ -247,11 +249,17 @@ class ClickUpProvider:
         self, credentials: Credentials, task_id: str, *, spare_only: bool = False
     ) -> TaskStatus:
         """`GET /task/{id}`, sent once: its status's type, and `date_updated` (unix ms) as
-        the tool's time of the change."""
-        body = await self._http.send(
-            "GET", f"/task/{task_id}", authorization=_authorization(credentials.access_token),
-            connection_id=credentials.connection_id, spare_only=spare_only,
-        )  # fmt: skip
+        the tool's time of the change. A task ClickUp no longer has (404 `ITEM_013`, "Task not
+        found") is `deleted`."""
+        try:
+            body = await self._http.send(
+                "GET", f"/task/{task_id}", authorization=_authorization(credentials.access_token),
+                connection_id=credentials.connection_id, spare_only=spare_only,
+            )  # fmt: skip
+        except Permanent as gone:
+            if gone.code != TASK_NOT_FOUND:
+                raise
+            return TaskStatus(RemoteStatus.DELETED, None)
         status = body.get("status")
         kind = status.get("type") if isinstance(status, dict) else None
         edited = None
@@ -299,6 +307,52 @@ class ClickUpProvider:
             if not tasks or last_page or (last_page is None and len(tasks) < PAGE_SIZE):
                 return
             page += 1
+
+    # --- webhooks (providers.clickup.webhooks) -----------------------------------------------
+
+    async def create_webhook(
+        self, credentials: Credentials, *, team_id: str, endpoint: str,
+        events: Sequence[str] = STATUS_EVENTS,
+    ) -> ClickUpWebhook:  # fmt: skip
+        """Register a webhook for the workspace `team_id`; its `secret` is in the answer only.
+        Sent once: a repeat could make a second webhook."""
+        body = await self._http.send(
+            "POST", f"/team/{team_id}/webhook",
+            authorization=_authorization(credentials.access_token),
+            connection_id=credentials.connection_id,
+            json={"endpoint": endpoint, "events": list(events)},
+        )  # fmt: skip
+        try:
+            webhook = webhook_of(body.get("webhook") or {"id": body.get("id")})
+        except ValueError:
+            raise Transient(CLICKUP, "ClickUp's answer to a new webhook had no id") from None
+        if webhook.secret is None:
+            raise Transient(CLICKUP, "ClickUp's answer to a new webhook had no secret")
+        return webhook
+
+    async def list_webhooks(
+        self, credentials: Credentials, *, team_id: str
+    ) -> list[ClickUpWebhook]:
+        """The webhooks this connection's user made in the workspace, with their health."""
+        body = await self._get(f"/team/{team_id}/webhook", credentials)
+        found = body.get("webhooks")
+        if not isinstance(found, list):
+            raise Transient(CLICKUP, "ClickUp sent a webhook listing of an unexpected shape")
+        webhooks = []
+        for data in found:
+            try:
+                webhooks.append(webhook_of(data))
+            except ValueError:
+                continue
+        return webhooks
+
+    async def delete_webhook(self, credentials: Credentials, webhook_id: str) -> None:
+        """Remove a webhook (safe to repeat, so retried like a read)."""
+        await self._http.read(
+            "DELETE", f"/webhook/{webhook_id}",
+            authorization=_authorization(credentials.access_token),
+            connection_id=credentials.connection_id,
+        )  # fmt: skip
 
 
 def _ms(moment: datetime) -> int:

@@ -90,3 +90,24 @@ async def test_unknown_other_tool_other_team_or_uncreated_tasks_are_left_alone(
     assert (await tasks(sessions))[0].remote_status is None
     assert len(wiring.notifier.changes) == before
     assert await statuses.apply(CLICKUP, task.provider_task_id, DONE, now, team_id="T1")
+
+
+async def test_newer_news_of_the_same_status_keeps_an_older_change_from_winning(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    clickup: ClickUpProvider,
+    clickup_world: ClickUpSandbox,
+) -> None:
+    wiring = wire(sessions, clock, {CLICKUP: clickup})
+    [task] = await created_meeting(wiring, clickup_world, 1)
+    assert task.provider_task_id
+    statuses = RemoteStatuses(sessions=sessions, notifier=wiring.notifier, clock=clock)
+    at = clock.now()
+    # Done at t, reopened at t+1, done again at t+2: t+2 arrives before t+1.
+    assert await statuses.apply(CLICKUP, task.provider_task_id, DONE, at)
+    before = len(wiring.notifier.changes)
+    assert not await statuses.apply(CLICKUP, task.provider_task_id, DONE, at + timedelta(2))
+    assert not await statuses.apply(CLICKUP, task.provider_task_id, OPEN, at + timedelta(1))
+    [row] = await tasks(sessions)
+    assert (row.remote_status, row.remote_status_at) == (DONE, at + timedelta(2))
+    assert len(wiring.notifier.changes) == before  # nothing to re-render

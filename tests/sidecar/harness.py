@@ -210,6 +210,8 @@ async def _sidecar(
             told=told,
         )  # fmt: skip
         await deps.utility.settle_flushes()
+        if web.clickup_webhooks is not None:
+            await web.clickup_webhooks.settle()
         if told is not None:
             await told.aclose()
     finally:

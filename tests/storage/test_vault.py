@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from primitives.enums import ProviderName
 from primitives.ids import new_id
 from storage.connections import NewTokens, load_connection, save_connection
-from storage.models import SlackInstallation
+from storage.models import SlackInstallation, ToolWebhook
 from storage.rotation import audit_encryption, rotate_keys
 from storage.vault import TokenVault, VaultError, load_or_create_local_key, new_key
 
@@ -115,6 +115,14 @@ async def seed_tokens(
                 encrypted_user_token=vault.encrypt("xoxp-1-2-def"), created_at=NOW, updated_at=NOW,
             )
         )  # fmt: skip
+        session.add(
+            ToolWebhook(
+                id=new_id("whk"), team_id="T1", user_id="U0", provider=ProviderName.CLICKUP,
+                workspace_id="9001", remote_id="wh-1", endpoint="https://scrumy.example/webhooks/clickup",
+                encrypted_secret=vault.encrypt("clickup-webhook-secret"), created_at=NOW,
+                updated_at=NOW,
+            )
+        )  # fmt: skip
     return expected
 
 
@@ -126,18 +134,18 @@ async def test_rotation_leaves_no_row_on_the_old_key(
 
     both = TokenVault([newest_key, old_key])
     before = await audit_encryption(sessions, both)
-    assert (before.total, before.stale, before.unreadable) == (16, 16, 0)
+    assert (before.total, before.stale, before.unreadable) == (17, 17, 0)
 
     report = await rotate_keys(sessions, both, batch_size=3)  # several batches
-    assert report.rotated == 16
+    assert report.rotated == 17
     rotated = {table: n for table, n in report.by_table.items() if n}  # tables with none: 0
-    assert rotated == {"user_auth_tokens": 14, "slack_installations": 2}
+    assert rotated == {"user_auth_tokens": 14, "slack_installations": 2, "tool_webhooks": 1}
     assert (await rotate_keys(sessions, both)).rotated == 0  # a second run has nothing to do
 
     # Drop the old key: everything must still read back.
     newest_only = TokenVault([newest_key])
     after = await audit_encryption(sessions, newest_only)
-    assert (after.total, after.stale, after.unreadable) == (16, 0, 0)
+    assert (after.total, after.stale, after.unreadable) == (17, 0, 0)
     async with sessions() as session:
         for user_id, access in expected.items():
             loaded = await load_connection(
@@ -146,6 +154,8 @@ async def test_rotation_leaves_no_row_on_the_old_key(
             assert loaded is not None and loaded.access_token == access
         bot = await session.execute(text("SELECT encrypted_bot_token FROM slack_installations"))
         assert newest_only.decrypt(bot.scalar_one()) == "xoxb-1-2-abc"
+        secret = await session.execute(text("SELECT encrypted_secret FROM tool_webhooks"))
+        assert newest_only.decrypt(secret.scalar_one()) == "clickup-webhook-secret"
 
 
 async def test_audit_reports_values_no_key_can_read(
@@ -153,7 +163,7 @@ async def test_audit_reports_values_no_key_can_read(
 ) -> None:
     await seed_tokens(sessions, TokenVault([new_key()]), 1)
     audit = await audit_encryption(sessions, TokenVault([new_key()]))
-    assert audit.unreadable == 4
+    assert audit.unreadable == 5
 
 
 def test_local_key_is_created_once_with_mode_0600(
