@@ -1,11 +1,22 @@
-"""Notion's webhook events, from a verified delivery to the meeting's line (docs/routing.md,
-"Status from the tools").
+"""Notion's webhook (`POST /webhooks/notion`, through `sidecar.webhooks`): from a delivery to
+the meeting's line (docs/routing.md, "Status from the tools"; set-up in docs/setup.md).
 
-    updates = NotionStatusUpdates(...)
-    delivery_id = await updates.receive(event, payload)   # stored; None: seen before
-    … the endpoint answers 200 …
-    await updates.process(delivery_id, event)             # read the page, apply its status
-    await updates.sweep()                                 # what a stopped process left
+    receipt = await updates.receive(raw_body, headers)   # verified and stored, or refused
+    … answered with receipt.status …
+    await receipt.process()                              # read the page, apply its status
+    await updates.sweep()                                # what a stopped process left
+
+`receive` (the `routing.webhooks.WebhookReceiver` seam):
+
+- unsigned, the only thing accepted is the subscription's one-time verification request
+  (`{"verification_token": …}`): the token is kept, encrypted, for the operator
+  (`scrumy notion-webhook-token`), and a log line says so — never the token itself;
+- every event must carry `X-Notion-Signature: sha256=<hex>` of the raw body under
+  NOTION_WEBHOOK_VERIFICATION_TOKEN (`key`), compared in constant time; otherwise 401 and
+  nothing is stored. Without the setting no event is accepted;
+- a verified event about a page's status is stored (de-duplicated by the event's id) before
+  the answer and acted on after it; a second delivery of the same event is answered 200 and
+  not acted on again. Other event types are answered 200 and dropped.
 
 An event names a page and says that something changed, never what: the page is read with its
 owner's connection (`routing.status_reads`) and its status goes through
@@ -25,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,9 +45,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import Clock
 from primitives.enums import ProviderName, TaskState
-from providers.notion.webhooks import BadDelivery, NotionEvent, read_delivery
+from providers.notion.webhooks import (
+    SIGNATURE_HEADER,
+    BadDelivery,
+    NotionEvent,
+    VerificationRequest,
+    read_delivery,
+    signature_valid,
+)
 from routing.remote_status import RemoteStatuses
 from routing.status_reads import StatusReader
+from routing.webhooks import WebhookReceipt
 from storage.engine import unreachable
 from storage.models import Task
 from storage.webhook_inbox import WebhookInbox
@@ -62,13 +81,62 @@ class NotionStatusUpdates:
         verifications: WebhookVerifications,
         reader: StatusReader,
         statuses: RemoteStatuses,
+        key: str | None,
     ) -> None:
+        self._key = key
         self._sessions = sessions
         self._clock = clock
         self._inbox = inbox
         self._verifications = verifications
         self._reader = reader
         self._statuses = statuses
+
+    @property
+    def provider(self) -> ProviderName:
+        return NOTION
+
+    async def receive(self, body: bytes, headers: Mapping[str, str]) -> WebhookReceipt:
+        """Verify and record one delivery; see the module docstring. Never raises for bad
+        input."""
+        signature = headers.get(SIGNATURE_HEADER)
+        if signature is None:
+            return await self._unsigned(body)
+        if self._key is None:
+            log.warning(
+                "a signed Notion webhook delivery was refused: NOTION_WEBHOOK_VERIFICATION_TOKEN "
+                "is not set (docs/setup.md, Notion webhooks)"
+            )
+            return WebhookReceipt(401, "not_verified")
+        if not signature_valid(self._key, body, signature):
+            return WebhookReceipt(401, "bad_signature")
+        try:
+            delivery = read_delivery(body)
+        except BadDelivery:
+            return WebhookReceipt(400, "not_a_delivery")
+        if isinstance(delivery, VerificationRequest):
+            await self.verification_received(delivery.token)
+            return WebhookReceipt(200)
+        if not delivery.about_status:
+            return WebhookReceipt(200, "ignored")
+        delivery_id = await self.record(delivery, json.loads(body))
+        if delivery_id is None:
+            return WebhookReceipt(200, "duplicate")
+        event = delivery
+
+        async def process() -> None:
+            await self.process(delivery_id, event)
+
+        return WebhookReceipt(200, "ok", process)
+
+    async def _unsigned(self, body: bytes) -> WebhookReceipt:
+        try:
+            delivery = read_delivery(body)
+        except BadDelivery:
+            delivery = None
+        if not isinstance(delivery, VerificationRequest):
+            return WebhookReceipt(401, "unsigned")
+        await self.verification_received(delivery.token)
+        return WebhookReceipt(200)
 
     async def verification_received(self, token: str) -> None:
         """Notion sent its subscription's verification token: keep it for the operator."""
@@ -79,7 +147,7 @@ class NotionStatusUpdates:
             "NOTION_WEBHOOK_VERIFICATION_TOKEN"
         )
 
-    async def receive(self, event: NotionEvent, payload: dict[str, Any]) -> str | None:
+    async def record(self, event: NotionEvent, payload: dict[str, Any]) -> str | None:
         """Store a verified event; its delivery id, None when this event was stored before."""
         return await self._inbox.record(NOTION, event.id, payload)
 

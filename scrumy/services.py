@@ -71,9 +71,12 @@ class Services:
         )
 
     def notion_updates(self) -> NotionStatusUpdates:
-        """Notion's webhook events, from receipt to the meeting's line."""
+        """Notion's webhook events, from receipt to the meeting's line, verified with
+        NOTION_WEBHOOK_VERIFICATION_TOKEN."""
         storage = self.storage
+        key = self.settings.notion_webhook_verification_token
         return NotionStatusUpdates(
+            key=key.get_secret_value() if key else None,
             sessions=storage.sessions, clock=self.clock,
             inbox=WebhookInbox(storage.sessions, self.clock),
             verifications=WebhookVerifications(storage.sessions, storage.vault, self.clock),

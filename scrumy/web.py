@@ -42,7 +42,6 @@ from scrumy.startup import StartupError
 from sidecar.app import SidecarDeps, create_sidecar
 from sidecar.links import SIGNING_PURPOSE, LinkSigner
 from sidecar.metrics import Metrics
-from sidecar.notion_webhook import notion_webhook_route
 from sidecar.slack_sign_in import SlackSignIn
 from storage.api_keys import ApiKeyStore
 from storage.oauth_states import OAuthStateStore
@@ -226,6 +225,8 @@ def build_web_app(
     receivers: dict[ProviderName, WebhookReceiver] = {}
     if clickup_hooks is not None:
         receivers[ProviderName.CLICKUP] = clickup_hooks
+    if ProviderName.NOTION in services.providers:
+        receivers[ProviderName.NOTION] = services.notion_updates()
     utility = IntegrationUtility(
         sessions=storage.sessions, vault=storage.vault, clock=services.clock,
         providers=services.providers, catalogs=services.catalogs,
@@ -237,14 +238,6 @@ def build_web_app(
     routes = (
         slack_routes(slack, on_ack=metrics.slack_acked, events=not socket_mode) if slack else ()
     )
-    if ProviderName.NOTION in services.providers:
-        key = settings.notion_webhook_verification_token
-        routes = (
-            *routes,
-            notion_webhook_route(
-                services.notion_updates(), key=key.get_secret_value() if key else None
-            ),
-        )
     deps = SidecarDeps(
         extra_routes=routes,
         utility=utility, engine=storage.engine, oauth_states=OAuthStateStore(storage.sessions),

@@ -146,7 +146,7 @@ async def test_a_duplicate_or_replayed_delivery_updates_once(
         body = json.dumps({**event, "attempt_number": 1}).encode()
         replay = await to_app.post(HOOK, content=body, headers={
             "X-Notion-Signature": notion_signature(NOTION_WEBHOOK_TOKEN, body)})  # fmt: skip
-        assert replay.status_code == 200 and replay.json()["duplicate"] is True
+        assert replay.status_code == 200  # answered, so that Notion would stop sending it
         assert (await tasks(h))[0].remote_status is RemoteStatus.DONE
         assert page_reads(h) == 1 and len(h.notifier.changes) == told + 1
         # Notion's own event for the reopening still comes through.
@@ -243,7 +243,7 @@ async def test_an_event_stored_but_not_acted_on_is_swept(
         # What the endpoint stores before it answers, as if the process stopped right after.
         assert await inbox.record(NOTION, pending.event["id"], pending.event)
         updates = NotionStatusUpdates(
-            sessions=h.sessions, clock=clock, inbox=inbox,
+            key=NOTION_WEBHOOK_TOKEN, sessions=h.sessions, clock=clock, inbox=inbox,
             verifications=WebhookVerifications(h.sessions, h.vault, clock),
             reader=StatusReader(sessions=h.sessions, vault=h.vault, clock=clock,
                                 providers=h.deps.providers),
