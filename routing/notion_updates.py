@@ -54,6 +54,7 @@ from providers.notion.webhooks import (
     signature_valid,
 )
 from routing.remote_status import RemoteStatuses
+from routing.status_poll import pause
 from routing.status_reads import StatusReader
 from routing.webhooks import WebhookReceipt
 from storage.engine import unreachable
@@ -188,14 +189,7 @@ class NotionStatusUpdates:
             except Exception as error:
                 if not unreachable(error):
                     log.exception("the sweep of Notion events failed; trying again")
-            sleeping = asyncio.ensure_future(self._clock.sleep(every))
-            stopping = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiting in (sleeping, stopping):
-                    waiting.cancel()
-                await asyncio.gather(sleeping, stopping, return_exceptions=True)
+            await pause(self._clock, every, stop)
 
     async def _act(self, event: NotionEvent) -> bool:
         if not event.about_status:

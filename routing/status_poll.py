@@ -58,6 +58,18 @@ class StatusPollConfig:
             raise ValueError("the poll's interval, batch and per-connection reads must be > 0")
 
 
+async def pause(clock: Clock, seconds: float, stop: asyncio.Event) -> None:
+    """Sleep `seconds` on `clock` (a test's fake clock: at once), or until `stop` is set."""
+    sleeping = asyncio.ensure_future(clock.sleep(seconds))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in (sleeping, stopping):
+            waiting.cancel()
+        await asyncio.gather(sleeping, stopping, return_exceptions=True)
+
+
 class StatusPoll:
     """See the module docstring; one per worker process."""
 
@@ -89,14 +101,7 @@ class StatusPoll:
             except Exception as error:
                 if not unreachable(error):
                     log.exception("the status poll failed; trying again next pass")
-            sleeping = asyncio.ensure_future(self._clock.sleep(self.config.every))
-            stopping = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiting in (sleeping, stopping):
-                    waiting.cancel()
-                await asyncio.gather(sleeping, stopping, return_exceptions=True)
+            await pause(self._clock, self.config.every, stop)
 
     async def poll_once(self) -> int:
         """One pass over every tool; how many tasks were read."""
