@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from demo.stack import Stack
 from demo.world import Worlds, name_of
-from primitives.enums import ProviderName, TaskState
+from primitives.enums import ProviderName, RemoteStatus, TaskState
 from routing.outbox import shown_reason
 from storage.models import Meeting, Task
 
@@ -33,6 +33,7 @@ class Expected:
     state: TaskState
     tool: ProviderName | None
     destination: str | None = None  # the list's or database's name, when the story fixes it
+    remote: RemoteStatus | None = None  # where the tool last said it is (done there, …)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Row:
     destination: str | None
     url: str | None
     reason: str | None
+    remote_status: RemoteStatus | None = None
 
     @property
     def first_found(self) -> bool:
@@ -59,8 +61,11 @@ class Row:
         remark = REMARK.search(reason)
         reason = reason.split("; ")[0] + (f" ({remark[1]})" if remark else "")
         destination = (self.destination or "-") + (" *" if self.first_found else "")
+        state = self.state.value
+        if self.remote_status is not None and self.remote_status is not RemoteStatus.OPEN:
+            state += f", {self.remote_status.value} in {_tool(self.tool)}"
         return (
-            f"{self.item} {self.title}", name_of(self.owner), self.state.value,
+            f"{self.item} {self.title}", name_of(self.owner), state,
             self.tool.label if self.tool else "-", destination, self.url or "-", reason or "-",
         )  # fmt: skip
 
@@ -86,7 +91,7 @@ def _row(task: Task) -> Row:
     return Row(
         item=task.item_id or task.id, title=task.title, owner=task.owner_user_id,
         state=task.state, tool=task.provider, destination=task.destination_name,
-        url=task.provider_task_url, reason=shown_reason(task),
+        url=task.provider_task_url, reason=shown_reason(task), remote_status=task.remote_status,
     )  # fmt: skip
 
 
@@ -121,6 +126,12 @@ def problems(rows: Sequence[Row], expected: Mapping[str, Expected], worlds: Worl
         elif want.destination is not None and row.destination != want.destination:
             found.append(
                 f"item {item} ({row.title}): in {row.destination}; expected {want.destination}"
+            )
+        elif row.remote_status is not want.remote:
+            shown = row.remote_status.value if row.remote_status else "nothing"
+            wanted = want.remote.value if want.remote else "nothing"
+            found.append(
+                f"item {item} ({row.title}): {_tool(row.tool)} says {shown}; expected {wanted}"
             )
         if row.state is TaskState.CREATED and not row.url:
             found.append(f"item {item} ({row.title}): created without a link")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from pydantic import AnyHttpUrl, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
@@ -124,6 +125,8 @@ async def running_stack(
     worlds = seed_worlds(urls.app)
     settings = demo_settings(urls, directory / "demo.db")
     async with (
+        # ClickUp's webhook deliveries, sent by the emulator as soon as a task changes there.
+        httpx.AsyncClient(timeout=10) as deliveries,
         serve_apps(
             (create_slack_emulator(worlds.slack), slack_sock),
             (create_clickup_emulator(worlds.clickup), clickup_sock),
@@ -131,6 +134,8 @@ async def running_stack(
         ),
         running_services(settings) as services,
     ):
+        worlds.clickup.webhook_book.client = deliveries
+        worlds.clickup.webhook_book.auto_deliver = True
         slack_api = slack_web_api(settings, services)
         tokens = await bot_tokens(settings, services, slack_api)
         notifier = tell_slack(settings, services, tokens)
@@ -147,6 +152,10 @@ async def running_stack(
         finally:
             stop.set()
             services.signal.notify()
+            worlds.clickup.webhook_book.auto_deliver = False
+            await worlds.clickup.webhook_book.idle()
+            if web.clickup_webhooks is not None:
+                await web.clickup_webhooks.settle()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
             await notifier.aclose()

@@ -13,6 +13,9 @@
    and her waiting tasks are created — ClickUp loses its answer to one create (a 502 after
    the task was made), which the worker finds by its marker instead of sending it again.
 7. Cy clicks "ClickUp" on Dana's item and is told only Dana can choose; Dana clicks "Notion".
+8. Bo finishes "Update the pricing page" in ClickUp ("Mark done" on the emulated ClickUp's
+   page); ClickUp's signed webhook reaches the app, and the item's line in the meeting message
+   says "✓ done in ClickUp".
 
 Every item's expected end is `EXPECTED`; `demo.report` checks it.
 """
@@ -37,7 +40,7 @@ from demo.slack import SlackClient, elements
 from demo.stack import Stack
 from demo.steps import DemoFailure, seen, wait_for
 from demo.world import ANA, BO, CY, DANA, Person, name_of
-from primitives.enums import ProviderName, RoutingMode, TaskState
+from primitives.enums import ProviderName, RemoteStatus, RoutingMode, TaskState
 from sandbox.faults import Fault
 from storage.api_keys import create_api_key
 from storage.models import Task
@@ -101,7 +104,7 @@ SITUATIONS = {
 EXPECTED = {
     "1": Expected(ANA.slack_id, CREATED, CLICKUP),
     "2": Expected(ANA.slack_id, CREATED, CLICKUP),
-    "3": Expected(BO.slack_id, CREATED, CLICKUP),
+    "3": Expected(BO.slack_id, CREATED, CLICKUP, remote=RemoteStatus.DONE),
     "4": Expected(BO.slack_id, CREATED, CLICKUP),
     "5": Expected(CY.slack_id, CREATED, CLICKUP),
     "6": Expected(CY.slack_id, CREATED, NOTION, "Product Roadmap"),
@@ -163,9 +166,9 @@ class Story:
             for watcher in self.watchers:
                 watcher.cancel()
         self.faults_survived()
-        rows = await final_rows(self.stack, world.TEAM, MEETING_ID)
-        await self.message_shows(rows)
-        return rows
+        await self.message_shows(await final_rows(self.stack, world.TEAM, MEETING_ID))
+        await self.bo_finishes_in_clickup()
+        return await final_rows(self.stack, world.TEAM, MEETING_ID)
 
     def announce(self, items: Sequence[str], said: str) -> None:
         """Say `said` once every one of `items` is created (in the background)."""
@@ -312,6 +315,32 @@ class Story:
         self.say.say(
             f"The meeting message in #general links all {len(links)} tasks "
             f"(posted once, updated in place {updates} times)"
+        )
+
+    # --- 8: done in ClickUp ---------------------------------------------------------------------
+
+    async def bo_finishes_in_clickup(self) -> None:
+        """Bo marks item 3 done on the emulated ClickUp's page; the emulator sends its signed
+        webhook to /webhooks/clickup, and the item's line in the meeting message says so."""
+        task = (await self.states())["3"]
+        answer = await self.http.post(
+            f"{self.stack.urls.clickup}/web/tasks/{task.provider_task_id}/done"
+        )
+        if answer.status_code != 303:
+            raise DemoFailure(f"ClickUp's Mark done answered {answer.status_code}")
+        position = task.position or 3
+
+        def line_done() -> bool | None:
+            message = self.slack.meeting_message() or {}
+            for block in message.get("blocks", []):
+                if block.get("block_id") == f"item:{position}":
+                    return "✓ done in ClickUp" in block["text"]["text"] or None
+            return None
+
+        await wait_for("the meeting message to show item 3 done in ClickUp", seen(line_done))
+        self.say.say(
+            f"Bo marks “{task.title}” done in ClickUp → ClickUp's signed webhook → the meeting "
+            "message's line says “✓ done in ClickUp”"
         )
 
     # --- reading the app's state --------------------------------------------------------------

@@ -92,6 +92,7 @@ class QueuedDelivery:
     event: str
     body: bytes
     attempts: int = 0
+    held: frozenset[str] = frozenset()  # faults drawn when it was held back, applied when sent
 
 
 @dataclass
@@ -114,6 +115,11 @@ class WebhookBook:
     )
     _running: set[asyncio.Task[None]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def idle(self) -> None:
+        """Wait for the delivery rounds running by themselves (`auto_deliver`) to end."""
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
 
     def json_of(self, webhook: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in webhook.items() if not k.startswith("_")}
@@ -336,10 +342,13 @@ class ClickUpWebhookApi:
                 webhook = self.book.webhooks.get(delivery.webhook_id)
                 if webhook is None or webhook["health"]["status"] == "suspended":
                     continue
-                fired = {f.kind.value for f in self.world.faults.draw("WEBHOOK", delivery.event)}
+                drawn = self.world.faults.draw("WEBHOOK", delivery.event)
+                fired = {f.kind.value for f in drawn} | delivery.held
                 if "webhook_out_of_order" in fired and index < len(pending):
+                    delivery.held = frozenset(fired - {"webhook_out_of_order"})
                     pending.insert(index + 1, delivery)  # after the next one
                     continue
+                delivery.held = frozenset()
                 if "webhook_bad_signature" in fired:
                     await self._post(client, webhook, _forged(delivery.body), forged=True)
                 copies = 2 if "webhook_duplicate" in fired else 1

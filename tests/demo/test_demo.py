@@ -20,7 +20,7 @@ import httpx
 FINAL_TABLE = {
     "1 Draft the launch announcement": ("Ana Lima", "created", "ClickUp"),
     "2 Send the signed contract to legal": ("Ana Lima", "created", "ClickUp"),
-    "3 Update the pricing page": ("Bo Chen", "created", "ClickUp"),
+    "3 Update the pricing page": ("Bo Chen", "created, done in ClickUp", "ClickUp"),
     "4 Write the onboarding checklist": ("Bo Chen", "created", "ClickUp"),
     "5 Fix the checkout crash on Safari": ("Cy Roy", "created", "ClickUp"),
     "6 Plan the roadmap review": ("Cy Roy", "created", "Notion"),
@@ -102,6 +102,8 @@ def test_the_demo_plays_the_whole_story_and_ends_with_every_item_where_expected(
         "Faults survived: ClickUp took 6 create requests for 5 tasks (one 429, one answer lost",
         "Notion answered 503 once and then 3 creates for 3 pages",
         "The meeting message in #general links all 8 tasks",
+        "Bo marks “Update the pricing page” done in ClickUp → ClickUp's signed webhook → the "
+        "meeting message's line says “✓ done in ClickUp”",
     ):
         assert any(step in line for line in story), step
     assert "“Your turn” is in #general for you to finish in the browser" in story[-2]

@@ -3,11 +3,12 @@ task created twice in a tool, or one the app thinks created that the tool does n
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from demo.report import Expected, Row, problems, table
 from demo.world import ANA, BO, Worlds, seed_worlds
-from primitives.enums import ProviderName, TaskState
+from primitives.enums import ProviderName, RemoteStatus, TaskState
 
 CLICKUP, NOTION = ProviderName.CLICKUP, ProviderName.NOTION
 NOW_MS = int(datetime(2026, 11, 25, 12, tzinfo=UTC).timestamp() * 1000)
@@ -71,3 +72,18 @@ def test_an_item_elsewhere_and_a_task_made_twice_are_named() -> None:
         "item 9: no task",
         "ClickUp holds 2 task(s) for 1 created: something was created twice or lost",
     ]
+
+
+def test_a_task_not_finished_in_its_tool_as_the_story_expects_is_named() -> None:
+    worlds = seed_worlds("http://127.0.0.1:1")
+    url = store(worlds, "Update the pricing page")
+    row = Row("3", "Update the pricing page", BO.slack_id, TaskState.CREATED, CLICKUP,
+              "Engineering / Backlog", url, "ClickUp is the only tool")  # fmt: skip
+    expected = {"3": Expected(BO.slack_id, TaskState.CREATED, CLICKUP, remote=RemoteStatus.DONE)}
+
+    assert problems([row], expected, worlds) == [
+        "item 3 (Update the pricing page): ClickUp says nothing; expected done"
+    ]
+    done = dataclasses.replace(row, remote_status=RemoteStatus.DONE)
+    assert problems([done], expected, worlds) == []
+    assert "created, done in ClickUp" in table([done])[2]
