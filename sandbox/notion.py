@@ -149,6 +149,29 @@ class NotionSandbox:
         _apply_edit(self, page, properties or {}, in_trash, now=now, author=who)
         return page
 
+    def mark_done(self, page_id: str, *, now: datetime) -> bool:
+        """A person marks the page done in Notion: its status (not the priority) set to its
+        Complete group's first option, else its "Done" checkbox ticked; whether it changed."""
+        page = self.pages[page_id]
+        schema = self.data_sources[page["parent"]]["properties"]
+        statuses = [n for n, spec in schema.items()
+                    if spec["type"] == "status" and "priority" not in n.casefold()]  # fmt: skip
+        for name in statuses:
+            complete = status_groups(schema[name])["Complete"]
+            if not complete:
+                continue
+            if (page["properties"].get(name) or {}).get("status", {}).get("name") in complete:
+                return False
+            self.edit_page(page_id, now=now, properties={name: {"status": {"name": complete[0]}}})
+            return True
+        for name, spec in schema.items():
+            if spec["type"] == "checkbox" and name.casefold() == "done":
+                if (page["properties"].get(name) or {}).get("checkbox") is True:
+                    return False
+                self.edit_page(page_id, now=now, properties={name: {"checkbox": True}})
+                return True
+        return False
+
     def pages_with_marker(self, marker: str) -> list[dict[str, Any]]:
         return [p for p in self.pages.values() if marker in _text_of(p["children"])]
 
@@ -696,7 +719,8 @@ def create_notion_emulator(
             route("/v1/blocks/{block_id}/children", children, ["GET", "PATCH"]),
             Route("/_sandbox/state", control_state, methods=["GET"]),
             fault_control_route(world.faults),
-            *notion_web_routes(world),  # the tasks in a browser, at /web/
+            # The pages in a browser, at /web/, each with a button to mark it done.
+            *notion_web_routes(world, mark_done=lambda i: world.mark_done(i, now=time.now())),
         ]
     )
     app.state.sandbox = world

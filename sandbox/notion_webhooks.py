@@ -27,6 +27,7 @@ signed). A subscriber that is down is simply one that does not answer 2xx.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -193,6 +194,17 @@ class NotionWebhookSender:
         except httpx.HTTPError:
             return None
         return response.status_code
+
+    async def run(self, stop: asyncio.Event, *, every: float = 0.2) -> None:
+        """`deliver_due` every `every` seconds on the clock until `stop` is set (the demo)."""
+        while not stop.is_set():
+            await self.deliver_due()
+            sleeping = asyncio.ensure_future(self._clock.sleep(every))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in (sleeping, stopping):
+                waiting.cancel()
+            await asyncio.gather(sleeping, stopping, return_exceptions=True)
 
     async def deliver_due(self) -> list[Delivery]:
         """Send the verification request if owed, then every event due now; returns what was
