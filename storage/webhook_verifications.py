@@ -3,9 +3,9 @@
 Notion sends its subscription's verification token once, unsigned, to `/webhooks/notion`;
 the operator needs it twice — in Notion's Verify dialog, and as
 NOTION_WEBHOOK_VERIFICATION_TOKEN — and no log line may carry a secret. So the token is
-stored through the vault, and `scrumy notion-webhook-token` prints the newest. Only the
-setting is ever trusted as the signing key: anyone can POST a "verification request".
-At most `KEEP` tokens per tool are kept, the newest.
+stored through the vault, and `scrumy notion-webhook-token` prints it. Only the setting is
+ever trusted as the signing key: anyone can POST a "verification request", so the one kept is
+the last one received (if Notion's Verify dialog refuses it, Notion can send its token again).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from primitives.ids import new_id
 from storage.models import WebhookVerification
 from storage.vault import TokenVault
 
-KEEP = 5
-
 
 class WebhookVerifications:
     """The `webhook_verifications` table, through the vault."""
@@ -35,30 +33,19 @@ class WebhookVerifications:
         self._clock = clock
 
     async def keep(self, provider: ProviderName, token: str) -> None:
-        """Store `token` (encrypted) as the newest, forgetting all but the newest KEEP."""
+        """Store `token` (encrypted) as the tool's token, in place of any earlier one."""
         async with self._sessions() as session, session.begin():
+            await session.execute(
+                delete(WebhookVerification).where(WebhookVerification.provider == provider)
+            )
             row = WebhookVerification(
                 id=new_id("whv"), provider=provider,
                 encrypted_token=self._vault.encrypt(token), received_at=self._clock.now(),
             )  # fmt: skip
             session.add(row)
-            await session.flush()
-            kept = (
-                await session.scalars(
-                    select(WebhookVerification.id)
-                    .where(WebhookVerification.provider == provider)
-                    .order_by(WebhookVerification.received_at.desc(), WebhookVerification.id)
-                    .limit(KEEP)
-                )
-            ).all()
-            await session.execute(
-                delete(WebhookVerification).where(
-                    WebhookVerification.provider == provider, WebhookVerification.id.not_in(kept)
-                )
-            )
 
     async def newest(self, provider: ProviderName) -> tuple[str, datetime] | None:
-        """The newest token and when it came, None when none came."""
+        """The token last received and when, None when none came."""
         async with self._sessions() as session:
             row = await session.scalar(
                 select(WebhookVerification)
