@@ -25,10 +25,10 @@ after the event happened, so what is read is at least as new as the event; an ev
 than what is stored for every task of that page is not read at all (a duplicate that slipped
 past the inbox, a late one, a retry of one already acted on) — no request is spent on it.
 
-Nothing changes for a page we did not create (no task of ours has that id), for a task whose
-owner's connection is to another Notion workspace than the event's, or when the page cannot be
-read now (the delivery is then processed anyway: Notion's next event, or the poll, catches up).
-A failure of ours (the database) leaves the delivery pending, for `sweep`.
+Nothing changes for a page we did not create (no task of ours has that id), or for a task
+whose owner's connection is to another Notion workspace than the event's. A page Notion cannot
+give now (429, 5xx, no answer), or a failure of ours (the database), leaves the delivery
+pending, for `sweep`.
 """
 
 from __future__ import annotations
@@ -68,6 +68,10 @@ NOTION = ProviderName.NOTION
 # A sweep leaves alone what was received this recently: the receiving process is on it.
 SWEEP_GRACE = timedelta(seconds=30)
 SWEEP_EVERY = 30.0  # seconds between two sweeps
+
+
+class ReadLater(Exception):
+    """The page could not be read now; the event is to be processed again later."""
 
 
 class NotionStatusUpdates:
@@ -153,10 +157,15 @@ class NotionStatusUpdates:
         return await self._inbox.record(NOTION, event.id, payload)
 
     async def process(self, delivery_id: str, event: NotionEvent) -> bool:
-        """Act on a stored event and mark it processed; whether a task changed. An error of
-        ours leaves it pending (logged), for the sweep."""
+        """Act on a stored event and mark it processed; whether a task changed. A page Notion
+        cannot give us now (429, 5xx, no answer), or an error of ours, leaves it pending, for
+        the sweep (up to the inbox's attempts)."""
         try:
             changed = await self._act(event)
+        except ReadLater as later:
+            log.info("Notion event %s waits for the sweep: %s", event.id, later)
+            await self._inbox.failed(delivery_id, str(later))
+            return False
         except Exception as error:
             log.exception("processing Notion event %s failed; a sweep retries it", event.id)
             await self._inbox.failed(delivery_id, type(error).__name__)
@@ -210,6 +219,9 @@ class NotionStatusUpdates:
                 )  # fmt: skip
                 continue
             read = await self._reader.read(connection, event.page_id)
+            if read.busy or read.passing:
+                # Notion is busy or failing: the event stays pending, for the sweep.
+                raise ReadLater(f"the page could not be read now ({event.page_id})")
             if read.status is None or read.status.status is None:
                 continue
             changed |= await self._statuses.apply(

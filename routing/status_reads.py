@@ -26,6 +26,7 @@ from providers.base import (
     ProviderError,
     RateLimited,
     TaskStatus,
+    Transient,
 )
 from storage.connections import (
     ConnectionGone,
@@ -43,11 +44,13 @@ REFUSED_PAUSE = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class StatusRead:
-    """What one read gave: the task's status (None when it could not be read now) and
-    whether it was not even tried because the connection's budget was busy."""
+    """What one read gave: the task's status (None when it could not be read now); `busy`:
+    not even tried, the connection's budget was busy (or the tool said 429); `passing`: the
+    tool failed in a way that may pass (a 5xx, no answer), worth trying again soon."""
 
     status: TaskStatus | None
     busy: bool = False
+    passing: bool = False
 
 
 NOT_READ = StatusRead(None)
@@ -117,7 +120,7 @@ class StatusReader:
                     "could not read the status of %s task %s: %s",
                     connection.provider.label, task_id, error.message,
                 )  # fmt: skip
-                return NOT_READ
+                return StatusRead(None, passing=isinstance(error, Transient))
 
     def _refused(self, connection: StoredConnection) -> StatusRead:
         self._refused_until[connection.id] = self._clock.now() + REFUSED_PAUSE

@@ -19,6 +19,7 @@ from providers.base import OAuthTokens, ProviderAccount, Workspace
 from routing.notion_updates import SWEEP_GRACE, NotionStatusUpdates
 from routing.remote_status import RemoteStatuses
 from routing.status_reads import StatusReader
+from sandbox.faults import FaultKind
 from sandbox.notion_webhooks import NotionWebhookSender, notion_signature
 from storage.models import Task, WebhookDelivery, WebhookVerification
 from storage.webhook_inbox import WebhookInbox
@@ -62,6 +63,18 @@ async def notion_tasks(
         rows = await tasks(h)
         assert all(r.provider is NOTION and r.provider_task_id for r in rows)
         yield h, rows, sender, to_app
+
+
+def another_process(h: Harness, clock: FakeClock) -> NotionStatusUpdates:
+    """Notion's receiver as another process of the app would build it (its sweep)."""
+    return NotionStatusUpdates(
+        key=NOTION_WEBHOOK_TOKEN, sessions=h.sessions, clock=clock,
+        inbox=WebhookInbox(h.sessions, clock),
+        verifications=WebhookVerifications(h.sessions, h.vault, clock),
+        reader=StatusReader(sessions=h.sessions, vault=h.vault, clock=clock,
+                            providers=h.deps.providers),
+        statuses=RemoteStatuses(sessions=h.sessions, notifier=h.notifier, clock=clock),
+    )  # fmt: skip
 
 
 async def tasks(h: Harness) -> list[Task]:
@@ -242,13 +255,7 @@ async def test_an_event_stored_but_not_acted_on_is_swept(
         inbox = WebhookInbox(h.sessions, clock)
         # What the endpoint stores before it answers, as if the process stopped right after.
         assert await inbox.record(NOTION, pending.event["id"], pending.event)
-        updates = NotionStatusUpdates(
-            key=NOTION_WEBHOOK_TOKEN, sessions=h.sessions, clock=clock, inbox=inbox,
-            verifications=WebhookVerifications(h.sessions, h.vault, clock),
-            reader=StatusReader(sessions=h.sessions, vault=h.vault, clock=clock,
-                                providers=h.deps.providers),
-            statuses=RemoteStatuses(sessions=h.sessions, notifier=h.notifier, clock=clock),
-        )  # fmt: skip
+        updates = another_process(h, clock)
         assert await updates.sweep() == 0  # within the grace: the receiving process is on it
         clock.advance(SWEEP_GRACE.total_seconds() + 1)
         assert await updates.sweep() == 1
@@ -261,3 +268,21 @@ async def test_an_event_stored_but_not_acted_on_is_swept(
 async def deliveries(h: Harness) -> int:
     async with h.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(WebhookDelivery)) or 0)
+
+
+async def test_a_page_notion_cannot_give_now_is_read_again_by_the_sweep(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with notion_tasks(database_url, clock, 1) as (h, rows, sender, _):
+        clock.advance(90)
+        edit(h, rows[0], properties=DONE)
+        h.notion_world.faults.add(FaultKind.SERVER_ERROR, method="GET", path="/v1/pages/",
+                                  status=503)  # fmt: skip
+        [sent] = await sender.deliver_due()
+        assert sent.status == 200  # stored and answered: Notion does not send it again
+        assert (await tasks(h))[0].remote_status is None
+        updates = another_process(h, clock)
+        clock.advance(SWEEP_GRACE.total_seconds() + 1)
+        assert await updates.sweep() == 1  # still pending: read now that Notion answers
+        assert (await tasks(h))[0].remote_status is RemoteStatus.DONE
+        assert await updates.sweep() == 0
