@@ -68,6 +68,9 @@ NOTION = ProviderName.NOTION
 # A sweep leaves alone what was received this recently: the receiving process is on it.
 SWEEP_GRACE = timedelta(seconds=30)
 SWEEP_EVERY = 30.0  # seconds between two sweeps
+# Notion retries an event for about a day; a replay of one older than this only makes us read
+# the page again.
+KEEP_KEYS = timedelta(days=7)
 
 
 class ReadLater(Exception):
@@ -191,10 +194,12 @@ class NotionStatusUpdates:
         return len(pending)
 
     async def keep_sweeping(self, stop: asyncio.Event, *, every: float = SWEEP_EVERY) -> None:
-        """`sweep` every `every` seconds on the clock until `stop` is set."""
+        """`sweep` every `every` seconds on the clock until `stop` is set, forgetting the
+        keys of events processed more than KEEP_KEYS ago."""
         while not stop.is_set():
             try:
                 await self.sweep()
+                await self._inbox.purge(before=self._clock.now() - KEEP_KEYS)
             except Exception as error:
                 if not unreachable(error):
                     log.exception("the sweep of Notion events failed; trying again")
