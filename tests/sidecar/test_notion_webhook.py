@@ -4,6 +4,7 @@ read back and its status lands on the meeting's line."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from primitives.enums import ProviderName, RemoteStatus
 from providers.base import OAuthTokens, ProviderAccount, Workspace
-from routing.notion_updates import SWEEP_GRACE, NotionStatusUpdates
+from routing.notion_updates import KEEP_KEYS, SWEEP_EVERY, SWEEP_GRACE, NotionStatusUpdates
 from routing.remote_status import RemoteStatuses
 from routing.status_reads import StatusReader
 from sandbox.faults import FaultKind
@@ -286,3 +287,24 @@ async def test_a_page_notion_cannot_give_now_is_read_again_by_the_sweep(
         assert await updates.sweep() == 1  # still pending: read now that Notion answers
         assert (await tasks(h))[0].remote_status is RemoteStatus.DONE
         assert await updates.sweep() == 0
+
+
+async def test_the_sweep_runs_on_the_clock_and_forgets_old_keys(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with notion_tasks(database_url, clock, 1) as (h, rows, sender, _):
+        clock.advance(90)
+        edit(h, rows[0], properties=DONE)
+        await sender.deliver_due()
+        assert await deliveries(h) == 1  # processed: its key is kept, a replay is known
+        clock.advance(KEEP_KEYS.total_seconds() + 1)
+        stop = asyncio.Event()
+        running = asyncio.create_task(another_process(h, clock).keep_sweeping(stop))
+        for _ in range(10_000):  # each sweep awaits the database: let the loop run a while
+            await asyncio.sleep(0)
+            if SWEEP_EVERY in clock.slept:
+                break
+        stop.set()
+        await running
+        assert await deliveries(h) == 0
+        assert SWEEP_EVERY in clock.slept  # on the injected clock: no real wait
