@@ -227,3 +227,21 @@ async def test_a_checkbox_must_be_a_boolean(notion_world: NotionSandbox, clock: 
         )
     notion_world.edit_page(page["id"], now=clock.now(), properties={"Done": {"checkbox": True}})
     assert page["properties"]["Done"] == {"checkbox": True}
+
+
+async def test_the_web_pages_mark_done_button_edits_the_page_as_a_person_would(
+    notion_world: NotionSandbox, api: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    verified(notion_world)
+    page_id = a_page(notion_world, clock)
+    listing = (await api.get(f"{NOTION_URL}/web/live")).json()["html"]
+    assert f'id="done-{page_id}"' in listing
+    done = await api.post(f"{NOTION_URL}/web/pages/{page_id}/done")
+    assert done.status_code == 303
+    assert notion_world.pages[page_id]["properties"]["Status"] == {"status": {"name": "Done"}}
+    [owed] = notion_world.webhooks.pending
+    assert owed.kind == "page.properties_updated" and owed.page_id == page_id
+    again = await api.post(f"{NOTION_URL}/web/pages/{page_id}/done")
+    assert again.status_code == 303 and len(notion_world.webhooks.pending) == 1  # no change
+    missing = await api.post(f"{NOTION_URL}/web/pages/nope/done")
+    assert missing.status_code == 404
