@@ -32,8 +32,10 @@ removed, or could not remove at ClickUp) is answered 410, on which ClickUp suspe
 
 **Health.** Every `HEALTH_EVERY`, each connection's webhooks are listed; one ClickUp reports
 `failing` or `suspended`, or no longer lists, is registered again (a new webhook, a new
-secret). ClickUp drops an event after five failed attempts and does not resend it: what
-changed while we could not answer shows on the next change of that task.
+secret). ClickUp drops an event after five failed attempts and does not resend it, so after a
+webhook is registered again (unhealthy, or a reconnect) the connection's tasks created in the
+last `CATCH_UP_DAYS` days (at most `CATCH_UP_MAX`) are read once (`GET /task/{id}`) and their
+status applied as of ClickUp's `date_updated`: what changed while deliveries were lost shows.
 
 **Removing.** On disconnect the row is deleted and the webhook removed at ClickUp with the
 connection's last token; should that fail, the webhook's next delivery is answered 410.
@@ -50,11 +52,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, and_, delete, select, update
+from sqlalchemy import Select, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import Clock
-from primitives.enums import ProviderName
+from primitives.enums import ProviderName, RemoteStatus, TaskState
 from primitives.ids import new_id
 from providers.base import AuthRevoked, Credentials, Permanent, ProviderError
 from providers.clickup import ClickUpProvider
@@ -62,7 +64,7 @@ from providers.clickup.webhooks import delivery_of, status_changes, verify_signa
 from routing.remote_status import RemoteStatuses
 from routing.webhooks import WebhookReceipt
 from storage.connections import load_connection
-from storage.models import ToolWebhook
+from storage.models import Task, ToolWebhook
 from storage.vault import TokenVault
 from storage.webhook_inbox import WebhookInbox
 
@@ -75,6 +77,8 @@ BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), t
 HEALTH_EVERY = timedelta(minutes=10)
 SWEEP_AFTER = timedelta(minutes=1)  # a delivery this old and unprocessed was left behind
 KEEP_KEYS = timedelta(days=7)  # ClickUp retries for minutes; a replay after this is still old
+CATCH_UP_DAYS = 30
+CATCH_UP_MAX = 200
 ERROR_LIMIT = 500
 
 
@@ -211,7 +215,9 @@ class ClickUpWebhooks:
         credentials = Credentials(connection.id, connection.access_token, workspace)
         try:
             if old_remote:
-                with contextlib.suppress(Permanent):  # gone already
+                # Best effort: gone already, or made by the account this one replaced (a
+                # webhook of ours we no longer know is answered 410, which suspends it).
+                with contextlib.suppress(ProviderError):
                     await self._client.delete_webhook(credentials, old_remote)
             for leftover in await self._client.list_webhooks(credentials, team_id=workspace):
                 if leftover.endpoint == endpoint:
@@ -243,7 +249,55 @@ class ClickUpWebhooks:
             await self._remove_remote(credentials, created.id)
             return False
         log.info("registered ClickUp webhook %s for workspace %s", created.id, workspace)
+        if old_remote:  # deliveries may have been lost meanwhile
+            self._spawn(self.catch_up(row_id))
         return True
+
+    async def catch_up(self, row_id: str) -> int:
+        """Read the status of the connection's recently created tasks from ClickUp and apply
+        it (deliveries lost while a webhook was unhealthy); how many changed."""
+        since = self._clock.now() - timedelta(days=CATCH_UP_DAYS)
+        async with self._sessions() as session:
+            row = await session.get(ToolWebhook, row_id)
+            if row is None:
+                return 0
+            connection = await load_connection(
+                session, self._vault, team_id=row.team_id, user_id=row.user_id, provider=CLICKUP
+            )
+            ids = (
+                await session.scalars(
+                    select(Task.provider_task_id)
+                    .where(
+                        Task.team_id == row.team_id, Task.owner_user_id == row.user_id,
+                        Task.provider == CLICKUP, Task.state == TaskState.CREATED,
+                        Task.provider_task_id.is_not(None), Task.finished_at >= since,
+                        or_(Task.remote_status.is_(None),
+                            Task.remote_status != RemoteStatus.DELETED),
+                    )
+                    .order_by(Task.finished_at.desc())
+                    .limit(CATCH_UP_MAX)
+                )
+            ).all()  # fmt: skip
+        if connection is None:
+            return 0
+        credentials = Credentials(connection.id, connection.access_token, row.workspace_id)
+        changed = 0
+        for task_id in ids:
+            if task_id is None:
+                continue
+            try:
+                now = await self._client.task_status(credentials, task_id)
+            except Permanent:
+                continue  # gone, or no longer visible to this person: nothing we can tell
+            except ProviderError as error:
+                log.info("stopped catching up ClickUp statuses: %s", error)
+                break
+            if now.status is not None:
+                changed += await self._statuses.apply(
+                    CLICKUP, task_id, now.status, now.edited_at or since, team_id=row.team_id,
+                )  # fmt: skip
+        log.info("caught up %d ClickUp task status(es) after re-registering", changed)
+        return changed
 
     async def _failed(
         self, row_id: str, attempts: int, error: str, *, revoked: bool = False

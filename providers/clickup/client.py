@@ -46,19 +46,16 @@ from providers.base import (
 )
 from providers.clickup.errors import CLICKUP, error_from_response
 from providers.clickup.mapping import task_body
-from providers.clickup.webhooks import STATUS_EVENTS, ClickUpWebhook, webhook_of
+from providers.clickup.webhooks import (
+    STATUS_EVENTS,
+    STATUS_TYPES,
+    ClickUpWebhook,
+    webhook_of,
+)
 from providers.http import Endpoint, ProviderHttp
 from providers.ratelimit import ConnectionRateLimiter
 from providers.reconcile import Window, carries, merged_windows
 
-# A status's `type` (developers.clickup.com, "Statuses"): `open` and `custom` are still to do,
-# `done` is done, `closed` closed. Mapped by type, never by the status's name.
-STATUS_TYPES = {
-    "open": RemoteStatus.OPEN,
-    "custom": RemoteStatus.OPEN,
-    "done": RemoteStatus.DONE,
-    "closed": RemoteStatus.CLOSED,
-}
 TASK_NOT_FOUND = "ITEM_013"
 PAGE_SIZE = 100  # tasks in a full page of `GET /list/{id}/task`
 # Lookups whose windows are this close share a listing: the tasks created in between cost less
@@ -248,9 +245,10 @@ class ClickUpProvider:
     async def task_status(
         self, credentials: Credentials, task_id: str, *, spare_only: bool = False
     ) -> TaskStatus:
-        """`GET /task/{id}`, sent once: its status's type, and `date_updated` (unix ms) as
-        the tool's time of the change. A task ClickUp no longer has (404 `ITEM_013`, "Task not
-        found") is `deleted`."""
+        """`GET /task/{id}`, sent once: its status read by type (`STATUS_TYPES`, as the
+        webhooks' are), and `date_updated` (unix ms) as the tool's time of the change. A task
+        ClickUp no longer has (404 `ITEM_013`, "Task not found") is `deleted`. The status poll
+        reads with it, and so does catching up after a webhook was re-created."""
         try:
             body = await self._http.send(
                 "GET", f"/task/{task_id}", authorization=_authorization(credentials.access_token),

@@ -15,6 +15,9 @@ import pytest
 
 from bot.views import actions
 from primitives.enums import ProviderName
+from routing.clickup_webhooks import ClickUpWebhooks
+from sandbox.clickup_webhooks import ClickUpWebhookApi
+from storage.models import Task
 from tests.bot.blockkit import check_message, texts
 from tests.bot.harness import SlackHarness, slack_harness
 from tests.bot.interactions import direct_messages, form_values, open_modal, submission
@@ -160,3 +163,28 @@ async def test_a_task_made_from_a_message_is_told_with_its_link_once_created(
     (created,) = slack.h.clickup_world.tasks.values()
     told = [json.dumps(m.get("blocks", [])) for m in direct_messages(slack, ANA)]
     assert any(created["url"] in m and "Created" in m for m in told)
+
+
+async def test_a_task_finished_in_clickup_shows_done_in_the_channel_through_its_webhook(
+    slack: SlackHarness,
+) -> None:
+    await connect(slack, ANA, CLICKUP)
+    hooks = slack.h.deps.webhooks[CLICKUP]
+    assert isinstance(hooks, ClickUpWebhooks)
+    await hooks.settle()  # the webhook registered in the background
+    answer = await post_meeting(
+        slack, [{"id": "a1", "title": "Ship it"}, {"id": "a2", "title": "Test it"}]
+    )
+    await settle(slack)
+    async with slack.h.sessions() as session:
+        task = await session.get(Task, item_of(answer, "a1")["task_id"])
+    assert task is not None and task.provider_task_id
+    clickup = ClickUpWebhookApi(slack.h.clickup_world, slack.h.clock)
+    clickup.finish(task.provider_task_id)  # someone marks it done in ClickUp
+    assert await clickup.deliver(slack.client) == 1  # signed, to POST /webhooks/clickup
+    assert slack.h.told is not None
+    await slack.h.told.idle()
+    message = channel_message(slack)  # the same message, updated in place
+    lines = [b["text"]["text"] for b in message["blocks"] if b["block_id"].startswith("item:")]
+    assert "|Ship it> · ✓ done in ClickUp" in lines[0]
+    assert "done in ClickUp" not in lines[1]

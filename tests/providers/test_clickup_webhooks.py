@@ -92,3 +92,17 @@ async def test_webhooks_are_created_listed_and_deleted_at_the_emulator(
     assert await clickup.list_webhooks(credentials, team_id="9001") == []
     with pytest.raises(Permanent):
         await clickup.delete_webhook(credentials, created.id)
+
+
+async def test_a_tasks_status_now_is_read_by_type_as_of_its_last_change(
+    clickup: ClickUpProvider, clickup_world: ClickUpSandbox
+) -> None:
+    credentials = Credentials("conn-1", clickup_world.issue_token(101, ["9001"]), "9001")
+    task = clickup_world.store_task("l1", "Ship", markdown="", creator_id=101, created_ms=1_000)
+    task["status"] = {"status": "complete", "type": "closed"}
+    task["date_updated"] = "1764000000123"
+    now = await clickup.task_status(credentials, task["id"])
+    assert now.status is RemoteStatus.CLOSED
+    assert now.edited_at == datetime(2025, 11, 24, 16, 0, 0, 123000, tzinfo=UTC)
+    gone = await clickup.task_status(credentials, "no-such-task")  # 404 ITEM_013
+    assert (gone.status, gone.edited_at) == (RemoteStatus.DELETED, None)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from primitives.enums import ProviderName, RemoteStatus, TaskState
+from providers.base import OAuthTokens, ProviderAccount, Workspace
 from routing.clickup_webhooks import SWEEP_AFTER, ClickUpWebhooks
 from sandbox.clickup_webhooks import ClickUpWebhookApi, sign
 from storage.models import Task, ToolWebhook, WebhookDelivery
@@ -258,3 +259,55 @@ async def test_an_unhealthy_webhook_is_created_again_and_disconnect_removes_it(
     assert book.webhooks == {}
     async with harness.sessions() as session:
         assert (await session.scalars(select(ToolWebhook))).all() == []
+
+
+async def test_changes_clickup_dropped_while_we_were_down_are_caught_up_on_re_creation(
+    harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
+) -> None:
+    row = await registered(harness, browser)
+    first, second = await created_tasks(harness, 2)
+    assert first.provider_task_id and second.provider_task_id
+    book = harness.clickup_world.webhook_book
+    book.suspend_after = 1
+    harness.clickup_world.faults.add("webhook_down", method="WEBHOOK", times=None)
+    tool = clickup(harness)
+    harness.clock.advance(60)
+    tool.set_status(first.provider_task_id, "done")
+    for _ in range(5):  # ClickUp tries five times, then drops the event: suspended
+        await tool.deliver(app_client)
+    assert book.webhooks[str(row.remote_id)]["health"]["status"] == "suspended"
+    assert (await tasks(harness))[0].remote_status is None
+    harness.clickup_world.faults.clear()
+
+    assert await receiver(harness).check_health() == 1
+    await receiver(harness).settle()  # the catch-up runs in the background
+    rows = await tasks(harness)
+    assert rows[0].remote_status is RemoteStatus.DONE
+    assert rows[0].remote_status_at == harness.clock.now().replace(microsecond=0)
+    assert rows[1].remote_status is RemoteStatus.OPEN  # read too: still "to do"
+    assert harness.clickup_world.count("GET", "/api/v2/task/") == 2
+
+
+async def test_reconnecting_as_another_clickup_account_moves_the_webhook(
+    harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
+) -> None:
+    first = await registered(harness, browser)
+    [task] = await created_tasks(harness, 1)
+    world = harness.clickup_world
+    account = ProviderAccount(
+        CLICKUP, OAuthTokens(world.issue_token(102, ["9001"])), (Workspace("9001", "Acme"),)
+    )
+    await harness.utility.connect_completed(team_id=TEAM, user_id=ANA, account=account)
+    await receiver(harness).settle()
+    async with harness.sessions() as session:
+        moved = (await session.scalars(select(ToolWebhook))).one()
+    book = world.webhook_book
+    assert moved.id == first.id and moved.remote_id != first.remote_id
+    assert book.webhooks[str(moved.remote_id)]["userid"] == 102
+    # Ana's first webhook was her old account's: Bo's token cannot remove it. Its next
+    # delivery is answered 410, and ClickUp suspends it; the new one carries the change.
+    harness.clock.advance(60)
+    clickup(harness).set_status(str(task.provider_task_id), "done")
+    assert await clickup(harness).deliver(app_client) == 1
+    assert book.webhooks[str(first.remote_id)]["health"]["status"] == "suspended"
+    assert (await tasks(harness))[0].remote_status is RemoteStatus.DONE
