@@ -31,11 +31,12 @@ processed by the next sweep of any process. A delivery for a webhook we do not k
 removed, or could not remove at ClickUp) is answered 410, on which ClickUp suspends it.
 
 **Health.** Every `HEALTH_EVERY`, each connection's webhooks are listed; one ClickUp reports
-`failing` or `suspended`, or no longer lists, is registered again (a new webhook, a new
-secret). ClickUp drops an event after five failed attempts and does not resend it, so after a
-webhook is registered again (unhealthy, or a reconnect) the connection's tasks created in the
-last `CATCH_UP_DAYS` days (at most `CATCH_UP_MAX`) are read once (`GET /task/{id}`) and their
-status applied as of ClickUp's `date_updated`: what changed while deliveries were lost shows.
+`failing` or `suspended`, or no longer lists, or one at another address than `APP_BASE_URL`
+now gives, is registered again (a new webhook, a new secret). ClickUp drops an event after
+five failed attempts and does not resend it, so after a webhook is registered again
+(unhealthy, or a reconnect) the connection's tasks created in the last `CATCH_UP_DAYS` days (at
+most `CATCH_UP_MAX`) are read once (`GET /task/{id}`) and their status applied as of ClickUp's
+`date_updated`: what changed while deliveries were lost shows.
 
 **Removing.** On disconnect the row is deleted and the webhook removed at ClickUp with the
 connection's last token; should that fail, the webhook's next delivery is answered 410.
@@ -207,7 +208,8 @@ class ClickUpWebhooks:
             if connection is None:
                 await session.execute(delete(ToolWebhook).where(ToolWebhook.id == row_id))
                 return False
-            old_remote, endpoint, attempts = row.remote_id, row.endpoint, row.attempts
+            old_remote, old_endpoint, attempts = row.remote_id, row.endpoint, row.attempts
+        endpoint = self.endpoint_for(row_id)  # APP_BASE_URL may have moved since
         workspace = connection.workspace_id
         if not workspace:
             await self._failed(row_id, attempts, "the connection names no ClickUp workspace")
@@ -220,7 +222,7 @@ class ClickUpWebhooks:
                 with contextlib.suppress(ProviderError):
                     await self._client.delete_webhook(credentials, old_remote)
             for leftover in await self._client.list_webhooks(credentials, team_id=workspace):
-                if leftover.endpoint == endpoint:
+                if leftover.endpoint in (endpoint, old_endpoint):
                     with contextlib.suppress(Permanent):
                         await self._client.delete_webhook(credentials, leftover.id)
             created = await self._client.create_webhook(
@@ -236,6 +238,7 @@ class ClickUpWebhooks:
                 .where(ToolWebhook.id == row_id)
                 .values(
                     remote_id=created.id,
+                    endpoint=endpoint,
                     workspace_id=workspace,
                     health=created.health,
                     encrypted_secret=self._vault.encrypt(created.secret),
@@ -352,7 +355,9 @@ class ClickUpWebhooks:
                 continue
             ours = next((w for w in listed if w.id == row.remote_id), None)
             health = ours.health if ours is not None else "missing"
-            if ours is not None and ours.healthy:
+            if ours is not None and ours.endpoint != self.endpoint_for(row.id):
+                health = "moved"  # APP_BASE_URL changed: register it at the new address
+            elif ours is not None and ours.healthy:
                 continue
             log.warning(
                 "ClickUp reports webhook %s %s (fail count %s); registering it again",

@@ -182,6 +182,10 @@ class ClickUpSandbox:
             "tasks": list(self.tasks.values()),
             "requests": dict(self.requests),
             "faults": self.faults.describe(),
+            "webhooks": [self.webhook_book.json_of(w) for w in self.webhook_book.webhooks.values()],
+            "webhook_deliveries": [
+                {k: v for k, v in entry.items() if k != "body"} for entry in self.webhook_book.log
+            ],
         }
 
     def team_of_list(self, list_id: str) -> str | None:

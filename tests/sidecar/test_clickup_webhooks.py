@@ -311,3 +311,17 @@ async def test_reconnecting_as_another_clickup_account_moves_the_webhook(
     assert await clickup(harness).deliver(app_client) == 1
     assert book.webhooks[str(first.remote_id)]["health"]["status"] == "suspended"
     assert (await tasks(harness))[0].remote_status is RemoteStatus.DONE
+
+
+async def test_a_webhook_at_an_old_address_is_registered_again_at_app_base_url(
+    harness: Harness, browser: httpx.AsyncClient
+) -> None:
+    row = await registered(harness, browser)
+    book = harness.clickup_world.webhook_book
+    # Made when APP_BASE_URL was another address.
+    book.webhooks[str(row.remote_id)]["endpoint"] = "https://old.example/webhooks/clickup"
+    assert await receiver(harness).check_health() == 1
+    [fresh] = book.webhooks.values()
+    assert fresh["id"] != row.remote_id
+    assert fresh["endpoint"] == f"{harness.base_url}/webhooks/clickup?w={row.id}"
+    assert await receiver(harness).check_health() == 0
