@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -34,7 +35,7 @@ from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route, fired_of
-from sandbox.notion_webhooks import NotionWebhookBook
+from sandbox.notion_webhooks import NotionWebhookBook, webhook_control_routes
 from sandbox.tools_web import notion_web_routes
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -371,9 +372,14 @@ def _check_blocks(blocks: Any) -> None:
 
 
 def create_notion_emulator(
-    sandbox: NotionSandbox | None = None, *, clock: Clock | None = None
+    sandbox: NotionSandbox | None = None,
+    *,
+    clock: Clock | None = None,
+    webhook_http: httpx.AsyncClient | None = None,
 ) -> Starlette:
-    """A Starlette app emulating Notion; `app.state.sandbox` is its world."""
+    """A Starlette app emulating Notion; `app.state.sandbox` is its world. Its webhook
+    deliveries, when driven over HTTP (`/_sandbox/webhooks/deliver`), go through
+    `webhook_http` (a client made for each round when None)."""
     world = sandbox or NotionSandbox()
     time = clock or SystemClock()
 
@@ -719,6 +725,7 @@ def create_notion_emulator(
             route("/v1/blocks/{block_id}/children", children, ["GET", "PATCH"]),
             Route("/_sandbox/state", control_state, methods=["GET"]),
             fault_control_route(world.faults),
+            *webhook_control_routes(world.webhooks, time, webhook_http),
             # The pages in a browser, at /web/, each with a button to mark it done.
             *notion_web_routes(world, mark_done=lambda i: world.mark_done(i, now=time.now())),
         ]

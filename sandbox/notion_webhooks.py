@@ -19,6 +19,11 @@ As Notion does (developers.notion.com/reference/webhooks, /reference/webhooks-ev
   not their schedule; "up to 8 attempts within roughly 24 hours" is a third party's reading
   (novumos.app, "Webhook payloads without a diff"), which the emulator follows.
 
+Another process (or a person with curl) drives it over HTTP (`webhook_control_routes`):
+`POST /_sandbox/webhooks` with `{"url": …, "token"?: …}` subscribes, `{"verify": token}`
+verifies, `{"fault": name, "times"?: n}` switches a fault on; `GET` shows the subscription and
+what was delivered; `POST /_sandbox/webhooks/deliver` sends what is due now.
+
 Faults, switched on in `faults` by name for the next N deliveries: `duplicate` (sent twice),
 `reorder` (the due events of one round sent newest first), `bad_signature` (signed with
 another key: the subscriber should refuse it, and the event is tried again later, correctly
@@ -34,11 +39,14 @@ import json
 import secrets
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from primitives.clock import Clock
 
@@ -253,3 +261,46 @@ class NotionWebhookSender:
             pending.due = now + timedelta(seconds=RETRY_DELAYS[pending.attempt - 1])
             pending.attempt += 1
         return sent
+
+
+def webhook_control_routes(
+    book: NotionWebhookBook, clock: Clock, http: httpx.AsyncClient | None = None
+) -> list[Route]:
+    """`/_sandbox/webhooks` (see the module docstring); deliveries go through `http`, or a
+    client made for each round."""
+
+    def state() -> dict[str, Any]:
+        return {
+            "url": book.url, "verified": book.verified, "handshake_owed": book.handshake_owed,
+            "pending": len(book.pending), "dropped": len(book.dropped),
+            "faults": dict(book.faults), "deliveries": [asdict(d) for d in book.deliveries],
+        }  # fmt: skip
+
+    async def control(request: Request) -> Response:
+        if request.method == "POST":
+            body = await request.json()
+            if not isinstance(body, dict):
+                return JSONResponse({"error": "a JSON object"}, 400)
+            try:
+                if "url" in body:
+                    book.subscribe(str(body["url"]), token=body.get("token"))
+                if "verify" in body and not book.verify(str(body["verify"])):
+                    return JSONResponse({"error": "not the verification token"}, 400)
+                if "fault" in body:
+                    book.fault(str(body["fault"]), int(body.get("times", 1)))
+            except ValueError as wrong:
+                return JSONResponse({"error": str(wrong)}, 400)
+        return JSONResponse(state())
+
+    async def deliver(request: Request) -> Response:
+        if http is not None:
+            sent = await NotionWebhookSender(book, http, clock).deliver_due()
+        else:
+            async with httpx.AsyncClient(timeout=10) as client:
+                sent = await NotionWebhookSender(book, client, clock).deliver_due()
+        return JSONResponse({"sent": [asdict(d) for d in sent]})
+
+    return [
+        Route("/_sandbox/webhooks", control, methods=["GET", "POST"]),
+        Route("/_sandbox/webhooks/deliver", deliver, methods=["POST"]),
+    ]

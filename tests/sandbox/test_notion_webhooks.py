@@ -245,3 +245,29 @@ async def test_the_web_pages_mark_done_button_edits_the_page_as_a_person_would(
     assert again.status_code == 303 and len(notion_world.webhooks.pending) == 1  # no change
     missing = await api.post(f"{NOTION_URL}/web/pages/nope/done")
     assert missing.status_code == 404
+
+
+async def test_another_process_drives_the_subscription_over_http(
+    notion_world: NotionSandbox, subscriber: Subscriber, clock: FakeClock
+) -> None:
+    async with in_process_client({"http://subscriber.test": subscriber.app()}) as to_subscriber:
+        app = create_notion_emulator(notion_world, clock=clock, webhook_http=to_subscriber)
+        async with in_process_client({NOTION_URL: app}) as control:
+            hooks = f"{NOTION_URL}/_sandbox/webhooks"
+            state = (await control.post(hooks, json={"url": HOOK, "token": TOKEN})).json()
+            assert (state["url"], state["verified"], state["handshake_owed"]) == (HOOK, False, True)
+            [handshake] = (await control.post(f"{hooks}/deliver")).json()["sent"]
+            assert (handshake["kind"], handshake["status"]) == ("verification", 200)
+            refused = await control.post(hooks, json={"verify": "secret_wrong-guess"})
+            assert refused.status_code == 400
+            assert (await control.post(hooks, json={"verify": TOKEN})).json()["verified"]
+            bad = await control.post(hooks, json={"fault": "lost"})
+            assert bad.status_code == 400 and "unknown webhook fault" in bad.json()["error"]
+            await control.post(hooks, json={"fault": "duplicate"})
+            notion_world.edit_page(a_page(notion_world, clock), now=clock.now(), properties=DONE)
+            sent = (await control.post(f"{hooks}/deliver")).json()["sent"]
+            assert [(d["kind"], d["status"]) for d in sent] == [
+                ("page.properties_updated", 200)
+            ] * 2
+            state = (await control.get(hooks)).json()
+            assert state["pending"] == 0 and len(state["deliveries"]) == 3
