@@ -144,6 +144,8 @@ class StatusPoll:
                 status.edited_at or self._clock.now(), team_id=task.team_id,
             )  # fmt: skip
         await self._checked(passed, self._clock.now())
+        if read:
+            log.debug("status poll: read %d %s task(s)", read, tool.label)
         return read
 
     async def _due(self, tool: ProviderName) -> list[Task]:
