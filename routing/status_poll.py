@@ -13,9 +13,10 @@ budget is idle (`spare_only`: nothing in flight, its bucket full, half of a Clic
 left) — so in practice one read per connection and pass, since a read leaves the bucket short
 of full for a moment; a busy connection is skipped and its tasks come first in the next pass.
 Tasks whose owner has no usable connection (none, or one that needs reconnecting) are skipped
-and moved to the back of the line. With the defaults (a pass every 300 s, one read per connection) a
-connection spends at most 2 requests per 5 minutes on it: 0.2% of Notion's 3 a second, 0.4%
-of ClickUp's lowest plan (100 a minute).
+and moved to the back of the line. With the defaults (a pass every 300 s, one read per
+connection) a connection spends at most 2 requests per 5 minutes on it (a Notion page, and now
+and then its data source's schema): 0.2% of Notion's 3 a second, 0.4% of ClickUp's lowest plan
+(100 a minute).
 
 The worker's process runs `keep_polling` beside the worker, on the injected clock; STATUS_POLL_*
 settings turn it off or change its pace.
