@@ -23,10 +23,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from demo import world
 from demo.world import Worlds, seed_worlds
+from primitives.clock import SystemClock
 from routing.dispatch import SendTiming
 from routing.worker import WorkerConfig
 from sandbox.clickup import create_clickup_emulator
 from sandbox.notion import create_notion_emulator
+from sandbox.notion_webhooks import NotionWebhookSender
 from sandbox.server import bind_socket, serve_apps, socket_url
 from sandbox.slack import create_slack_emulator
 from scrumy.services import Services, running_services
@@ -109,7 +111,19 @@ def demo_settings(urls: Urls, database: Path) -> Settings:
         notion_client_id=world.NOTION_CLIENT_ID,
         notion_client_secret=SecretStr(world.NOTION_CLIENT_SECRET),
         notion_api_url=AnyHttpUrl(urls.notion),
+        notion_webhook_verification_token=SecretStr(world.NOTION_WEBHOOK_TOKEN),
     )
+
+
+async def subscribe_notion(worlds: Worlds, urls: Urls, sender: NotionWebhookSender) -> None:
+    """The operator's one-time set-up of Notion's webhook: the subscription to our URL, the
+    verification request Notion sends there (the app keeps the token for `scrumy
+    notion-webhook-token`), and the token pasted back in Notion's Verify dialog."""
+    book = worlds.notion.webhooks
+    book.subscribe(f"{urls.app}/webhooks/notion", token=world.NOTION_WEBHOOK_TOKEN)
+    [handshake] = await sender.deliver_due()
+    if handshake.status != 200 or not book.verify(world.NOTION_WEBHOOK_TOKEN):
+        raise RuntimeError(f"Notion's webhook verification was answered {handshake.status}")
 
 
 @contextlib.asynccontextmanager
@@ -125,7 +139,7 @@ async def running_stack(
     worlds = seed_worlds(urls.app)
     settings = demo_settings(urls, directory / "demo.db")
     async with (
-        # ClickUp's webhook deliveries, sent by the emulator as soon as a task changes there.
+        # ClickUp's and Notion's webhook deliveries, sent by the emulators as things change.
         httpx.AsyncClient(timeout=10) as deliveries,
         serve_apps(
             (create_slack_emulator(worlds.slack), slack_sock),
@@ -146,9 +160,17 @@ async def running_stack(
         stop = asyncio.Event()
         dispatch = services.worker(worker, observer=web.deps.metrics)
         worker_task = asyncio.create_task(dispatch.run(services.signal, stop))
+        notion_hooks = NotionWebhookSender(worlds.notion.webhooks, deliveries, SystemClock())
+        sending = asyncio.Event()
         try:
             async with serve_apps((web.app, app_sock)):
-                yield Stack(urls, worlds, settings, services, web)
+                await subscribe_notion(worlds, urls, notion_hooks)
+                notion_task = asyncio.create_task(notion_hooks.run(sending))
+                try:
+                    yield Stack(urls, worlds, settings, services, web)
+                finally:
+                    sending.set()
+                    await notion_task
         finally:
             stop.set()
             services.signal.notify()

@@ -18,6 +18,9 @@
 8. Bo finishes "Update the pricing page" in ClickUp ("Mark done" on the emulated ClickUp's
    page); ClickUp's signed webhook reaches the app, and the item's line in the meeting message
    says "✓ done in ClickUp".
+9. Cy finishes "Plan the roadmap review" in Notion ("Mark done" on the emulated Notion's page:
+   its status moves to the Complete group); Notion's signed webhook event says only that the
+   page changed, the app reads the page back, and the line says "✓ done in Notion".
 
 Every item's expected end is `EXPECTED`; `demo.report` checks it.
 """
@@ -112,7 +115,7 @@ EXPECTED = {
     "3": Expected(BO.slack_id, CREATED, CLICKUP, remote=RemoteStatus.DONE),
     "4": Expected(BO.slack_id, CREATED, CLICKUP),
     "5": Expected(CY.slack_id, CREATED, CLICKUP),
-    "6": Expected(CY.slack_id, CREATED, NOTION, "Product Roadmap"),
+    "6": Expected(CY.slack_id, CREATED, NOTION, "Product Roadmap", remote=RemoteStatus.DONE),
     "7": Expected(CY.slack_id, CREATED, NOTION),
     "8": Expected(DANA.slack_id, CREATED, NOTION),
 }
@@ -175,6 +178,7 @@ class Story:
         self.faults_survived()
         await self.message_shows(await final_rows(self.stack, world.TEAM, MEETING_ID))
         await self.bo_finishes_in_clickup()
+        await self.cy_finishes_in_notion()
         return await final_rows(self.stack, world.TEAM, MEETING_ID)
 
     def announce(self, items: Sequence[str], said: str) -> None:
@@ -385,6 +389,32 @@ class Story:
         self.say.say(
             f"Bo marks “{task.title}” done in ClickUp → ClickUp's signed webhook → the meeting "
             "message's line says “✓ done in ClickUp”"
+        )
+
+    # --- 9: done in Notion ----------------------------------------------------------------------
+
+    async def cy_finishes_in_notion(self) -> None:
+        """Cy marks item 6 done on the emulated Notion's page; Notion's signed event reaches
+        /webhooks/notion, the app reads the page back, and the item's line says so."""
+        task = (await self.states())["6"]
+        answer = await self.http.post(
+            f"{self.stack.urls.notion}/web/pages/{task.provider_task_id}/done"
+        )
+        if answer.status_code != 303:
+            raise DemoFailure(f"Notion's Mark done answered {answer.status_code}")
+        position = task.position or 6
+
+        def line_done() -> bool | None:
+            message = self.slack.meeting_message() or {}
+            for block in message.get("blocks", []):
+                if block.get("block_id") == f"item:{position}":
+                    return "✓ done in Notion" in block["text"]["text"] or None
+            return None
+
+        await wait_for("the meeting message to show item 6 done in Notion", seen(line_done))
+        self.say.say(
+            f"Cy marks “{task.title}” done in Notion → Notion's signed webhook (which names "
+            "the page, not the change) → the app reads the page back → “✓ done in Notion”"
         )
 
     # --- reading the app's state --------------------------------------------------------------

@@ -30,6 +30,9 @@ CLICKUP_CLIENT_ID = "demo-clickup-app"
 CLICKUP_CLIENT_SECRET = "demo-clickup-secret-2c7d"  # noqa: S105
 NOTION_CLIENT_ID = "demo-notion-app"
 NOTION_CLIENT_SECRET = "demo-notion-secret-6a90"  # noqa: S105
+# The verification token of the Notion integration's webhook subscription, as the operator
+# sets it (NOTION_WEBHOOK_VERIFICATION_TOKEN) after Notion sent it to /webhooks/notion.
+NOTION_WEBHOOK_TOKEN = "secret_demo-notion-webhook-verification-d41e"  # noqa: S105
 # Slack's own token for the workspace in the emulator's seed; the app never sees it, it gets
 # its own bot token by being installed.
 SEED_BOT_TOKEN = "xoxb-acme-seed"  # noqa: S105

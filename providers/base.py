@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from primitives.enums import Priority, ProviderName
+from primitives.enums import Priority, ProviderName, RemoteStatus
 
 # --- errors ---------------------------------------------------------------------------------
 
@@ -247,6 +247,21 @@ class CreatedTask:
     destination_id: str
 
 
+@dataclass(frozen=True)
+class TaskStatus:
+    """Where a created task is in its tool, as read from the tool (`Provider.task_status`).
+
+    `status` is None when the tool holds nothing we can map (a Notion database without a
+    status property or a "Done" checkbox). `edited_at` is when, by the tool's clock, what was
+    read is known to hold from: no earlier than the task's last change and no later than the
+    read (ClickUp `date_updated`; Notion keeps `last_edited_time` in whole minutes, so the end
+    of that minute, or the read if sooner). None when the tool gave none (a task gone).
+    """
+
+    status: RemoteStatus | None
+    edited_at: datetime | None
+
+
 # A fence the caller passes to `create_task`: awaited right before the request that may create
 # the task goes out (after any wait for the rate limit), it either raises (the caller may no
 # longer send) or returns the seconds the request may take; the client abandons the request at
@@ -296,6 +311,15 @@ class Provider(Protocol):
 
         `guard` fences the one request that may create the task (see `SendGuard`).
         """
+        ...
+
+    async def task_status(
+        self, credentials: Credentials, task_id: str, *, spare_only: bool = False
+    ) -> TaskStatus:
+        """Read where the created task `task_id` is (one request, never repeated here; a task
+        the tool no longer has is `deleted`). With `spare_only` the request goes out only if
+        the connection's budget is idle (`ConnectionRateLimiter.idle`), else `RateLimited` is
+        raised without sending: how a background poll stays out of task creation's way."""
         ...
 
     async def find_tasks(

@@ -175,16 +175,24 @@ class ProviderHttp:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         guard: SendGuard | None = None,
+        spare_only: bool = False,
     ) -> dict[str, Any]:
         """Send one request and return its JSON object, or raise a `ProviderError`.
 
         With `connection_id` (our id of a person's connection, never the token) the request
         draws from that connection's budget and a rate-limit answer holds it. With `guard`,
         the request goes out only if the guard lets it, and is abandoned at its deadline.
+        With `spare_only` it goes out only if that budget is idle (`limiter.idle`); else
+        `RateLimited` is raised at once, nothing sent.
         """
         headers = dict(self._headers)
         if authorization:
             headers["Authorization"] = authorization
+        if spare_only and connection_id is not None and not self._limiter.idle(connection_id):
+            raise RateLimited(
+                self._provider, f"{self._provider.label}: no spare request budget now",
+                retry_after=max(1.0, self._limiter.delay(connection_id)),
+            )  # fmt: skip
         ticket = None if connection_id is None else await self._limiter.acquire(connection_id)
         try:
             return await self._send(

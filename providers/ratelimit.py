@@ -115,6 +115,18 @@ class ConnectionRateLimiter:
                 wait_window = window.ends - now
         return max(wait_hold, wait_tokens, wait_window)
 
+    def idle(self, key: str) -> bool:
+        """Whether `key`'s budget is untouched for now: no hold, nothing in flight, the bucket
+        full and, where the provider counts a window, at least half of it left. A request sent
+        only then (a background poll) never makes a task wait more than one request's pace."""
+        budget = self._budget(key)
+        if self.delay(key) > 0 or budget.in_flight:
+            return False
+        if budget.tokens < self._burst - 1e-6:
+            return False
+        window = budget.window
+        return window is None or window.left * 2 >= window.limit
+
     async def acquire(self, key: str) -> int:
         """Wait until a request for `key` may go out, take its share of the budget, and return
         its ticket; `release` it once the answer (or the failure) is in."""

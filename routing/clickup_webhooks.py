@@ -295,10 +295,9 @@ class ClickUpWebhooks:
             except ProviderError as error:
                 log.info("stopped catching up ClickUp statuses: %s", error)
                 break
-            if now is not None:
+            if now.status is not None:
                 changed += await self._statuses.apply(
-                    CLICKUP, now.task_id, now.status, now.observed_at or since,
-                    team_id=row.team_id,
+                    CLICKUP, task_id, now.status, now.edited_at or since, team_id=row.team_id,
                 )  # fmt: skip
         log.info("caught up %d ClickUp task status(es) after re-registering", changed)
         return changed

@@ -16,6 +16,7 @@ The consent page grants the integration as the Notion user "logged in" in the br
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import secrets
 import uuid
@@ -26,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -33,6 +35,7 @@ from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route, fired_of
+from sandbox.notion_webhooks import NotionWebhookBook, webhook_control_routes
 from sandbox.tools_web import notion_web_routes
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -53,8 +56,8 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class _Invalid(Exception):
-    pass
+class _Invalid(ValueError):
+    """A request (or a seeded edit) Notion refuses with 400 `validation_error`."""
 
 
 @dataclass
@@ -81,6 +84,7 @@ class NotionSandbox:
     network: Network = field(default_factory=Network)
     requests: Counter[str] = field(default_factory=Counter)
     throttled: list[float] = field(default_factory=list)  # when (unix) each over-budget 429 was
+    webhooks: NotionWebhookBook = field(default_factory=NotionWebhookBook)
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def add_integration(self, client_id: str, client_secret: str, *redirect_uris: str) -> None:
@@ -92,7 +96,9 @@ class NotionSandbox:
     def add_data_source(
         self, source_id: str, title: str, properties: dict[str, dict[str, Any]]
     ) -> None:
-        """`properties`: name -> {"type": ..., "options": [...]} (options for select/status)."""
+        """`properties`: name -> {"type": ..., "options": [...]} (options for select/status;
+        a status may say its `groups`, {"To-do": [...], "In progress": [...], "Complete":
+        [...]}, else its first option is To-do, its last Complete, the others In progress)."""
         self.data_sources[source_id] = {
             "title": title,
             "database_id": f"db-{source_id}",
@@ -118,9 +124,54 @@ class NotionSandbox:
         page_id = str(uuid.uuid4())
         page = {"id": page_id, "parent": source_id, "properties": properties,
                 "children": list(children), "created": to_minute(created),
+                "edited": to_minute(created), "in_trash": False,
                 "url": f"https://www.notion.so/{page_id.replace('-', '')}"}  # fmt: skip
         self.pages[page_id] = page
         return page
+
+    def edit_page(
+        self,
+        page_id: str,
+        *,
+        now: datetime,
+        properties: dict[str, Any] | None = None,
+        in_trash: bool | None = None,
+        author: str | None = None,
+    ) -> dict[str, Any]:
+        """A person (the user `author`, the first when None) edits a page in Notion: sets
+        `properties` (values as the API takes them, e.g. {"Status": {"status": {"name":
+        "Done"}}}, {"Done": {"checkbox": True}}) and/or moves it to or from the trash. The
+        subscription is owed the events Notion would send. Raises ValueError for an edit
+        Notion refuses."""
+        page = self.pages.get(page_id)
+        if page is None:
+            raise ValueError(f"no page {page_id}")
+        who = {"id": author or next(iter(self.users)), "type": "person"}
+        _apply_edit(self, page, properties or {}, in_trash, now=now, author=who)
+        return page
+
+    def mark_done(self, page_id: str, *, now: datetime) -> bool:
+        """A person marks the page done in Notion: its status (not the priority) set to its
+        Complete group's first option, else its "Done" checkbox ticked; whether it changed."""
+        page = self.pages[page_id]
+        schema = self.data_sources[page["parent"]]["properties"]
+        statuses = [n for n, spec in schema.items()
+                    if spec["type"] == "status" and "priority" not in n.casefold()]  # fmt: skip
+        for name in statuses:
+            complete = status_groups(schema[name])["Complete"]
+            if not complete:
+                continue
+            if (page["properties"].get(name) or {}).get("status", {}).get("name") in complete:
+                return False
+            self.edit_page(page_id, now=now, properties={name: {"status": {"name": complete[0]}}})
+            return True
+        for name, spec in schema.items():
+            if spec["type"] == "checkbox" and name.casefold() == "done":
+                if (page["properties"].get(name) or {}).get("checkbox") is True:
+                    return False
+                self.edit_page(page_id, now=now, properties={name: {"checkbox": True}})
+                return True
+        return False
 
     def pages_with_marker(self, marker: str) -> list[dict[str, Any]]:
         return [p for p in self.pages.values() if marker in _text_of(p["children"])]
@@ -133,6 +184,87 @@ def to_minute(moment: datetime) -> datetime:
     """Notion rounds `created_time` down to the minute (changelog, "Last edited and created
     time properties are now rounded to the nearest minute": rounded down since July 2021)."""
     return moment.replace(second=0, microsecond=0)
+
+
+def status_groups(spec: dict[str, Any]) -> dict[str, list[str]]:
+    """A status property's groups (To-do, In progress, Complete) and their options' names."""
+    given = spec.get("groups")
+    if given:
+        return {group: list(names) for group, names in given.items()}
+    options = list(spec.get("options", []))
+    if len(options) < 2:
+        return {"To-do": options, "In progress": [], "Complete": []}
+    return {"To-do": options[:1], "In progress": options[1:-1], "Complete": options[-1:]}
+
+
+def option_id(property_name: str, option: str) -> str:
+    """A stable id for a select or status option (Notion's are short opaque strings)."""
+    return hashlib.sha256(f"{property_name}/{option}".encode()).hexdigest()[:8]
+
+
+def property_id(name: str) -> str:
+    return name[:4]
+
+
+def _check_property(world: NotionSandbox, name: str, value: Any, spec: dict[str, Any]) -> None:
+    kind = spec["type"]
+    where = f"body.properties.{name}"
+    if not isinstance(value, dict) or kind not in value:
+        raise _Invalid(f"{where}.{kind} should be defined, instead was `undefined`.")
+    inner = value[kind]
+    if kind in ("title", "rich_text"):
+        _check_rich_text(inner, f"{where}.{kind}")
+    elif kind == "status" and (not isinstance(inner, dict)
+                               or inner.get("name") not in spec.get("options", [])):  # fmt: skip
+        name_given = inner.get("name") if isinstance(inner, dict) else inner
+        raise _Invalid(f"{where}.status.name: no status option named {name_given!r}")
+    elif kind == "checkbox" and not isinstance(inner, bool):
+        raise _Invalid(f"{where}.checkbox should be a boolean, instead was `{inner!r}`.")
+    elif kind == "date" and not isinstance(inner.get("start"), str):
+        raise _Invalid(f"{where}.date.start should be a string")
+    elif kind == "people":
+        if not isinstance(inner, list) or len(inner) > ARRAY_LIMIT:
+            raise _Invalid(f"{where}.people should be an array of at most {ARRAY_LIMIT}")
+        for person in inner:
+            if person.get("id") not in world.users:
+                raise _Invalid(f"{where}.people: {person.get('id')} is not a user")
+
+
+def _apply_edit(
+    world: NotionSandbox,
+    page: dict[str, Any],
+    properties: dict[str, Any],
+    in_trash: bool | None,
+    *,
+    now: datetime,
+    author: dict[str, str],
+) -> None:
+    """Check an edit as Notion does, apply it, and owe the subscription its events."""
+    if page["in_trash"] and properties and in_trash is not False:
+        # Notion's words for editing a trashed page.
+        raise _Invalid("Can't edit block that is archived. You must unarchive the block before "
+                       "editing.")  # fmt: skip
+    schema = world.data_sources[page["parent"]]["properties"]
+    for name, value in properties.items():
+        if name not in schema:
+            raise _Invalid(f"{name} is not a property that exists.")
+        _check_property(world, name, value, schema[name])
+    workspace = (world.workspace_id, world.workspace_name)
+    parent = {"id": world.data_sources[page["parent"]]["database_id"], "type": "database",
+              "data_source_id": page["parent"]}  # fmt: skip
+    if in_trash is not None and in_trash != page["in_trash"]:
+        page["in_trash"] = in_trash
+        page["edited"] = to_minute(now)
+        kind = "page.deleted" if in_trash else "page.undeleted"
+        world.webhooks.record(kind, page["id"], now=now, workspace=workspace, author=author,
+                              data={"parent": parent})  # fmt: skip
+    if properties:
+        page["properties"].update(properties)
+        page["edited"] = to_minute(now)
+        world.webhooks.record(
+            "page.properties_updated", page["id"], now=now, workspace=workspace, author=author,
+            data={"parent": parent, "updated_properties": [property_id(n) for n in properties]},
+        )  # fmt: skip
 
 
 def _instant(value: Any, where: str) -> datetime:
@@ -240,9 +372,14 @@ def _check_blocks(blocks: Any) -> None:
 
 
 def create_notion_emulator(
-    sandbox: NotionSandbox | None = None, *, clock: Clock | None = None
+    sandbox: NotionSandbox | None = None,
+    *,
+    clock: Clock | None = None,
+    webhook_http: httpx.AsyncClient | None = None,
 ) -> Starlette:
-    """A Starlette app emulating Notion; `app.state.sandbox` is its world."""
+    """A Starlette app emulating Notion; `app.state.sandbox` is its world. Its webhook
+    deliveries, when driven over HTTP (`/_sandbox/webhooks/deliver`), go through
+    `webhook_http` (a client made for each round when None)."""
     world = sandbox or NotionSandbox()
     time = clock or SystemClock()
 
@@ -404,11 +541,19 @@ def create_notion_emulator(
 
     def source_json(source_id: str) -> dict[str, Any]:
         source = world.data_sources[source_id]
-        properties = {
-            name: {"id": name[:4], "name": name, "type": spec["type"],
-                   spec["type"]: {"options": [{"name": o} for o in spec.get("options", [])]}}
-            for name, spec in source["properties"].items()
-        }  # fmt: skip
+        properties = {}
+        for name, spec in source["properties"].items():
+            kind = spec["type"]
+            options = [{"id": option_id(name, o), "name": o, "color": "default"}
+                       for o in spec.get("options", [])]  # fmt: skip
+            detail: dict[str, Any] = {"options": options} if kind in ("select", "status") else {}
+            if kind == "status":
+                detail["groups"] = [
+                    {"id": option_id(name, f"group:{group}"), "name": group, "color": "default",
+                     "option_ids": [option_id(name, o) for o in names]}
+                    for group, names in status_groups(spec).items()
+                ]  # fmt: skip
+            properties[name] = {"id": property_id(name), "name": name, "type": kind, kind: detail}
         return {"object": "data_source", "id": source_id,
                 "title": [{"plain_text": source["title"], "text": {"content": source["title"]}}],
                 "parent": {"type": "database_id", "database_id": source["database_id"]},
@@ -469,40 +614,38 @@ def create_notion_emulator(
         return JSONResponse(paginate(items, params.get("start_cursor"), params.get("page_size")))
 
     def property_json(name: str, value: dict[str, Any], source_id: str) -> dict[str, Any]:
-        """A property value as Notion answers it: with its type, and text with `plain_text`."""
-        kind = world.data_sources[source_id]["properties"].get(name, {}).get("type")
+        """A property value as Notion answers it: with its type, text with `plain_text`, a
+        status or select option with its id."""
+        spec = world.data_sources[source_id]["properties"].get(name, {})
+        kind = spec.get("type")
         inner = value.get(kind) if kind else None
         if kind in ("title", "rich_text") and isinstance(inner, list):
             inner = [{**item, "plain_text": (item.get("text") or {}).get("content", "")}
                      for item in inner]  # fmt: skip
-        return {"id": name[:4], "type": kind, kind or "unknown": inner}
+        if kind in ("status", "select") and isinstance(inner, dict) and "name" in inner:
+            inner = {"id": option_id(name, inner["name"]), "name": inner["name"],
+                     "color": "default"}  # fmt: skip
+        return {"id": property_id(name), "type": kind, kind or "unknown": inner}
 
     def page_json(page: dict[str, Any]) -> dict[str, Any]:
+        """The page as Notion answers it: a status never set shows its To-do group's first
+        option and a checkbox never set is false, as a new page in Notion has them."""
+        stored = dict(page["properties"])
+        for name, spec in world.data_sources[page["parent"]]["properties"].items():
+            if name in stored:
+                continue
+            if spec["type"] == "status" and (first := status_groups(spec)["To-do"][:1]):
+                stored[name] = {"status": {"name": first[0]}}
+            elif spec["type"] == "checkbox":
+                stored[name] = {"checkbox": False}
         properties = {name: property_json(name, value, page["parent"])
-                      for name, value in page["properties"].items()}  # fmt: skip
+                      for name, value in stored.items()}  # fmt: skip
         return {"object": "page", "id": page["id"], "url": page["url"],
                 "created_time": page["created"].isoformat().replace("+00:00", "Z"),
+                "last_edited_time": page["edited"].isoformat().replace("+00:00", "Z"),
+                "in_trash": page["in_trash"], "archived": page["in_trash"],
                 "parent": {"type": "data_source_id", "data_source_id": page["parent"]},
                 "properties": properties}  # fmt: skip
-
-    def check_property(name: str, value: Any, spec: dict[str, Any]) -> None:
-        kind = spec["type"]
-        where = f"body.properties.{name}"
-        if not isinstance(value, dict) or kind not in value:
-            raise _Invalid(f"{where}.{kind} should be defined, instead was `undefined`.")
-        inner = value[kind]
-        if kind in ("title", "rich_text"):
-            _check_rich_text(inner, f"{where}.{kind}")
-        elif kind == "status" and inner.get("name") not in spec.get("options", []):
-            raise _Invalid(f"{where}.status.name: no status option named {inner.get('name')!r}")
-        elif kind == "date" and not isinstance(inner.get("start"), str):
-            raise _Invalid(f"{where}.date.start should be a string")
-        elif kind == "people":
-            if not isinstance(inner, list) or len(inner) > ARRAY_LIMIT:
-                raise _Invalid(f"{where}.people should be an array of at most {ARRAY_LIMIT}")
-            for person in inner:
-                if person.get("id") not in world.users:
-                    raise _Invalid(f"{where}.people: {person.get('id')} is not a user")
 
     async def create_page(request: Request, grant: dict[str, Any]) -> Response:
         body = await request.json()
@@ -516,7 +659,7 @@ def create_notion_emulator(
         for name, value in properties.items():
             if name not in schema:
                 raise _Invalid(f"{name} is not a property that exists.")
-            check_property(name, value, schema[name])
+            _check_property(world, name, value, schema[name])
         if not any(schema[n]["type"] == "title" for n in properties):
             raise _Invalid("body.properties: the title property should be defined")
         children = body.get("children", [])
@@ -527,6 +670,27 @@ def create_notion_emulator(
                 if value["select"]["name"] not in options:
                     options.append(value["select"]["name"])
         page = world.store_page(source_id, properties, children, created=time.now())
+        return JSONResponse(page_json(page))
+
+    async def one_page(request: Request, grant: dict[str, Any]) -> Response:
+        """`GET /v1/pages/{id}` (a trashed page too, with `in_trash`), and `PATCH` with
+        `properties` and/or `in_trash` (`archived`, its older name, as well)."""
+        page = world.pages.get(request.path_params["page_id"])
+        if page is None:
+            page_id = request.path_params["page_id"]
+            return _error(404, "object_not_found", f"Could not find page with ID: {page_id}.")
+        if request.method == "PATCH":
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise _Invalid("body should be an object")
+            trash = body.get("in_trash", body.get("archived"))
+            if trash is not None and not isinstance(trash, bool):
+                raise _Invalid("body.in_trash should be a boolean")
+            properties = body.get("properties") or {}
+            if not isinstance(properties, dict):
+                raise _Invalid("body.properties should be an object")
+            author = {"id": "bot-1", "type": "bot"}
+            _apply_edit(world, page, properties, trash, now=time.now(), author=author)
         return JSONResponse(page_json(page))
 
     async def children(request: Request, grant: dict[str, Any]) -> Response:
@@ -557,10 +721,13 @@ def create_notion_emulator(
             route("/v1/data_sources/{source_id}/query", query, ["POST"]),
             route("/v1/users", users, ["GET"]),
             route("/v1/pages", create_page, ["POST"]),
+            route("/v1/pages/{page_id}", one_page, ["GET", "PATCH"]),
             route("/v1/blocks/{block_id}/children", children, ["GET", "PATCH"]),
             Route("/_sandbox/state", control_state, methods=["GET"]),
             fault_control_route(world.faults),
-            *notion_web_routes(world),  # the tasks in a browser, at /web/
+            *webhook_control_routes(world.webhooks, time, webhook_http),
+            # The pages in a browser, at /web/, each with a button to mark it done.
+            *notion_web_routes(world, mark_done=lambda i: world.mark_done(i, now=time.now())),
         ]
     )
     app.state.sandbox = world

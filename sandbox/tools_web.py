@@ -6,7 +6,10 @@
                                 /web/tasks/{id}/done moves it to its list's done status, which
                                 sends the webhooks as a change in ClickUp would
     notion_web_routes(world)    GET /web/ on the Notion emulator: every page with its data
-                                source, assignee, due, priority and status
+                                source, assignee, due, priority and status, and (given
+                                `mark_done`) a "Mark done" button: POST /web/pages/{id}/done
+                                sets its status to the Complete group, which owes the webhook
+                                subscription its event as an edit in Notion would
 
 Both poll `GET /web/live` (`{"html": …}`) every second, as the Slack pages do
 (`sandbox.web_page`). Each row has an anchor: `#task-<id>` (the id of ClickUp's
@@ -153,7 +156,7 @@ def _plain(items: Any) -> str:
     )
 
 
-def notion_body(world: NotionSandbox) -> str:
+def notion_body(world: NotionSandbox, *, buttons: bool = False) -> str:
     def value(page_: dict[str, Any], kinds: tuple[str, ...]) -> str:
         schema = world.data_sources.get(page_["parent"], {}).get("properties", {})
         shown = []
@@ -183,13 +186,38 @@ def notion_body(world: NotionSandbox) -> str:
             value(found, ("people",)),
             value(found, ("date",)),
             value(found, ("select",)),
-            value(found, ("status",)),
+            value(found, ("status",)) + _page_button(found, buttons),
             found["created"].astimezone(UTC).strftime("%d %b %H:%M UTC"),
         ]
         rows.append((f"page-{found['id'].replace('-', '')}", cells))
     return _header("Notion (emulated)", len(rows), "page") + _table(rows, "No pages yet.")
 
 
-def notion_web_routes(world: NotionSandbox) -> list[Route]:
-    """The Notion emulator's page of pages; `create_notion_emulator` mounts it."""
-    return _routes("Notion (emulated)", lambda: notion_body(world))
+def _page_button(page_: dict[str, Any], shown: bool) -> str:
+    if not shown or page_.get("in_trash"):
+        return ""
+    page_id = escape(str(page_["id"]))
+    return (
+        f'<form method="post" action="/web/pages/{page_id}/done" class="inline">'
+        f'<button type="submit" id="done-{page_id}">Mark done</button></form>'
+    )
+
+
+def notion_web_routes(
+    world: NotionSandbox, *, mark_done: Callable[[str], bool] | None = None
+) -> list[Route]:
+    """The Notion emulator's page of pages; `create_notion_emulator` mounts it, with
+    `mark_done` (a page id → whether it changed) behind each page's "Mark done" button."""
+    routes = _routes("Notion (emulated)", lambda: notion_body(world, buttons=bool(mark_done)))
+    if mark_done is not None:
+
+        async def done(request: Request) -> Response:
+            page_id = request.path_params["page_id"]
+            if page_id not in world.pages:
+                return JSONResponse({"object": "error", "status": 404,
+                                     "code": "object_not_found"}, 404)  # fmt: skip
+            mark_done(page_id)
+            return RedirectResponse(f"/web/#page-{page_id.replace('-', '')}", status_code=303)
+
+        routes.append(Route("/web/pages/{page_id}/done", done, methods=["POST"]))
+    return routes

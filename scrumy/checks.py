@@ -95,7 +95,32 @@ def _integration_checks(settings: Settings) -> list[CheckResult]:
                     f"{label.upper()}_CLIENT_SECRET); people cannot connect {label}",
                 )
             )
+    if settings.notion_client_id:
+        results.append(_notion_webhook(settings))
+    results.append(
+        CheckResult(
+            "status poll",
+            Status.OK if settings.status_poll_enabled else Status.OFF,
+            f"every {settings.status_poll_seconds:g} s, up to {settings.status_poll_batch} "
+            "tasks per tool"
+            if settings.status_poll_enabled
+            else "off (STATUS_POLL_ENABLED=false): statuses come from webhooks alone",
+        )
+    )
     return results
+
+
+def _notion_webhook(settings: Settings) -> CheckResult:
+    if settings.notion_webhook_verification_token is None:
+        return CheckResult(
+            "notion hook",
+            Status.WARN,
+            "NOTION_WEBHOOK_VERIFICATION_TOKEN: not set; Notion's events are refused and pages "
+            "done in Notion show only through the status poll (docs/setup.md, Notion webhooks)",
+        )
+    return CheckResult(
+        "notion hook", Status.OK, f"events verified at {settings.base_url}/webhooks/notion"
+    )
 
 
 async def _slack_scopes(settings: Settings) -> CheckResult | None:

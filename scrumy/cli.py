@@ -18,6 +18,7 @@ import click
 from pydantic import AnyHttpUrl
 
 from primitives.clock import SystemClock
+from primitives.enums import ProviderName
 from routing.dispatch import SendTiming
 from routing.worker import WorkerConfig
 from scrumy.checks import run_checks
@@ -32,6 +33,7 @@ from storage.engine import DatabaseUnavailable, check_connection, create_engine,
 from storage.migrate import SchemaMismatch, ensure_current, migration_state, upgrade_to_head
 from storage.rotation import audit_encryption, rotate_keys
 from storage.vault import VaultError, new_key
+from storage.webhook_verifications import WebhookVerifications
 
 T = TypeVar("T")
 
@@ -277,6 +279,29 @@ def api_key_revoke(key_id: str) -> None:
 # --- worker ---------------------------------------------------------------------------------
 
 
+@cli.command("notion-webhook-token")
+def notion_webhook_token() -> None:
+    """Print the verification token Notion last sent to /webhooks/notion (for Notion's Verify
+    dialog and NOTION_WEBHOOK_VERIFICATION_TOKEN)."""
+    settings = _settings()
+    clock = SystemClock()
+
+    async def run(storage: Storage) -> None:
+        newest = await WebhookVerifications(storage.sessions, storage.vault, clock).newest(
+            ProviderName.NOTION
+        )
+        if newest is None:
+            raise click.ClickException(
+                "Notion has sent no verification token yet: create the webhook subscription in "
+                f"the integration's Webhooks tab with the URL {settings.base_url}/webhooks/notion"
+            )
+        token, received_at = newest
+        click.echo(token)
+        click.echo(f"received {received_at:%Y-%m-%d %H:%M} UTC", err=True)
+
+    _run(_with_storage(settings, run))
+
+
 @cli.command("worker")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1))
@@ -332,12 +357,15 @@ def worker(
             sweeping = asyncio.create_task(services.connect_flush().keep_sweeping(stop))
             # So are the reminders of reviews left alone (routing.review).
             reminding = asyncio.create_task(services.reviews().keep_reminding(stop))
+            # Tasks' statuses at the tools: the poll, and Notion events left unprocessed.
+            following = asyncio.create_task(services.follow_statuses(stop))
             try:
                 await services.worker(config).run(services.signal, stop)
             finally:
                 stop.set()
                 await sweeping
                 await reminding
+                await following
                 if notifier is not None:
                     await notifier.aclose()
             log.info("worker stopped")

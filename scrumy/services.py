@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -16,15 +17,21 @@ from providers.notion import NotionProvider, notion_limiter
 from routing.catalogs import CatalogCache
 from routing.flush import ConnectFlush
 from routing.notify import LogNotifier, Notifier
+from routing.notion_updates import NotionStatusUpdates
 from routing.observe import DispatchObserver
 from routing.owner_context import OwnerRouter
 from routing.preferences import Preferences
+from routing.remote_status import RemoteStatuses
 from routing.results import Results
 from routing.review import Reviews
+from routing.status_poll import StatusPoll, StatusPollConfig
+from routing.status_reads import StatusReader
 from routing.wake import LocalWakeSignal, PostgresWakeSignal, WakeSignal
 from routing.worker import DispatchWorker, WorkerConfig
 from scrumy.settings import Settings
 from scrumy.startup import Storage, open_storage
+from storage.webhook_inbox import WebhookInbox
+from storage.webhook_verifications import WebhookVerifications
 
 
 @dataclass
@@ -37,6 +44,7 @@ class Services:
     catalogs: CatalogCache
     notifier: Notifier
     signal: WakeSignal
+    _reader: StatusReader | None = field(default=None, repr=False)
 
     def worker(
         self, config: WorkerConfig | None = None, *, observer: DispatchObserver | None = None
@@ -46,6 +54,57 @@ class Services:
             providers=self.providers, catalogs=self.catalogs, notifier=self.notifier,
             config=config, observer=observer,
         )  # fmt: skip
+
+    def status_reader(self) -> StatusReader:
+        """The one reader of tasks' statuses at their tools (it remembers refused
+        connections for the process)."""
+        if self._reader is None:
+            self._reader = StatusReader(
+                sessions=self.storage.sessions, vault=self.storage.vault, clock=self.clock,
+                providers=self.providers,
+            )  # fmt: skip
+        return self._reader
+
+    def remote_statuses(self) -> RemoteStatuses:
+        """Tasks' statuses at their tools, told with the notifier as it is now (Slack's once
+        `tell_slack` ran)."""
+        return RemoteStatuses(
+            sessions=self.storage.sessions, notifier=self.notifier, clock=self.clock
+        )
+
+    def notion_updates(self) -> NotionStatusUpdates:
+        """Notion's webhook events, from receipt to the meeting's line, verified with
+        NOTION_WEBHOOK_VERIFICATION_TOKEN."""
+        storage = self.storage
+        key = self.settings.notion_webhook_verification_token
+        return NotionStatusUpdates(
+            key=key.get_secret_value() if key else None,
+            sessions=storage.sessions, clock=self.clock,
+            inbox=WebhookInbox(storage.sessions, self.clock),
+            verifications=WebhookVerifications(storage.sessions, storage.vault, self.clock),
+            reader=self.status_reader(), statuses=self.remote_statuses(),
+        )  # fmt: skip
+
+    def status_poll(self) -> StatusPoll:
+        """The status poll, paced by the STATUS_POLL_* settings."""
+        settings = self.settings
+        return StatusPoll(
+            sessions=self.storage.sessions, clock=self.clock, reader=self.status_reader(),
+            statuses=self.remote_statuses(), tools=tuple(self.providers),
+            config=StatusPollConfig(
+                enabled=settings.status_poll_enabled, every=settings.status_poll_seconds,
+                batch=settings.status_poll_batch,
+            ),
+        )  # fmt: skip
+
+    async def follow_statuses(self, stop: asyncio.Event) -> None:
+        """What a worker's process does for tasks' statuses until `stop`: the status poll,
+        and the sweep of Notion events a process stored but did not live to act on."""
+        updates = self.notion_updates()
+        await asyncio.gather(
+            self.status_poll().keep_polling(stop),
+            updates.keep_sweeping(stop) if ProviderName.NOTION in self.providers else _idle(),
+        )
 
     def connect_flush(self) -> ConnectFlush:
         """The connect flush on its own, for a process without the HTTP side (`scrumy
@@ -76,6 +135,10 @@ class Services:
             preferences=preferences, notifier=self.notifier,
             remind_after=self.settings.scrumy_review_remind_after,
         )  # fmt: skip
+
+
+async def _idle() -> None:
+    return None
 
 
 def build_providers(

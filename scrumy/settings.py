@@ -82,6 +82,19 @@ class Settings(BaseSettings):
     # "90m", "2d", "45s" or plain seconds; from one minute to 30 days.
     scrumy_review_remind_after: timedelta = timedelta(hours=24)
 
+    # The verification token of the Notion integration's webhook subscription (one per
+    # integration): the key of every event's `X-Notion-Signature`. Notion sends it once, to
+    # `/webhooks/notion`, when the subscription is made; `scrumy notion-webhook-token` shows
+    # it. Unset: Notion's events are refused (the poll below still keeps the lines true).
+    notion_webhook_verification_token: SecretStr | None = None
+
+    # The poll of created tasks that are still open in their tool, for where no webhook can
+    # reach us (docs/routing.md, "Status from the tools"): a pass every STATUS_POLL_SECONDS,
+    # of at most STATUS_POLL_BATCH tasks per tool, the least recently checked first.
+    status_poll_enabled: bool = True
+    status_poll_seconds: float = Field(default=300.0, ge=30, le=86_400)
+    status_poll_batch: int = Field(default=20, ge=1, le=500)
+
     # When set, `/metrics` answers only `Authorization: Bearer <METRICS_TOKEN>`.
     metrics_token: SecretStr | None = None
 
@@ -162,6 +175,18 @@ class Settings(BaseSettings):
                 "public address"
             )
         return url
+
+    @field_validator("notion_webhook_verification_token")
+    @classmethod
+    def _check_notion_webhook_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Notion's verification tokens look like `secret_…` (developers.notion.com/reference/
+        # webhooks); a short value is a paste gone wrong, and a weak HMAC key.
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError(
+                "too short to be Notion's verification token (secret_…); copy it from "
+                "`scrumy notion-webhook-token`"
+            )
+        return SecretStr(value.get_secret_value().strip()) if value is not None else None
 
     @field_validator("log_level")
     @classmethod

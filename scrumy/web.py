@@ -225,6 +225,8 @@ def build_web_app(
     receivers: dict[ProviderName, WebhookReceiver] = {}
     if clickup_hooks is not None:
         receivers[ProviderName.CLICKUP] = clickup_hooks
+    if ProviderName.NOTION in services.providers:
+        receivers[ProviderName.NOTION] = services.notion_updates()
     utility = IntegrationUtility(
         sessions=storage.sessions, vault=storage.vault, clock=services.clock,
         providers=services.providers, catalogs=services.catalogs,
@@ -312,6 +314,7 @@ async def serve(
     worker_task: asyncio.Task[None] | None = None
     socket_task: asyncio.Task[None] | None = None
     sweep_task: asyncio.Task[None] | None = None
+    status_task: asyncio.Task[None] | None = None
     hooks_task: asyncio.Task[None] | None = None
     remind_task: asyncio.Task[None] | None = None
     if worker_config is not None:
@@ -319,6 +322,8 @@ async def serve(
         worker_task = asyncio.create_task(worker.run(services.signal, stop))
         # Where a worker runs, connect flushes a process did not live to finish are run too.
         sweep_task = asyncio.create_task(web.deps.utility.keep_sweeping_flushes(stop))
+        # And tasks' statuses at the tools: the poll, and Notion events left unprocessed.
+        status_task = asyncio.create_task(services.follow_statuses(stop))
         # And ClickUp's webhooks are kept: registrations retried, deliveries left behind
         # processed, unhealthy webhooks registered again.
         if web.clickup_webhooks is not None:
@@ -351,7 +356,7 @@ async def serve(
         await web.deps.utility.settle_flushes()
         if web.clickup_webhooks is not None:
             await web.clickup_webhooks.settle()
-        for sweeping in (hooks_task, sweep_task, remind_task):
+        for sweeping in (hooks_task, sweep_task, status_task, remind_task):
             if sweeping is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeping

@@ -188,6 +188,8 @@ class Task(Timestamps, Base):
             f"remote_status IS NULL OR {_in('remote_status', REMOTE_STATUSES)}",
             name="remote_status",
         ),
+        # The status poll: a tool's created tasks, the least recently checked first.
+        Index("ix_tasks_status_poll", "state", "provider", "status_checked_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -247,6 +249,8 @@ class Task(Timestamps, Base):
     # observed it: an older observation never overwrites a newer one (`routing.remote_status`).
     remote_status: Mapped[RemoteStatus | None]
     remote_status_at: Mapped[datetime | None]
+    # When the status poll last read the task from its tool (`routing.status_poll`).
+    status_checked_at: Mapped[datetime | None]
 
 
 class ReviewMessage(Timestamps, Base):
@@ -445,6 +449,21 @@ class ToolWebhook(Timestamps, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class WebhookVerification(Base):
+    """A verification token a tool sent to our webhook endpoint for the operator to confirm
+    (Notion, once per subscription), encrypted; `scrumy notion-webhook-token` shows the
+    newest. Kept apart from NOTION_WEBHOOK_VERIFICATION_TOKEN, which alone is trusted: the
+    request that carries a token is unsigned, so anyone could send one."""
+
+    __tablename__ = "webhook_verifications"
+    __table_args__ = (CheckConstraint(_in("provider", PROVIDERS), name="provider"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[ProviderName]
+    encrypted_token: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # Every encrypted column, by model: what key rotation must re-encrypt.
 ENCRYPTED_COLUMNS: dict[Table, tuple[str, ...]] = {
     Base.metadata.tables[UserAuthToken.__tablename__]: (
@@ -457,4 +476,5 @@ ENCRYPTED_COLUMNS: dict[Table, tuple[str, ...]] = {
         "encrypted_user_token",
     ),
     Base.metadata.tables[ToolWebhook.__tablename__]: ("encrypted_secret",),
+    Base.metadata.tables[WebhookVerification.__tablename__]: ("encrypted_token",),
 }

@@ -16,16 +16,17 @@ workspaces the person authorized.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from primitives.clock import Clock
-from primitives.enums import ProviderName
+from primitives.enums import ProviderName, RemoteStatus
 from providers.base import (
     AuthRevoked,
     Catalog,
@@ -39,6 +40,7 @@ from providers.base import (
     ProviderAccount,
     SendGuard,
     TaskDraft,
+    TaskStatus,
     Transient,
     Workspace,
 )
@@ -46,15 +48,15 @@ from providers.clickup.errors import CLICKUP, error_from_response
 from providers.clickup.mapping import task_body
 from providers.clickup.webhooks import (
     STATUS_EVENTS,
+    STATUS_TYPES,
     ClickUpWebhook,
-    StatusChange,
-    task_status,
     webhook_of,
 )
 from providers.http import Endpoint, ProviderHttp
 from providers.ratelimit import ConnectionRateLimiter
 from providers.reconcile import Window, carries, merged_windows
 
+TASK_NOT_FOUND = "ITEM_013"
 PAGE_SIZE = 100  # tasks in a full page of `GET /list/{id}/task`
 # Lookups whose windows are this close share a listing: the tasks created in between cost less
 # than the second listing's first page would.
@@ -240,6 +242,29 @@ class ClickUpProvider:
             raise Transient(CLICKUP, f"ClickUp's answer to {answer} had no task id") from None
         return CreatedTask(CLICKUP, task_id, url, destination.id)
 
+    async def task_status(
+        self, credentials: Credentials, task_id: str, *, spare_only: bool = False
+    ) -> TaskStatus:
+        """`GET /task/{id}`, sent once: its status read by type (`STATUS_TYPES`, as the
+        webhooks' are), and `date_updated` (unix ms) as the tool's time of the change. A task
+        ClickUp no longer has (404 `ITEM_013`, "Task not found") is `deleted`. The status poll
+        reads with it, and so does catching up after a webhook was re-created."""
+        try:
+            body = await self._http.send(
+                "GET", f"/task/{task_id}", authorization=_authorization(credentials.access_token),
+                connection_id=credentials.connection_id, spare_only=spare_only,
+            )  # fmt: skip
+        except Permanent as gone:
+            if gone.code != TASK_NOT_FOUND:
+                raise
+            return TaskStatus(RemoteStatus.DELETED, None)
+        status = body.get("status")
+        kind = status.get("type") if isinstance(status, dict) else None
+        edited = None
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            edited = datetime.fromtimestamp(int(body["date_updated"]) / 1000, UTC)
+        return TaskStatus(STATUS_TYPES.get(str(kind)), edited)
+
     async def find_tasks(
         self, credentials: Credentials, destination: Destination, lookups: Sequence[Lookup]
     ) -> dict[str, CreatedTask]:
@@ -318,11 +343,6 @@ class ClickUpProvider:
             except ValueError:
                 continue
         return webhooks
-
-    async def task_status(self, credentials: Credentials, task_id: str) -> StatusChange | None:
-        """A task's status now and when it last changed (`GET /task/{id}`): what the webhook
-        would have said, for catching up after deliveries were lost."""
-        return task_status(await self._get(f"/task/{task_id}", credentials))
 
     async def delete_webhook(self, credentials: Credentials, webhook_id: str) -> None:
         """Remove a webhook (safe to repeat, so retried like a read)."""

@@ -138,20 +138,6 @@ def status_changes(payload: dict[str, Any]) -> list[StatusChange]:
     return changes
 
 
-def task_status(task: Any) -> StatusChange | None:
-    """A task object's status now (`GET /task/{id}`), as of its `date_updated`; None when
-    it does not say."""
-    if not isinstance(task, dict) or not task.get("id"):
-        return None
-    status = task.get("status")
-    kind = status.get("type") if isinstance(status, dict) else None
-    found = STATUS_TYPES.get(str(kind)) if kind else None
-    when = _moment(task.get("date_updated"))
-    if found is None or when is None:
-        return None
-    return StatusChange(str(task["id"]), found, when)
-
-
 def _moment(value: Any) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(str(value)) / 1000, tz=UTC)

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 import httpx
 
 from primitives.clock import Clock
-from primitives.enums import ProviderName
+from primitives.enums import ProviderName, RemoteStatus
 from providers.base import (
     AuthRevoked,
     Catalog,
@@ -45,12 +45,14 @@ from providers.base import (
     RateLimited,
     SendGuard,
     TaskDraft,
+    TaskStatus,
     Transient,
     Workspace,
 )
 from providers.http import Endpoint, ProviderHttp
 from providers.notion.errors import NOTION, error_from_response
 from providers.notion.mapping import BLOCKS_PER_REQUEST, page_body
+from providers.notion.status import edited_at, page_status, status_groups, status_property, trashed
 from providers.ratelimit import ConnectionRateLimiter
 from providers.reconcile import Window, carries, merged_windows, same_title
 
@@ -64,6 +66,9 @@ NOTION_VERSION = "2025-09-03"
 AVERAGE_PER_SECOND = 3.0
 PACE_PER_SECOND = 0.95 * AVERAGE_PER_SECOND
 BURST = 2.0
+# How long the status groups of a data source's schema are trusted (options are added rarely;
+# an option we do not know makes us read the schema again at once).
+SCHEMA_TTL = timedelta(minutes=10)
 
 
 def notion_limiter(clock: Clock) -> ConnectionRateLimiter:
@@ -109,6 +114,8 @@ class NotionProvider:
         self._client_id = client_id
         self._client_secret = client_secret
         self._clock = clock
+        # data source id -> (read at, status property -> option id/name -> group)
+        self._groups: dict[str, tuple[datetime, dict[str, dict[str, str]]]] = {}
 
     @property
     def name(self) -> ProviderName:
@@ -338,6 +345,62 @@ class NotionProvider:
             return CreatedTask(NOTION, str(page["id"]), str(page["url"]), destination.id)
         except KeyError:
             raise Transient(NOTION, "Notion's answer to the create had no page id") from None
+
+    async def task_status(
+        self, credentials: Credentials, task_id: str, *, spare_only: bool = False
+    ) -> TaskStatus:
+        """Read the page (`GET /v1/pages/{id}`) and map it (`providers.notion.status`); its
+        status property's groups come from the data source's schema, read at most every
+        SCHEMA_TTL per data source. Each request is sent once. A page Notion no longer shows
+        us (404: deleted for good, or no longer shared) is `deleted`."""
+        authorization = f"Bearer {credentials.access_token}"
+        try:
+            page = await self._http.send(
+                "GET", f"/pages/{task_id}", authorization=authorization,
+                connection_id=credentials.connection_id, spare_only=spare_only,
+            )  # fmt: skip
+        except Permanent as gone:
+            if gone.code != "object_not_found":
+                raise
+            return TaskStatus(RemoteStatus.DELETED, None)
+        groups: dict[str, str] = {}
+        found = status_property(_object(page.get("properties")))
+        source = _object(page.get("parent")).get("data_source_id")
+        if found is not None and not trashed(page) and isinstance(source, str):
+            groups = await self._status_groups(credentials, source, found[0], page)
+        edited = edited_at(page)
+        if edited is not None:
+            # Whole minutes: the state read holds from the end of that minute at the latest
+            # (or from now, if sooner); a later change would have moved last_edited_time.
+            edited = min(
+                edited + timedelta(minutes=1) - timedelta(milliseconds=1), self._clock.now()
+            )
+        return TaskStatus(page_status(page, groups), edited)
+
+    async def _status_groups(
+        self, credentials: Credentials, source_id: str, name: str, page: dict[str, Any]
+    ) -> dict[str, str]:
+        """The groups of the status property `name` of data source `source_id`, cached; read
+        again when stale or when the page's option is not among them."""
+        option = _object(_object(_object(page.get("properties")).get(name)).get("status"))
+        cached = self._groups.get(source_id)
+        now = self._clock.now()
+        if cached is not None and now - cached[0] < SCHEMA_TTL:
+            groups = cached[1].get(name, {})
+            if str(option.get("id")) in groups or str(option.get("name")) in groups:
+                return groups
+        schema = await self._http.send(
+            "GET", f"/data_sources/{source_id}", authorization=f"Bearer {credentials.access_token}",
+            connection_id=credentials.connection_id,
+        )  # fmt: skip
+        properties = _object(schema.get("properties"))
+        by_property = {
+            str(prop): status_groups(schema, str(prop))
+            for prop, spec in properties.items()
+            if _object(spec).get("type") == "status"
+        }
+        self._groups[source_id] = (now, by_property)
+        return by_property.get(name, {})
 
     async def find_tasks(
         self, credentials: Credentials, destination: Destination, lookups: Sequence[Lookup]

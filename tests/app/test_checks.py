@@ -93,3 +93,25 @@ async def test_a_notion_integration_that_may_not_read_people_is_named(
     else:
         assert lines["notion caps"].startswith("warn")
         assert "Read user information including email addresses" in lines["notion caps"]
+
+
+@pytest.mark.usefixtures("slack_env")
+async def test_notions_webhook_token_and_the_status_poll_are_reported(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient
+) -> None:
+    monkeypatch.setenv("NOTION_CLIENT_ID", NOTION_CLIENT_ID)
+    monkeypatch.setenv("NOTION_CLIENT_SECRET", NOTION_CLIENT_SECRET)
+    monkeypatch.setenv("NOTION_API_URL", NOTION_URL)
+    ok, lines = await check(http)
+    assert ok  # a warning: the poll still follows Notion
+    assert lines["notion hook"].startswith("warn")
+    assert "NOTION_WEBHOOK_VERIFICATION_TOKEN: not set" in lines["notion hook"]
+    assert lines["status poll"].startswith("ok") and "every 300 s" in lines["status poll"]
+
+    token = "secret_checked-verification-token-77"
+    monkeypatch.setenv("NOTION_WEBHOOK_VERIFICATION_TOKEN", token)
+    monkeypatch.setenv("STATUS_POLL_ENABLED", "false")
+    ok, lines = await check(http)
+    assert lines["notion hook"].startswith("ok") and "/webhooks/notion" in lines["notion hook"]
+    assert token not in "".join(lines.values())
+    assert lines["status poll"].startswith("off")

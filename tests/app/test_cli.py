@@ -20,6 +20,8 @@ from storage.api_keys import authenticate
 from storage.connections import NewTokens, save_connection
 from storage.engine import create_engine, session_factory
 from storage.vault import TokenVault, new_key
+from storage.webhook_verifications import WebhookVerifications
+from tests.fakes import FakeClock
 from tests.storage.test_vault import NOW
 
 
@@ -208,3 +210,26 @@ async def test_two_upgrades_at_once_say_truly_which_one_migrated(empty_database_
     assert [p.returncode for p in processes] == [0, 0]
     assert sorted("upgraded from empty" in s for s in said) == [False, True], said
     assert any("already at migration" in s for s in said)
+
+
+def test_notion_webhook_token_prints_the_newest_token_notion_sent(empty_database_url: str) -> None:
+    key = new_key()
+    env = {"DATABASE_URL": empty_database_url, "SCRUMY_ENCRYPTION_KEYS": key}
+    assert run_cli("db", "upgrade", env=env)[0] == 0
+    code, _, err = run_cli("notion-webhook-token", env=env)
+    assert code == 1 and "Notion has sent no verification token yet" in err
+    assert "/webhooks/notion" in err
+
+    async def received(*tokens: str) -> None:
+        engine = create_engine(empty_database_url)
+        try:
+            kept = WebhookVerifications(session_factory(engine), TokenVault([key]), FakeClock())
+            for token in tokens:
+                await kept.keep(ProviderName.NOTION, token)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(received("secret_the-first-one-0001", "secret_the-newest-one-0002"))
+    code, out, err = run_cli("notion-webhook-token", env=env)
+    assert code == 0 and out.strip() == "secret_the-newest-one-0002"
+    assert "received" in err and "secret_" not in err

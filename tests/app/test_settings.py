@@ -82,6 +82,10 @@ def test_blank_values_mean_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SCRUMY_REVIEW_REMIND_AFTER", "tomorrow", "SCRUMY_REVIEW_REMIND_AFTER: expected a dur"),
         ("SCRUMY_REVIEW_REMIND_AFTER", "30s", "SCRUMY_REVIEW_REMIND_AFTER: expected between"),
         ("SCRUMY_REVIEW_REMIND_AFTER", "31d", "SCRUMY_REVIEW_REMIND_AFTER: expected between"),
+        ("NOTION_WEBHOOK_VERIFICATION_TOKEN", "secret_x", "NOTION_WEBHOOK_VERIFICATION_TOKEN: too"),
+        ("STATUS_POLL_SECONDS", "5", "STATUS_POLL_SECONDS:"),
+        ("STATUS_POLL_BATCH", "0", "STATUS_POLL_BATCH:"),
+        ("STATUS_POLL_ENABLED", "maybe", "STATUS_POLL_ENABLED:"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(
@@ -156,3 +160,17 @@ def test_plain_http_on_a_public_host_is_refused_in_one_line(
 def test_plain_http_is_fine_on_this_machine(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("APP_BASE_URL", url)
     assert load_settings(None).base_url == url.rstrip("/")
+
+
+def test_the_status_poll_and_notions_webhook_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.status_poll_enabled and settings.status_poll_seconds == 300
+    assert settings.notion_webhook_verification_token is None
+    monkeypatch.setenv("STATUS_POLL_ENABLED", "false")
+    monkeypatch.setenv("STATUS_POLL_SECONDS", "60")
+    monkeypatch.setenv("NOTION_WEBHOOK_VERIFICATION_TOKEN", " secret_abcdefghijklmnop ")
+    settings = load_settings()
+    assert not settings.status_poll_enabled and settings.status_poll_seconds == 60
+    token = settings.notion_webhook_verification_token
+    assert token is not None and token.get_secret_value() == "secret_abcdefghijklmnop"
+    assert "secret_" not in repr(settings)

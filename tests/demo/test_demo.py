@@ -24,7 +24,7 @@ FINAL_TABLE = {
     # Reviewed by Bo first: he changed its title before creating it.
     "4 Write the onboarding checklist for agencies": ("Bo Chen", "created", "ClickUp"),
     "5 Fix the checkout crash on Safari": ("Cy Roy", "created", "ClickUp"),
-    "6 Plan the roadmap review": ("Cy Roy", "created", "Notion"),
+    "6 Plan the roadmap review": ("Cy Roy", "created, done in Notion", "Notion"),
     "7 Write up the customer interviews": ("Cy Roy", "created", "Notion"),
     "8 Review the new design mockups": ("Dana Ortiz", "created", "Notion"),
 }
@@ -108,6 +108,8 @@ def test_the_demo_plays_the_whole_story_and_ends_with_every_item_where_expected(
         "The meeting message in #general links all 8 tasks",
         "Bo marks “Update the pricing page” done in ClickUp → ClickUp's signed webhook → the "
         "meeting message's line says “✓ done in ClickUp”",
+        "Cy marks “Plan the roadmap review” done in Notion → Notion's signed webhook (which "
+        "names the page, not the change) → the app reads the page back → “✓ done in Notion”",
     ):
         assert any(step in line for line in story), step
     assert "“Your turn” is in #general for you to finish in the browser" in story[-2]

@@ -102,7 +102,7 @@ async def test_a_tasks_status_now_is_read_by_type_as_of_its_last_change(
     task["status"] = {"status": "complete", "type": "closed"}
     task["date_updated"] = "1764000000123"
     now = await clickup.task_status(credentials, task["id"])
-    assert now is not None and (now.task_id, now.status) == (task["id"], RemoteStatus.CLOSED)
-    assert now.observed_at == datetime(2025, 11, 24, 16, 0, 0, 123000, tzinfo=UTC)
-    with pytest.raises(Permanent):
-        await clickup.task_status(credentials, "no-such-task")
+    assert now.status is RemoteStatus.CLOSED
+    assert now.edited_at == datetime(2025, 11, 24, 16, 0, 0, 123000, tzinfo=UTC)
+    gone = await clickup.task_status(credentials, "no-such-task")  # 404 ITEM_013
+    assert (gone.status, gone.edited_at) == (RemoteStatus.DELETED, None)

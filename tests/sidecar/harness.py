@@ -50,6 +50,8 @@ NOTION_ID, NOTION_SECRET = "notion-app", "notion-app-secret-91c2"
 SLACK_ID, SLACK_SECRET = "slack-app.1", "slack-app-secret-5d0e"
 SLACK_BOT = "xoxb-acme-bot"
 SIGNING_SECRET = "slack-signing-secret-3c9e"
+# What the operator set as NOTION_WEBHOOK_VERIFICATION_TOKEN (Notion's subscription's token).
+NOTION_WEBHOOK_TOKEN = "secret_notion-webhook-verification-0b7e4a"
 
 
 @dataclass
@@ -120,6 +122,7 @@ def _settings(
         notion_client_id=NOTION_ID,
         notion_client_secret=SecretStr(NOTION_SECRET),
         notion_api_url=AnyHttpUrl(notion_url),
+        notion_webhook_verification_token=SecretStr(NOTION_WEBHOOK_TOKEN),
     )
 
 
@@ -217,13 +220,18 @@ async def _sidecar(
 
 @contextlib.asynccontextmanager
 async def running_sidecar(
-    database_url: str, clock: FakeClock, base_url: str, *, sign_in: bool = False
+    database_url: str,
+    clock: FakeClock,
+    base_url: str,
+    *,
+    sign_in: bool = False,
+    slack: SlackSide = "recorded",
 ) -> AsyncIterator[Harness]:
     """Everything the HTTP side needs, built by `scrumy serve`'s own code, at `base_url`; the
     ClickUp and Notion emulators answer in process at CLICKUP_URL and NOTION_URL
     (`tests.emulators`), Slack's on a free port of 127.0.0.1 (`Harness.slack_url`), where
     `http` reaches it too. `sign_in`: a Slack OAuth app is configured (Sign in with Slack),
-    else the confirmation page."""
+    else the confirmation page. `slack` as `_sidecar` takes it."""
     clickup_world, notion_world, slack_world = worlds = _worlds(base_url)
     slack_sock = bind_socket()
     urls = (CLICKUP_URL, NOTION_URL, socket_url(slack_sock))
@@ -236,7 +244,7 @@ async def running_sidecar(
         ) as http,
         # Served first: start-up asks Slack which workspace the bot token serves.
         serve_apps((create_slack_emulator(slack_world, clock=clock), slack_sock)),
-        _sidecar(database_url, clock, base_url, http, worlds, urls, sign_in) as h,
+        _sidecar(database_url, clock, base_url, http, worlds, urls, sign_in, slack) as h,
     ):
         yield h
 

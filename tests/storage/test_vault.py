@@ -138,9 +138,8 @@ async def test_rotation_leaves_no_row_on_the_old_key(
 
     report = await rotate_keys(sessions, both, batch_size=3)  # several batches
     assert report.rotated == 17
-    assert report.by_table == {
-        "user_auth_tokens": 14, "slack_installations": 2, "tool_webhooks": 1,
-    }  # fmt: skip
+    rotated = {table: n for table, n in report.by_table.items() if n}  # tables with none: 0
+    assert rotated == {"user_auth_tokens": 14, "slack_installations": 2, "tool_webhooks": 1}
     assert (await rotate_keys(sessions, both)).rotated == 0  # a second run has nothing to do
 
     # Drop the old key: everything must still read back.
