@@ -432,6 +432,7 @@ async def test_the_owner_connects_clickup_from_the_channel_page_and_the_item_bec
         await tab.wait_for_url(f"{h.base_url}/auth/clickup/callback*")
         assert (await tab.inner_text("h1")).strip() == "ClickUp is connected to Acme."
 
+        await h.utility.settle_flushes()  # the flush runs after the page answered
         while await h.worker.run_once():
             pass
         await h.told.idle()
