@@ -104,9 +104,10 @@ class Lookups:
     Tasks rescued from a stopped worker come due together but are claimed a few at a time, as
     slots free; a task whose answer was lost is claimed alone. So the tasks waiting for a
     lookup are noted as they are rescued or claimed (`expect`), and a lookup lists, in one
-    `find_tasks` for the owner's list or data source, every noted task of that destination
-    whose requests can no longer land. While a listing runs, the tasks that need one wait for
-    it and share the next.
+    `find_tasks` for the owner's list or data source, the task it is made for and every noted
+    task of that destination sent around the same time (windows within `near` of its own)
+    whose requests can no longer land. A task a running listing covers waits for it; listings
+    of other windows run meanwhile.
 
     An answer is kept for `keep` and given to a task claimed later only for the same send
     (`first_sent_at`: every send sets it afresh) and only if the listing ran after that send's
@@ -114,11 +115,15 @@ class Lookups:
     exists.
     """
 
-    def __init__(self, *, keep: timedelta = timedelta(seconds=30)) -> None:
+    def __init__(
+        self, *, keep: timedelta = timedelta(seconds=30), near: timedelta = timedelta(seconds=10)
+    ) -> None:
         self._keep = keep
+        self._near = near
         self._waiting: dict[LookupKey, dict[str, tuple[Task, datetime]]] = {}
         self._answers: dict[str, _Answer] = {}
-        self._listing: dict[LookupKey, asyncio.Future[Looked]] = {}
+        # marker -> the send it is being looked up for, and the listing that does it
+        self._running: dict[str, tuple[datetime, asyncio.Future[Looked]]] = {}
         self.listings = 0  # `find_tasks` calls made (tests and benches read it)
 
     def expect(self, tasks: Iterable[Task], now: datetime) -> None:
@@ -130,49 +135,53 @@ class Lookups:
 
     async def find(self, task: Task, now: datetime, search: Search) -> CreatedTask | None:
         """The task at its provider if an earlier request created it, by one listing shared
-        with the other tasks noted for the same destination (`search` lists `tasks`)."""
+        with the noted tasks of the same destination sent around the same time (`search`
+        lists `tasks`)."""
         key = _lookup_key(task)
-        assert key is not None and task.first_sent_at is not None
+        sent_at = task.first_sent_at
+        assert key is not None and sent_at is not None
         self._forget_old(now)
-        while True:
-            answer = self._answers.get(task.marker)
-            if answer is not None and answer.sent_at == task.first_sent_at:
-                return answer.found
-            running = self._listing.get(key)
-            if running is None:
-                break
-            looked = await asyncio.shield(running)  # its failure is this task's too
-            if looked.searched.get(task.marker) == task.first_sent_at:
-                return looked.found.get(task.marker)  # covered, even if not kept
-        waiting = self._waiting.setdefault(key, {})
+        answer = self._answers.get(task.marker)
+        if answer is not None and answer.sent_at == sent_at:
+            return answer.found
+        running = self._running.get(task.marker)
+        if running is not None and running[0] == sent_at:
+            looked = await asyncio.shield(running[1])  # its failure is this task's too
+            return looked.found.get(task.marker)
+        waiting = self._waiting.get(key, {})
         waiting.pop(task.marker, None)
-        tasks = [task] + [
-            other
-            for other, _ in waiting.values()
-            if other.send_deadline is None or other.send_deadline <= now
-        ]
-        listing = asyncio.ensure_future(search(tasks))
-        self._listing[key] = listing
+        start, end = _window(task)
+        group = [task]
+        for other, _ in waiting.values():
+            if other.marker in self._running:
+                continue  # a listing covers it already
+            if other.send_deadline is not None and other.send_deadline > now:
+                continue  # it may still land: looked up once it cannot
+            other_start, other_end = _window(other)
+            if other_start <= end + self._near and other_end >= start - self._near:
+                group.append(other)
+        listing = asyncio.ensure_future(search(group))
+        for member in group:
+            self._running[member.marker] = (member.first_sent_at or sent_at, listing)
         self.listings += 1
         try:
             looked = await asyncio.shield(listing)
         finally:
-            if self._listing.get(key) is listing:
-                del self._listing[key]
+            for member in group:
+                if self._running.get(member.marker, (None, None))[1] is listing:
+                    del self._running[member.marker]
         until = now + self._keep
-        for other in tasks:
-            sent_at = looked.searched.get(other.marker)
-            if sent_at is None or sent_at != other.first_sent_at:
+        for member in group:
+            searched = looked.searched.get(member.marker)
+            if searched is None or searched != member.first_sent_at:
                 continue
-            found = looked.found.get(other.marker)
-            deadline = other.send_deadline
+            found = looked.found.get(member.marker)
+            deadline = member.send_deadline
             if found is not None or (deadline is not None and looked.listed_at >= deadline):
-                self._answers[other.marker] = _Answer(sent_at, found, until)
-                noted = waiting.get(other.marker)
-                if noted is not None and noted[0].first_sent_at == sent_at:
-                    del waiting[other.marker]
-        if looked.searched.get(task.marker) != task.first_sent_at:
-            raise AssertionError("a listing did not search the task it was made for")
+                self._answers[member.marker] = _Answer(searched, found, until)
+                noted = waiting.get(member.marker)
+                if noted is not None and noted[0].first_sent_at == searched:
+                    del waiting[member.marker]
         return looked.found.get(task.marker)
 
     def _forget_old(self, now: datetime) -> None:
@@ -183,6 +192,12 @@ class Lookups:
                 del waiting[marker]
             if not waiting:
                 del self._waiting[key]
+
+
+def _window(task: Task) -> tuple[datetime, datetime]:
+    """When a task's last send went out and when it could last land."""
+    assert task.first_sent_at is not None
+    return task.first_sent_at, task.send_deadline or task.first_sent_at
 
 
 def _lookup_key(task: Task) -> LookupKey | None:
