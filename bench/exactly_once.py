@@ -173,6 +173,7 @@ class Scenario:
     faults: Callable[[FaultBook], None]
     workers: int = 2
     owners: int = 1  # the tasks are shared out among this many connected people
+    own_database: bool = False  # Notion: each person's tasks go to a data source of their own
     kill_every: tuple[float, float] | None = None  # SIGKILL a worker every [a, b] seconds
     partition: float = 0.0  # seconds the first worker's database link is cut
     full_partition: float = 0.0
@@ -193,9 +194,20 @@ SCENARIOS = {
         Scenario("kill-10k", CLICKUP, 1_000, 10_000, kill_faults, kill_every=(2.0, 5.0)),
         # Notion paces each connection at 3 requests a second (the product's limiter, in each
         # worker process): 10,000 tasks for one person would take an hour, so 50 people share
-        # them, as a team would; the emulator itself does not limit.
+        # them, as a team would; the emulator itself does not limit. In notion-kill-10k each
+        # person's tasks go to a data source of their own; in notion-shared-10k all go to one.
         Scenario(
             "notion-kill-10k",
+            NOTION,
+            1_000,
+            10_000,
+            notion_kill_faults,
+            owners=50,
+            own_database=True,
+            kill_every=(2.0, 5.0),
+        ),
+        Scenario(
+            "notion-shared-10k",
             NOTION,
             1_000,
             10_000,
@@ -359,6 +371,11 @@ async def run(scenario: Scenario, tasks: int, full: bool, seed: int, deadline: f
         url = await stack.enter_async_context(world.served(clock))
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
         owners = [f"U{n}" for n in range(1, scenario.owners + 1)]
+        if scenario.own_database:  # before connecting: the catalog read lists them
+            for owner in owners:
+                world.notion.add_data_source(
+                    f"ds-{owner.lower()}", f"Tasks of {owner}", {"Name": {"type": "title"}}
+                )
         utility = wire(
             sessions, clock, {scenario.provider: world.client(http, url, clock)},
             directory=StaticDirectory({"T1": {u: f"{u.lower()}@x.io" for u in owners}}),
@@ -369,8 +386,10 @@ async def run(scenario: Scenario, tasks: int, full: bool, seed: int, deadline: f
         for first in range(0, tasks, MEETING_SIZE):
             items = [
                 item(n, assignee={"slack_user_id": owners[n % len(owners)]})
+                | ({"project_name": f"Tasks of {owners[n % len(owners)]}"}
+                   if scenario.own_database else {})
                 for n in range(first, min(tasks, first + MEETING_SIZE))
-            ]
+            ]  # fmt: skip
             await utility.process_meeting(
                 meeting(*items, meeting_id=f"bench-{first}", title=f"Bench {first // 1000}")
             )

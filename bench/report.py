@@ -118,9 +118,10 @@ def summary(run: dict[str, Any] | None) -> str:
     if run:
         rows += [
             "",
-            "| step | command | budget s | took s | outcome |",
-            "| --- | --- | ---: | ---: | --- |",
+            "| step | command | budget s | took s | CPU s (the step's processes) | outcome |",
+            "| --- | --- | ---: | ---: | ---: | --- |",
         ]
+        cpu_total = 0.0
         for step in run["steps"]:
             if step["timed_out"]:
                 outcome = "**over its budget, killed**"
@@ -128,11 +129,14 @@ def summary(run: dict[str, Any] | None) -> str:
                 outcome = f"**crashed** (exit {step['exit']})"
             else:
                 outcome = "ran"
+            cpu = step.get("cpu")
+            cpu_total += cpu or 0.0
             rows.append(
                 f"| {step['name']} | `{step['command']}` | {step['budget']:.0f} | "
-                f"{step['seconds']:.1f} | {outcome} |"
+                f"{step['seconds']:.1f} | {'' if cpu is None else f'{cpu:.1f}'} | {outcome} |"
             )
-        rows.append(f"| **all** | `make bench` | | **{run['seconds']:.1f}** | |")
+        took = sum(step["seconds"] for step in run["steps"])
+        rows.append(f"| **all steps** | `make bench` | | **{took:.1f}** | {cpu_total:.1f} | |")
     return "\n".join(rows)
 
 
