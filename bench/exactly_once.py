@@ -239,7 +239,7 @@ class World(ChaosWorld):
             super().__init__(provider, self.faults, notion_rate=3, notion_burst=None,
                              client_pace=(2.5, 3))  # fmt: skip
         else:
-            super().__init__(provider, self.faults, client_pace=(2.5, 3))
+            super().__init__(provider, self.faults)  # the connects and intake unpaced
 
     def count(self, what: str) -> int:
         """Requests answered, by what they were (`_what`)."""

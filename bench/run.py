@@ -60,14 +60,14 @@ STEPS = (
         "chaos_clickup",
         "exactly_once.py",
         ("--scenario", "kill-10k", "--full", "--deadline", "480"),
-        560,
+        600,
         ("exactly_once-kill-10k",),
     ),
     Step(
         "chaos_notion",
         "exactly_once.py",
         ("--scenario", "notion-kill-10k", "--full", "--deadline", "480"),
-        560,
+        600,
         ("exactly_once-notion-kill-10k",),
     ),
 )
