@@ -78,15 +78,16 @@ async def _postgres_version() -> str:
 
 def machine(run: dict[str, Any] | None) -> str:
     commit = _git("rev-parse", "--short", "HEAD")
-    dirty = (
-        " with uncommitted changes" if _git("status", "--porcelain", "--untracked-files=no") else ""
-    )
+    changed = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    if run and run.get("commit"):  # the code the run measured, not the code at this report
+        commit, changed = run["commit"], run["changed"]
+    dirty = " with uncommitted changes" if changed else ""
     lines = [
         f"- machine: {os.cpu_count()} cores ({_cpu_model()}), {_memory_gib()} of memory, "
         f"{platform.system()} {platform.release()}",
         f"- software: Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
         f"PostgreSQL {asyncio.run(_postgres_version())} on the same host",
-        f"- code: commit `{commit}`{dirty} (branch `{_git('rev-parse', '--abbrev-ref', 'HEAD')}`)",
+        f"- code: commit `{commit}`{dirty}",
     ]
     if run:
         before, after = run["load_before"], run["load_after"]

@@ -115,6 +115,11 @@ def run_step(step: Step) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
 def _children_cpu() -> float:
     """CPU seconds (user and system) of the ended processes this one waited for: a step's
     own, the processes it started included. PostgreSQL's server processes are not counted."""
@@ -145,6 +150,11 @@ def main() -> int:
     earlier: dict[str, dict[str, Any]] = {}
     if options.only and record.exists():  # a partial run keeps the other steps' record
         earlier = {s["name"]: s for s in json.loads(record.read_text())["steps"]}
+    commit = _git("rev-parse", "--short", "HEAD")
+    # The document this run rewrites does not count as a change to the code measured.
+    changed = _git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/benchmarks.md"
+    )
     load_before = os.getloadavg()
     started = time.monotonic()
     begun = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
@@ -154,7 +164,8 @@ def main() -> int:
     by_name = {**earlier, **{s["name"]: s for s in steps}}
     ordered = [by_name[s.name] for s in STEPS if s.name in by_name]
     record.write_text(json.dumps({
-        "started": begun, "seconds": round(total, 1), "partial": bool(options.only or options.skip),
+        "started": begun, "commit": commit, "changed": bool(changed),
+        "seconds": round(total, 1), "partial": bool(options.only or options.skip),
         "load_before": load_before, "load_after": load_after, "steps": ordered,
     }, indent=2) + "\n")  # fmt: skip
     crashed = [s["name"] for s in steps if s["crashed"]]
