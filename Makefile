@@ -19,21 +19,11 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-# Speed and scale, written up in docs/benchmarks.md (needs PostgreSQL for its last three parts).
-# exactly_once.py runs its small sizes here (a few minutes, each scenario with a deadline);
-# `--full` is the 10,000-task run.
+# Speed and scale: every bench within its time budget (bench/run.py; under 20 minutes on 2
+# cores, PostgreSQL at BENCH_POSTGRES_URL), loopback only; it rewrites docs/benchmarks.md from
+# the results (bench/results/, gitignored) and bench/templates/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/python bench/intake.py
-	$(BIN)/python bench/owners.py
-	$(BIN)/python bench/reconcile.py
-	$(BIN)/python bench/calls_per_task.py
-	$(BIN)/python bench/rate_limits.py
-	$(BIN)/python bench/slack_ack.py
-	$(BIN)/python bench/api_fuzz.py
-	$(BIN)/python bench/http_api.py
-	$(BIN)/python bench/throughput.py
-	$(BIN)/python bench/exactly_once.py
-	$(BIN)/python bench/flush.py
+	$(BIN)/python bench/run.py
 
 # Refresh the pictures in docs/screenshots/: the connect pages, the emulated Slack, and
 # `scrumy demo --serve` (the browser tests take them; one database backend is enough).

@@ -33,6 +33,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as with_seed
 from hypothesis import strategies as st
+from results import Figure, record, verdict
 from schemathesis import Case, GenerationMode
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import negative_data_rejection
@@ -123,17 +124,31 @@ async def main(seconds: float) -> None:
             tally = await asyncio.to_thread(fuzz, harness.base_url, key, seconds)
     took = time.monotonic() - started
     print(f"{tally.examples:,} examples in {took:.0f} s, {len(tally.by_operation)} operation modes")
-    print("| operation | examples |")
-    print("| --- | ---: |")
-    for label, n in sorted(tally.by_operation.items()):
-        print(f"| {label} | {n:,} |")
+    table = ["| operation | examples |", "| --- | ---: |"]
+    table += [f"| {label} | {n:,} |" for label, n in sorted(tally.by_operation.items())]
+    print("\n".join(table))
     statuses = ", ".join(f"{n:,} x {status}" for status, n in sorted(tally.statuses.items()))
     print(f"\nstatuses: {statuses}")
-    verdict = "met" if tally.server_errors == 0 else "missed"
-    print(f"5xx: {tally.server_errors} (target 0: {verdict}); "
+    met = tally.server_errors == 0
+    print(f"5xx: {tally.server_errors} (target 0: {verdict(met)}); "
           f"distinct failures of any check: {len(tally.failures)}")  # fmt: skip
     for first, whole in tally.failures.items():
         print(f"\n--- {first}\n{whole}")
+    record(
+        "api_fuzz", title="A longer schemathesis run against the HTTP API",
+        measured=f"schemathesis against `/openapi.json` of the app as `scrumy serve` builds it "
+        f"(SQLite, the emulators), positive and negative cases for each of the "
+        f"{len(tally.by_operation)} operation modes, {seconds:g} s shared out",
+        figures=[
+            Figure("examples run", f"{tally.examples:,} in {took:.0f} s"),
+            Figure("5xx answers", str(tally.server_errors), target="0", verdict=verdict(met),
+                   correctness=True),
+            Figure("failures of any other check (status, content type, headers, body, "
+                   "negative data refused)", str(len(tally.failures)), target="0",
+                   verdict=verdict(not tally.failures)),
+        ],
+        table=table, notes=[f"statuses: {statuses}"], seconds=took,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from results import Figure, record, verdict
 from throwaway_db import postgres_database
 
 from primitives.clock import SystemClock
@@ -54,6 +55,25 @@ class Result:
     latencies: list[float]
     statuses: dict[int, int]
 
+    @property
+    def errors(self) -> int:
+        """Answers that are not the call's success: 4xx, 5xx, or none at all."""
+        return sum(n for code, n in self.statuses.items() if code == 0 or code >= 400)
+
+    def p99(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+    def figures(self, backend: str) -> list[Figure]:
+        codes = ", ".join(f"{n} x {code}" for code, n in sorted(self.statuses.items()))
+        return [
+            Figure(f"{backend}, {self.name}: requests/s and p99",
+                   f"{self.count / self.seconds:.0f}/s, p99 {self.p99() * 1000:.1f} ms"),
+            Figure(f"{backend}, {self.name}: errors (4xx, 5xx, no answer)",
+                   f"{self.errors} of {self.count} ({codes})", target="0",
+                   verdict=verdict(self.errors == 0)),
+        ]  # fmt: skip
+
     def row(self, backend: str) -> str:
         ordered = sorted(self.latencies)
 
@@ -77,9 +97,12 @@ async def load(
     async def client() -> None:
         for number in numbers:
             started = time.perf_counter()
-            response = await request(number)
+            try:
+                status = (await request(number)).status_code
+            except httpx.HTTPError:
+                status = 0  # no answer (a timeout, a reset): an error
             latencies.append(time.perf_counter() - started)
-            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            statuses[status] = statuses.get(status, 0) + 1
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
@@ -106,7 +129,9 @@ async def wait_until_up(client: httpx.AsyncClient, process: asyncio.subprocess.P
     raise RuntimeError("scrumy serve did not start")
 
 
-async def bench_backend(backend: str, database_url: str, slack_api: str, rounds: int) -> list[str]:
+async def bench_backend(
+    backend: str, database_url: str, slack_api: str, rounds: int
+) -> list[tuple[str, Result]]:
     key = new_key()
     with tempfile.TemporaryDirectory() as folder:
         cwd = Path(folder)
@@ -202,7 +227,7 @@ async def bench_backend(backend: str, database_url: str, slack_api: str, rounds:
         finally:
             process.terminate()
             await asyncio.wait_for(process.wait(), 30)
-    return [result.row(backend) for result in results]
+    return [(backend, result) for result in results]
 
 
 async def main(rounds: int, backends: list[str]) -> None:
@@ -212,7 +237,7 @@ async def main(rounds: int, backends: list[str]) -> None:
         world.add_user(TEAM, f"U{n:05d}", f"Person {n}", f"person{n}@bench.example")
     for n in range(CHANNELS):
         world.add_channel(TEAM, f"C0BENCH{n}", f"team-{n}")
-    rows: list[str] = []
+    rows: list[tuple[str, Result]] = []
     async with serve_app(create_slack_emulator(world)) as slack_url:
         slack_api = f"{slack_url}/api"
         for backend in backends:
@@ -225,10 +250,19 @@ async def main(rounds: int, backends: list[str]) -> None:
                     rows += await bench_backend("PostgreSQL", url, slack_api, rounds)
     print(f"{CONCURRENCY} concurrent clients, {PEOPLE} people, `scrumy serve` with its worker")
     print()
-    print("| database | call | requests/s | p50 ms | p95 ms | p99 ms | statuses |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
-    for row in rows:
-        print(row)
+    table = [
+        "| database | call | requests/s | p50 ms | p95 ms | p99 ms | statuses |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        *(result.row(backend) for backend, result in rows),
+    ]
+    print("\n".join(table))
+    record(
+        "http_api", title="The HTTP API under load",
+        measured=f"`scrumy serve` as a real process (its worker on), {CONCURRENCY} clients at "
+        f"once over keep-alive connections on loopback, the Slack emulator as the directory "
+        f"({PEOPLE} people), every request a new task or meeting; rounds {rounds}",
+        figures=[f for backend, result in rows for f in result.figures(backend)], table=table,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

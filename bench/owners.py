@@ -27,6 +27,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from results import Figure, record
+
 from bot.directory import SlackDirectory
 from bot.slack_api import SlackWebApi
 from bot.slack_client import slack_web_client
@@ -75,7 +77,9 @@ def meeting(kind: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def run(kind: str, *, limits: bool, latency: float, give_up: float) -> str:
+async def run(
+    kind: str, *, limits: bool, latency: float, give_up: float
+) -> tuple[str, int, int, float, str]:
     world = workspace(limits=limits, latency=latency)
     clock = SystemClock()
     with tempfile.TemporaryDirectory() as folder:
@@ -110,12 +114,13 @@ async def run(kind: str, *, limits: bool, latency: float, give_up: float) -> str
     calls: Counter[str] = Counter(world.requests)
     by_method = ", ".join(f"{method} {n}" for method, n in sorted(calls.items()))
     limited = sum(getattr(world, "rate_limited", Counter()).values())
-    return (
+    line = (
         f"{ITEMS}-item meeting, distinct assignees ({kind}), {PEOPLE + 1} people, "
         f"emulator limits {'on' if limits else 'off'}, {latency * 1000:.0f} ms a call: "
         f"{sum(calls.values())} Slack calls "
         f"({by_method}), {limited} answered 429, {elapsed:.2f} s; {outcome}"
     )
+    return line, sum(calls.values()), limited, elapsed, f"{outcome} ({by_method})"
 
 
 async def main() -> None:
@@ -127,13 +132,30 @@ async def main() -> None:
         "--latency-ms", type=float, default=0.0, help="each Slack call waits this long first"
     )
     args = parser.parse_args()
+    figures: list[Figure] = []
+    table = [
+        "| meeting | Slack calls | 429s | seconds | outcome |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
     for kind in ("members", "outsiders"):
         if args.only in (None, kind):
-            line = await run(
+            line, calls, limited, elapsed, outcome = await run(
                 kind, limits=not args.no_limits, latency=args.latency_ms / 1000,
                 give_up=args.timeout,
             )  # fmt: skip
             print(line, flush=True)
+            table.append(f"| {kind} | {calls:,} | {limited} | {elapsed:.2f} | {outcome} |")
+            figures.append(Figure(
+                f"owners of a {ITEMS:,}-item meeting ({kind}): Slack calls, seconds",
+                f"{calls:,} calls, {limited} x 429, {elapsed:.2f} s",
+            ))  # fmt: skip
+    limits = "off" if args.no_limits else "Slack's per-method budgets"
+    record(
+        "owners", title="Finding the owners of the largest meeting",
+        measured=f"one meeting of {ITEMS:,} items with distinct assignees, the Slack emulator "
+        f"in process ({limits}, {args.latency_ms:g} ms a call), {PEOPLE + 1} people",
+        figures=figures, table=table,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -44,7 +44,7 @@ from providers.base import (
 from routing.catalogs import CatalogCache
 from routing.circuit import ProviderCircuits
 from routing.decide import decide_route
-from routing.dispatch_cache import ConnectionKey, Looked, LookupKey, PassCache
+from routing.dispatch_cache import ConnectionKey, Looked, PassCache
 from routing.notify import TaskChange
 from routing.observe import DispatchObserver, error_kind
 from routing.outbox import (
@@ -349,16 +349,14 @@ class TaskDispatcher:
     ) -> CreatedTask | None:
         """The task at the provider, if an earlier request created it.
 
-        One listing answers every task of the pass that may exist in the same list or data
-        source for the same owner (`PassCache.expect`). Each task's window runs from its first
-        send to its `send_deadline` (the last moment its last request could land), widened by
-        `CLOCK_SKEW`: however long the task waited in line since, the listing covers only the
-        seconds its requests were out.
+        One listing answers every task of the worker's claims and rescues that may exist in
+        the same list or data source for the same owner (`dispatch_cache.Lookups`). Each
+        task's window runs from its first send to its `send_deadline` (the last moment its
+        last request could land), widened by `CLOCK_SKEW`: however long the task waited in
+        line since, the listing covers only the seconds its requests were out.
         """
-        key = LookupKey(task.team_id, task.owner_user_id, provider.name, destination.id)
-        others = cache.expected.get(key, ())
 
-        async def find(tasks: Iterable[Task]) -> Looked:
+        async def search(tasks: list[Task]) -> Looked:
             now = self._clock.now()
             lookups = {
                 t.marker: Lookup(
@@ -371,12 +369,10 @@ class TaskDispatcher:
                 if t.first_sent_at is not None
             }
             found = await provider.find_tasks(credentials, destination, list(lookups.values()))
-            return Looked(frozenset(lookups), found)
+            searched = {t.marker: t.first_sent_at for t in tasks if t.first_sent_at is not None}
+            return Looked(searched, found, now)
 
-        looked = await cache.lookups.get(key, lambda: find([*others, task]))
-        if task.marker not in looked.searched:  # another task's listing did not include it
-            looked = await find([task])
-        return looked.found.get(task.marker)
+        return await cache.lookups.find(task, self._clock.now(), search)
 
     async def _catalog(
         self, task: Task, provider: Provider, credentials: Credentials, cache: PassCache

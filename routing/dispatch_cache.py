@@ -2,10 +2,12 @@
 
 A claim's tasks mostly belong to a few owners and meetings; without sharing, each task would
 read the same rows again (a connection is decrypted on every read) and wait on the connection
-pool. `PassCache` is one claim's: meeting titles, and the tasks that may already exist at their
-provider, looked up together, one listing per owner and destination (`expect`, then
-`TaskDispatcher._look_up`). `OwnerCache` outlives claims: each owner's connection and catalog,
-read once and kept while they do not change.
+pool. `PassCache` is one claim's: meeting titles. `OwnerCache` outlives claims: each owner's
+connection and catalog, read once and kept while they do not change. `Lookups` outlives claims
+too: the tasks that may already exist at their provider, looked up together, one listing per
+owner and destination for all the tasks of the worker's claims and rescues that wait for one
+(`expect`, then `TaskDispatcher._look_up`), and its answers kept briefly for the tasks claimed
+after it.
 
 Whether they changed is asked of the database once a claim (`OwnerCache.check`): one query
 reads, for the owners of the claimed tasks, a stamp of each connection (its row, its encrypted
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
@@ -76,30 +79,143 @@ class LookupKey:
 
 @dataclass(frozen=True)
 class Looked:
-    """What one listing looked for (markers) and found."""
+    """What one listing looked for and found: `searched` maps each marker to the send it
+    covered (`first_sent_at`); `listed_at` is the moment the listing's windows ended at (a
+    task's window ends at the earlier of it and the task's `send_deadline`)."""
 
-    searched: frozenset[str]
+    searched: dict[str, datetime]
     found: dict[str, CreatedTask]
+    listed_at: datetime
+
+
+@dataclass(frozen=True)
+class _Answer:
+    sent_at: datetime  # the `first_sent_at` the listing covered
+    found: CreatedTask | None
+    kept_until: datetime
+
+
+Search = Callable[[list[Task]], Awaitable[Looked]]
+
+
+class Lookups:
+    """Tasks that may already exist at their provider, looked up together across claims.
+
+    Tasks rescued from a stopped worker come due together but are claimed a few at a time, as
+    slots free; a task whose answer was lost is claimed alone. So the tasks waiting for a
+    lookup are noted as they are rescued or claimed (`expect`), and a lookup lists, in one
+    `find_tasks` for the owner's list or data source, the task it is made for and every noted
+    task of that destination sent around the same time (windows within `near` of its own)
+    whose requests can no longer land. A task a running listing covers waits for it; listings
+    of other windows run meanwhile.
+
+    An answer is kept for `keep` and given to a task claimed later only for the same send
+    (`first_sent_at`: every send sets it afresh) and only if the listing ran after that send's
+    `send_deadline` (when nothing more of it could land). "Found" needs neither: the task
+    exists.
+    """
+
+    def __init__(
+        self, *, keep: timedelta = timedelta(seconds=30), near: timedelta = timedelta(seconds=10)
+    ) -> None:
+        self._keep = keep
+        self._near = near
+        self._waiting: dict[LookupKey, dict[str, tuple[Task, datetime]]] = {}
+        self._answers: dict[str, _Answer] = {}
+        # marker -> the send it is being looked up for, and the listing that does it
+        self._running: dict[str, tuple[datetime, asyncio.Future[Looked]]] = {}
+        self.listings = 0  # `find_tasks` calls made (tests and benches read it)
+
+    def expect(self, tasks: Iterable[Task], now: datetime) -> None:
+        """Note tasks an earlier request may have created, by where they went."""
+        for task in tasks:
+            key = _lookup_key(task)
+            if key is not None and task.first_sent_at is not None:
+                self._waiting.setdefault(key, {})[task.marker] = (task, now + self._keep)
+
+    async def find(self, task: Task, now: datetime, search: Search) -> CreatedTask | None:
+        """The task at its provider if an earlier request created it, by one listing shared
+        with the noted tasks of the same destination sent around the same time (`search`
+        lists `tasks`)."""
+        key = _lookup_key(task)
+        sent_at = task.first_sent_at
+        assert key is not None and sent_at is not None
+        self._forget_old(now)
+        answer = self._answers.get(task.marker)
+        if answer is not None and answer.sent_at == sent_at:
+            return answer.found
+        running = self._running.get(task.marker)
+        if running is not None and running[0] == sent_at:
+            looked = await asyncio.shield(running[1])  # its failure is this task's too
+            return looked.found.get(task.marker)
+        waiting = self._waiting.get(key, {})
+        waiting.pop(task.marker, None)
+        start, end = _window(task)
+        group = [task]
+        for other, _ in waiting.values():
+            if other.marker in self._running:
+                continue  # a listing covers it already
+            if other.send_deadline is not None and other.send_deadline > now:
+                continue  # it may still land: looked up once it cannot
+            other_start, other_end = _window(other)
+            if other_start <= end + self._near and other_end >= start - self._near:
+                group.append(other)
+        listing = asyncio.ensure_future(search(group))
+        for member in group:
+            self._running[member.marker] = (member.first_sent_at or sent_at, listing)
+        self.listings += 1
+        try:
+            looked = await asyncio.shield(listing)
+        finally:
+            for member in group:
+                if self._running.get(member.marker, (None, None))[1] is listing:
+                    del self._running[member.marker]
+        until = now + self._keep
+        for member in group:
+            searched = looked.searched.get(member.marker)
+            if searched is None or searched != member.first_sent_at:
+                continue
+            found = looked.found.get(member.marker)
+            deadline = member.send_deadline
+            if found is not None or (deadline is not None and looked.listed_at >= deadline):
+                self._answers[member.marker] = _Answer(searched, found, until)
+                noted = waiting.get(member.marker)
+                if noted is not None and noted[0].first_sent_at == searched:
+                    del waiting[member.marker]
+        return looked.found.get(task.marker)
+
+    def _forget_old(self, now: datetime) -> None:
+        for marker in [m for m, a in self._answers.items() if a.kept_until < now]:
+            del self._answers[marker]
+        for key, waiting in list(self._waiting.items()):
+            for marker in [m for m, (_, until) in waiting.items() if until < now]:
+                del waiting[marker]
+            if not waiting:
+                del self._waiting[key]
+
+
+def _window(task: Task) -> tuple[datetime, datetime]:
+    """When a task's last send went out and when it could last land."""
+    assert task.first_sent_at is not None
+    return task.first_sent_at, task.send_deadline or task.first_sent_at
+
+
+def _lookup_key(task: Task) -> LookupKey | None:
+    if task.provider is None or not task.destination_id:
+        return None
+    return LookupKey(task.team_id, task.owner_user_id, task.provider, task.destination_id)
 
 
 @dataclass
 class PassCache:
     """What one claim reads once and shares between its tasks (see the module's docstring);
-    its connections and catalogs are an `OwnerCache`'s when it gives them."""
+    its connections and catalogs are an `OwnerCache`'s when it gives them, its lookups the
+    worker's."""
 
     connections: _Shared[ConnectionKey, StoredConnection | None] = field(default_factory=_Shared)
     catalogs: _Shared[ConnectionKey, Catalog] = field(default_factory=_Shared)
     meeting_titles: _Shared[str, str | None] = field(default_factory=_Shared)
-    lookups: _Shared[LookupKey, Looked] = field(default_factory=_Shared)
-    expected: dict[LookupKey, list[Task]] = field(default_factory=dict)
-
-    def expect(self, tasks: Iterable[Task]) -> None:
-        """Note the claimed tasks an earlier request may have created, by where they went."""
-        for task in tasks:
-            if task.first_sent_at is None or task.provider is None or not task.destination_id:
-                continue
-            key = LookupKey(task.team_id, task.owner_user_id, task.provider, task.destination_id)
-            self.expected.setdefault(key, []).append(task)
+    lookups: Lookups = field(default_factory=Lookups)
 
 
 Stamp = tuple[Any, ...]
@@ -115,9 +231,9 @@ class OwnerCache:
         self.catalogs: _Shared[ConnectionKey, Catalog] = _Shared()
         self._stamps: dict[ConnectionKey, tuple[Stamp, float]] = {}
 
-    def pass_cache(self) -> PassCache:
-        """A claim's cache, sharing this one's connections and catalogs."""
-        return PassCache(connections=self.connections, catalogs=self.catalogs)
+    def pass_cache(self, lookups: Lookups) -> PassCache:
+        """A claim's cache, sharing this one's connections and catalogs and `lookups`."""
+        return PassCache(connections=self.connections, catalogs=self.catalogs, lookups=lookups)
 
     async def check(self, tasks: Iterable[Task]) -> None:
         """Drop what changed in the database since it was read, for the owners of `tasks`."""

@@ -179,11 +179,19 @@ async def claim_due(
 
 
 async def rescue_expired(sessions: async_sessionmaker[AsyncSession], *, now: datetime) -> int:
-    """Put tasks whose worker vanished (lease expired) back in line as `retrying`.
+    """Put tasks whose worker vanished (lease expired) back in line as `retrying`; how many.
 
     A rescue costs no attempt. A task whose request may still land is due only at its
     `send_deadline`, so its lookup by marker never races the earlier request.
     """
+    return len(await rescue_expired_tasks(sessions, now=now))
+
+
+async def rescue_expired_tasks(
+    sessions: async_sessionmaker[AsyncSession], *, now: datetime
+) -> list[Task]:
+    """`rescue_expired`, returning the rescued tasks (the worker looks those that were sent
+    up together, `routing.dispatch_cache.Lookups`)."""
     values = TaskUpdate(reason="the worker handling it stopped; trying again").values(
         S.RETRYING, now
     )
@@ -195,8 +203,10 @@ async def rescue_expired(sessions: async_sessionmaker[AsyncSession], *, now: dat
             update(Task)
             .where(Task.state == S.IN_FLIGHT, Task.lease_expires_at < now)
             .values(lease_owner=None, lease_expires_at=None, **values)
+            .returning(Task)
+            .execution_options(synchronize_session=False)
         )
-        return int(getattr(result, "rowcount", 0))
+        return list(result.scalars().all())
 
 
 async def next_wake(

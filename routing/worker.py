@@ -38,10 +38,10 @@ from providers.base import Provider
 from routing.catalogs import CatalogCache
 from routing.circuit import CircuitConfig, ProviderCircuits
 from routing.dispatch import Outcome, SendTiming, TaskDispatcher
-from routing.dispatch_cache import OwnerCache, PassCache
+from routing.dispatch_cache import Lookups, OwnerCache, PassCache
 from routing.notify import Notifier, announce
 from routing.observe import DispatchObserver, NoObserver
-from routing.outbox import claim_due, next_wake, renew_leases, rescue_expired
+from routing.outbox import claim_due, next_wake, renew_leases, rescue_expired_tasks
 from routing.retry import RetryPolicy
 from routing.wake import WakeSignal
 from routing.writes import GroupedWrites
@@ -104,6 +104,7 @@ class DispatchWorker:
         self._circuits = ProviderCircuits(self._config.circuit, rng=rng)
         self.writes = GroupedWrites(sessions, clock, landing=self._config.send.landing)
         self._owners = OwnerCache(sessions)
+        self._lookups = Lookups()  # across claims: tasks rescued together are looked up so
         self._rescued_at = float("-inf")
         self._dispatcher = TaskDispatcher(
             sessions=sessions, vault=vault, clock=clock, providers=providers, catalogs=catalogs,
@@ -204,9 +205,10 @@ class DispatchWorker:
         moment = asyncio.get_running_loop().time()
         if moment - self._rescued_at >= rescue_every:
             self._rescued_at = moment
-            rescued = await rescue_expired(self._sessions, now=now)
+            rescued = await rescue_expired_tasks(self._sessions, now=now)
             if rescued:
-                log.warning("rescued %d task(s) whose worker stopped", rescued)
+                log.warning("rescued %d task(s) whose worker stopped", len(rescued))
+                self._lookups.expect(rescued, now)
         lease_token = f"{self._worker_id}:{secrets.token_hex(6)}"
         claimed = await claim_due(
             self._sessions,
@@ -224,8 +226,8 @@ class DispatchWorker:
             # Not checked: nothing cached can be trusted for these owners; read afresh.
             self._owners = OwnerCache(self._sessions)
             self._database_failed(error)
-        cache = self._owners.pass_cache()
-        cache.expect(claimed)  # what may exist already is looked up one listing per list
+        cache = self._owners.pass_cache(self._lookups)
+        self._lookups.expect(claimed, now)  # what may exist already: one listing per list
         return _Claim(lease_token, claimed, cache)
 
     @property

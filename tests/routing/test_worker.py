@@ -482,6 +482,30 @@ async def test_the_lookups_of_a_claimed_batch_share_one_listing(env: Env) -> Non
     assert env.world.count("GET", "/api/v2/list/l1/task") == 1  # not one listing per task
 
 
+async def test_tasks_rescued_together_share_one_listing_across_claims(env: Env) -> None:
+    """A stopped worker's tasks are claimed a few at a time; one listing looks all up."""
+    await env.connect()
+    await env.utility.process_meeting(meeting(*(item(n) for n in range(8))))
+    now, lease = env.clock.now(), timedelta(seconds=60)
+    dead = await claim_due(env.sessions, lease_token="dead:1", now=now, lease=lease, limit=8)
+    for task in dead:  # sent (the fence passed), then the worker died: nothing landed
+        landed_by = now + timedelta(seconds=25)
+        assert await begin_send(
+            env.sessions, task.id, lease_token="dead:1", now=now, landed_by=landed_by
+        )  # fmt: skip
+    env.clock.advance(61)
+    small = wire(
+        env.sessions, env.clock, env.wiring.providers, vault=env.wiring.vault,
+        config=WorkerConfig(batch_size=2, max_attempts=4),
+    ).worker  # fmt: skip
+    for _ in range(4):
+        assert await small.run_once() == 2
+    rows = await env.tasks()
+    assert {r.state for r in rows} == {"created"}
+    assert all(len(env.world.tasks_with_marker(r.marker)) == 1 for r in rows)
+    assert env.world.count("GET", "/api/v2/list/l1/task") == 1  # not one a claim
+
+
 async def test_a_paused_tool_does_not_keep_the_worker_polling(env: Env) -> None:
     await env.connect()
     await env.utility.process_meeting(meeting(*(item(n) for n in range(6))))
