@@ -36,8 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from primitives.clock import Clock
 from primitives.enums import Priority, ProviderName, TaskState
 from primitives.ids import new_id
+from routing.actions import owned_task, task_in_team
 from routing.decide import RoutingDecision
-from routing.errors import InvalidInput, NotAllowed, TaskNotFound
+from routing.errors import InvalidInput, TaskNotFound
 from routing.inputs import ActionItem, validate_input
 from routing.notify import Notifier
 from routing.outbox import Route, TaskUpdate, move_task
@@ -136,18 +137,15 @@ class Reviews:
 
     async def item(self, task_id: str, *, team_id: str) -> ReviewItem | None:
         """The task as the Edit modal shows it; None when there is none in `team_id`."""
-        async with self._sessions() as session:
-            row = await session.get(Task, task_id)
-        if row is None or row.team_id != team_id:
-            return None
-        return ReviewItem.of(row)
+        row = await task_in_team(self._sessions, task_id, team_id)
+        return None if row is None else ReviewItem.of(row)
 
     async def create(self, task_id: str, *, user_id: str) -> TaskResult:
         """Route the item now and let it go (only from `review`)."""
         now = self._clock.now()
         moved = False
         async with self._sessions() as session, session.begin():
-            row = await _owned(session, task_id, user_id)
+            row = await owned_task(session, task_id, user_id)
             if row.state is S.REVIEW:
                 context = await self._router.context(session, team_id=row.team_id, user_id=user_id)
                 moved = await self._release(session, row, context, now)
@@ -198,7 +196,7 @@ class Reviews:
             },
         )
         async with self._sessions() as session:
-            row = await _owned(session, task_id, user_id)
+            row = await owned_task(session, task_id, user_id)
         route: Route | None = None
         if change.destination is not None:
             tool, destination_id = change.destination
@@ -386,12 +384,3 @@ async def _review_activity(
 def _aware(moment: datetime) -> datetime:
     """An aggregate's instant as UTC (SQLite's MAX gives back the stored text's naive time)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-async def _owned(session: AsyncSession, task_id: str, user_id: str) -> Task:
-    row = await session.get(Task, task_id)
-    if row is None:
-        raise TaskNotFound(task_id)
-    if row.owner_user_id != user_id:
-        raise NotAllowed(task_id)
-    return row
