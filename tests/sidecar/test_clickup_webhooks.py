@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from primitives.enums import ProviderName, RemoteStatus, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
-from routing.clickup_webhooks import SWEEP_AFTER, ClickUpWebhooks
+from routing.clickup_deliveries import SWEEP_AFTER
+from routing.clickup_webhooks import ClickUpWebhooks
 from sandbox.clickup_webhooks import ClickUpWebhookApi, sign
 from storage.models import Task, ToolWebhook, WebhookDelivery
 from tests.meetings import item, meeting
