@@ -223,6 +223,12 @@ class Reviews:
                 destination_name=route.destination_name,
                 project_name=(route.destination_name or "")[:255] or None,
             )  # fmt: skip
+        elif row.provider is not None:
+            # The menu emptied: the list (database) an earlier edit chose goes, with the project
+            # name it set, and routing decides when the item is created (the form's hint).
+            values.update(provider=None, destination_id=None, destination_name=None)
+            if row.project_name == (row.destination_name or "")[:255]:
+                values["project_name"] = None
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(Task)

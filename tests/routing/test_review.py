@@ -113,6 +113,27 @@ async def test_edit_then_create_lands_once_with_the_edited_values(
     assert late.status is S.CREATED and late.title == "Fix the login page"
 
 
+async def test_an_edit_that_empties_the_list_leaves_the_choice_to_routing(
+    wiring: Wiring, sessions: async_sessionmaker[AsyncSession], clickup_world: ClickUpSandbox
+) -> None:
+    await connect_clickup(wiring, clickup_world)
+    (task_id,) = await reviewing(wiring, item(1, project_name="Roadmap"))
+    utility = wiring.utility
+    await utility.edit_reviewed(
+        task_id, user_id="U1", change=ReviewEdit(title="Plan", destination=(CLICKUP, "l3"))
+    )
+    row = await stored(sessions, task_id)
+    assert (row.destination_id, row.project_name) == ("l3", "Marketing / Launch")
+    # The Edit form again, its list menu emptied: the earlier choice goes.
+    await utility.edit_reviewed(task_id, user_id="U1", change=ReviewEdit(title="Plan"))
+    row = await stored(sessions, task_id)
+    assert (row.provider, row.destination_id, row.destination_name) == (None, None, None)
+    assert row.project_name is None
+    created = await utility.create_reviewed(task_id, user_id="U1")
+    assert created.status is S.QUEUED
+    assert "when reviewing" not in (created.reason or "")
+
+
 async def test_dismiss_sends_nothing(
     wiring: Wiring, sessions: async_sessionmaker[AsyncSession], clickup_world: ClickUpSandbox
 ) -> None:
