@@ -2,7 +2,7 @@
 read from their tools now and then, so their lines in Slack stay true (docs/routing.md).
 
 Every `every` seconds, for each tool, up to `batch` created tasks that the tool has not said
-are closed or deleted (open, done — a done page can be reopened — or never heard of) are read,
+are deleted (open, done or closed — either can be reopened — or never heard of) are read,
 the least recently checked first (`tasks.status_checked_at`, never checked first), and what is
 read goes through `RemoteStatuses.apply` like a webhook's news, with the tool's time of the
 last change (`TaskStatus.edited_at`), so a poll never overrides fresher news.
@@ -43,8 +43,9 @@ from storage.models import Task
 
 log = logging.getLogger(__name__)
 
-# A tool that said a task is closed or deleted there has said its last word on it.
-STILL_MOVING = (RemoteStatus.OPEN, RemoteStatus.DONE)
+# The statuses a task can leave: a done or closed ClickUp task can be moved back to an open
+# status, a done Notion page reopened. Deleted is left alone (a read would be a 404 each pass).
+STILL_MOVING = (RemoteStatus.OPEN, RemoteStatus.DONE, RemoteStatus.CLOSED)
 
 
 @dataclass(frozen=True)
