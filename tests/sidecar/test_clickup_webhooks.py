@@ -62,6 +62,14 @@ async def created_tasks(harness: Harness, count: int) -> list[Task]:
     return await tasks(harness)
 
 
+async def one_task(harness: Harness, browser: httpx.AsyncClient) -> tuple[ToolWebhook, str]:
+    """Ana's webhook registered, and one task of hers created in ClickUp: its id there."""
+    row = await registered(harness, browser)
+    [task] = await created_tasks(harness, 1)
+    assert task.provider_task_id and row.remote_id
+    return row, task.provider_task_id
+
+
 async def tasks(harness: Harness) -> list[Task]:
     async with harness.sessions() as session:
         return list((await session.scalars(select(Task).order_by(Task.position))).all())
@@ -112,12 +120,10 @@ async def test_a_task_done_in_clickup_shows_done_and_a_duplicate_updates_once(
 async def test_a_forged_or_replayed_delivery_changes_nothing(
     harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
 ) -> None:
-    row = await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id
+    row, task_id = await one_task(harness, browser)
     # A forger's copy (the task "closed", signed with another secret) comes first.
     harness.clickup_world.faults.add("webhook_bad_signature", method="WEBHOOK")
-    clickup(harness).set_status(task.provider_task_id, "in progress")
+    clickup(harness).set_status(task_id, "in progress")
     await clickup(harness).deliver(app_client)
     forged, real = harness.clickup_world.webhook_book.log
     assert (forged["forged"], forged["status"], real["status"]) == (True, 401, 200)
@@ -152,14 +158,12 @@ async def _post(client: httpx.AsyncClient, body: bytes, signature: str | None) -
 async def test_deliveries_out_of_order_end_on_the_latest_status(
     harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
 ) -> None:
-    await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id
+    _, task_id = await one_task(harness, browser)
     tool = clickup(harness)
     harness.clickup_world.faults.add("webhook_out_of_order", method="WEBHOOK")
-    tool.set_status(task.provider_task_id, "done")
+    tool.set_status(task_id, "done")
     harness.clock.advance(60)
-    tool.set_status(task.provider_task_id, "in progress")  # reopened a minute later
+    tool.set_status(task_id, "in progress")  # reopened a minute later
     await tool.deliver(app_client)  # the reopening arrives first
     [stored] = await tasks(harness)
     assert stored.remote_status is RemoteStatus.OPEN
@@ -169,12 +173,10 @@ async def test_deliveries_out_of_order_end_on_the_latest_status(
 async def test_a_delivery_while_we_are_down_is_applied_when_clickup_retries(
     harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
 ) -> None:
-    await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id
+    _, task_id = await one_task(harness, browser)
     tool = clickup(harness)
     harness.clickup_world.faults.add("webhook_down", method="WEBHOOK", times=2)
-    tool.set_status(task.provider_task_id, "complete")
+    tool.set_status(task_id, "complete")
     assert await tool.deliver(app_client) == 0
     [webhook] = harness.clickup_world.webhook_book.webhooks.values()
     assert webhook["health"]["status"] == "failing"
@@ -188,13 +190,11 @@ async def test_a_delivery_while_we_are_down_is_applied_when_clickup_retries(
 async def test_a_delivery_answered_but_not_processed_is_processed_by_the_sweep(
     harness: Harness, browser: httpx.AsyncClient
 ) -> None:
-    row = await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id and row.remote_id
+    row, task_id = await one_task(harness, browser)
     tool = clickup(harness)
-    tool.set_status(task.provider_task_id, "done")
+    tool.set_status(task_id, "done")
     [queued] = harness.clickup_world.webhook_book.queue
-    secret = harness.clickup_world.webhook_book.webhooks[row.remote_id]["secret"]
+    secret = harness.clickup_world.webhook_book.webhooks[str(row.remote_id)]["secret"]
     # Recorded and answered 200, then the process died before processing it.
     receipt = await receiver(harness).receive(
         queued.body, {"x-signature": sign(secret, queued.body)}
@@ -210,10 +210,8 @@ async def test_a_delivery_answered_but_not_processed_is_processed_by_the_sweep(
 async def test_a_task_deleted_in_clickup_shows_deleted(
     harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
 ) -> None:
-    await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id
-    clickup(harness).delete_task(task.provider_task_id)
+    _, task_id = await one_task(harness, browser)
+    clickup(harness).delete_task(task_id)
     await clickup(harness).deliver(app_client)
     assert (await tasks(harness))[0].remote_status is RemoteStatus.DELETED
 
