@@ -14,7 +14,8 @@ from primitives.enums import ProviderName, RemoteStatus, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
 from routing.clickup_deliveries import SWEEP_AFTER
 from routing.clickup_webhooks import ClickUpWebhooks
-from sandbox.clickup_webhooks import ClickUpWebhookApi, sign
+from sandbox.clickup_deliveries import sign
+from sandbox.clickup_webhooks import ClickUpWebhookApi
 from storage.models import Task, ToolWebhook, WebhookDelivery
 from tests.meetings import item, meeting
 from tests.sidecar.harness import ANA, TEAM, Harness
