@@ -4,6 +4,7 @@ deliveries out of order and while we are down — reaching the task and the API'
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -325,3 +326,27 @@ async def test_a_webhook_at_an_old_address_is_registered_again_at_app_base_url(
     assert fresh["id"] != row.remote_id
     assert fresh["endpoint"] == f"{harness.base_url}/webhooks/clickup?w={row.id}"
     assert await receiver(harness).check_health() == 0
+
+
+async def test_a_delivery_over_one_mebibyte_is_413_and_never_read(
+    harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
+) -> None:
+    row, task_id = await one_task(harness, browser)
+    secret = harness.clickup_world.webhook_book.webhooks[str(row.remote_id)]["secret"]
+    padding = "x" * (1024 * 1024)
+    body = json.dumps({"webhook_id": row.remote_id, "event": "taskDeleted", "task_id": task_id,
+                       "padding": padding}).encode()  # fmt: skip
+    declared = await _post(app_client, body, sign(secret, body))
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while reading
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    streamed = await app_client.post(
+        "/webhooks/clickup", content=chunks(), headers={"X-Signature": sign(secret, body)}
+    )
+    assert (declared.status_code, streamed.status_code) == (413, 413)
+    assert declared.json() == {"error": {"code": "body_too_large"}}
+    assert (await tasks(harness))[0].remote_status is None
+    async with harness.sessions() as session:
+        assert (await session.scalars(select(WebhookDelivery))).all() == []
