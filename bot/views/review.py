@@ -150,3 +150,28 @@ def read_edit(
     if form.due is not None and form.due < earliest and form.due != original_due:
         return {DUE: "That day is over. Pick today or a later day."}
     return ReviewEdit(form.title, form.description, form.due, form.priority, form.project)
+
+
+# Where an item goes once its owner lets it go, in a few words ("2 items are being created").
+_BEING_CREATED = (TaskState.QUEUED, TaskState.IN_FLIGHT, TaskState.RETRYING, TaskState.CREATED)
+_RELEASED = {
+    **dict.fromkeys(_BEING_CREATED, "being created"),
+    TaskState.PENDING_AUTH: "waiting for you to connect a tool",
+    TaskState.AWAITING_CHOICE: "waiting for you to choose a tool",
+    TaskState.FAILED: "failed",
+}
+
+
+def released_sentence(tasks: Sequence[TaskResult]) -> str:
+    """One sentence for the items "Create all" let go: "2 items are being created.", or
+    "3 items: 2 being created, 1 waiting for you to connect a tool." """
+    counts: dict[str, int] = {}
+    for task in tasks:
+        where = _RELEASED.get(task.status, "let go")
+        counts[where] = counts.get(where, 0) + 1
+    total = len(tasks)
+    if len(counts) == 1:
+        [where] = counts
+        return f"{total} item{'s are' if total != 1 else ' is'} {where}."
+    parts = ", ".join(f"{count} {where}" for where, count in counts.items())
+    return f"{total} items: {parts}."
