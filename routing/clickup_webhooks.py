@@ -27,9 +27,10 @@ secret, the delivery recorded in the inbox, answered, then applied.
 `failing` or `suspended`, or no longer lists, or one at another address than `APP_BASE_URL`
 now gives, is registered again (a new webhook, a new secret). ClickUp drops an event after
 five failed attempts and does not resend it, so after a webhook is registered again
-(unhealthy, or a reconnect) the connection's tasks created in the last `CATCH_UP_DAYS` days (at
-most `CATCH_UP_MAX`) are read once (`GET /task/{id}`) and their status applied as of ClickUp's
-`date_updated`: what changed while deliveries were lost shows.
+(unhealthy, a reconnect, or a connection made again after a disconnect) the connection's
+tasks created in the last `CATCH_UP_DAYS` days (at most `CATCH_UP_MAX`) are read once
+(`GET /task/{id}`) and their status applied as of ClickUp's `date_updated`: what changed while
+deliveries were lost shows.
 
 **Removing.** On disconnect the row is deleted and the webhook removed at ClickUp with the
 connection's last token; should that fail, the webhook's next delivery is answered 410.
@@ -246,8 +247,10 @@ class ClickUpWebhooks:
             await self._remove_remote(credentials, created.id)
             return False
         log.info("registered ClickUp webhook %s for workspace %s", created.id, workspace)
-        if old_remote:  # deliveries may have been lost meanwhile
-            self._spawn(self.catch_up(row_id))
+        # Deliveries may have been lost meanwhile: while it was unhealthy, or between a
+        # disconnect (its webhook removed) and this connection. A first connection has no
+        # created ClickUp task, so reads nothing.
+        self._spawn(self.catch_up(row_id))
         return True
 
     async def catch_up(self, row_id: str) -> int:

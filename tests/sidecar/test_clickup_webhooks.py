@@ -350,3 +350,20 @@ async def test_a_delivery_over_one_mebibyte_is_413_and_never_read(
     assert (await tasks(harness))[0].remote_status is None
     async with harness.sessions() as session:
         assert (await session.scalars(select(WebhookDelivery))).all() == []
+
+
+async def test_a_task_finished_while_disconnected_shows_done_once_connected_again(
+    harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
+) -> None:
+    _, task_id = await one_task(harness, browser)
+    assert await harness.utility.disconnect(team_id=TEAM, user_id=ANA, provider=CLICKUP)
+    await receiver(harness).settle()
+    assert harness.clickup_world.webhook_book.webhooks == {}  # removed: nothing is delivered
+    harness.clock.advance(60)
+    clickup(harness).set_status(task_id, "done")
+    assert await clickup(harness).deliver(app_client) == 0
+    assert (await tasks(harness))[0].remote_status is None
+
+    await connect(harness, browser, ANA, CLICKUP)
+    await receiver(harness).settle()  # registered, then the tasks read once
+    assert (await tasks(harness))[0].remote_status is RemoteStatus.DONE
