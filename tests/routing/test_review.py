@@ -16,6 +16,7 @@ from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
 from providers.notion import NotionProvider
 from routing.errors import InvalidInput, NotAllowed
+from routing.results import WAITING_STATES
 from routing.review import ReviewEdit
 from sandbox.clickup import ClickUpSandbox
 from sandbox.notion import NotionSandbox
@@ -312,3 +313,18 @@ async def test_clicks_at_once_create_the_item_once(
     assert sorted(t["name"] for t in clickup_world.tasks.values()) == ["Action 1", "Action 2"]
     moved = [c.task_id for c in wiring.notifier.changes if c.state is S.QUEUED]
     assert sorted(moved) == sorted(ids)  # each announced once, by the call that moved it
+
+
+async def test_a_disconnect_and_a_reconnect_leave_review_items_in_review(
+    wiring: Wiring, sessions: async_sessionmaker[AsyncSession], clickup_world: ClickUpSandbox
+) -> None:
+    await connect_clickup(wiring, clickup_world)
+    (task_id,) = await reviewing(wiring, item(1))
+    assert await wiring.utility.disconnect(team_id="T1", user_id="U1", provider=CLICKUP)
+    assert (await stored(sessions, task_id)).state is S.REVIEW  # not sent back to pending_auth
+    await connect_clickup(wiring, clickup_world)  # the connect flush sends what waited for it
+    while await wiring.worker.run_once():
+        pass
+    assert (await stored(sessions, task_id)).state is S.REVIEW and clickup_world.tasks == {}
+    page = await wiring.utility.tasks_of("U1", team_id="T1", states=WAITING_STATES)
+    assert [t.status for t in page.tasks] == [S.REVIEW]  # still listed by /tasks pending
