@@ -55,6 +55,7 @@ from primitives.ids import new_id
 from providers.base import AuthRevoked, Credentials, Permanent, ProviderError
 from providers.clickup import ClickUpProvider
 from routing.clickup_deliveries import ClickUpDeliveries
+from routing.pacing import pause
 from routing.remote_status import RemoteStatuses
 from routing.webhooks import WebhookReceipt
 from storage.connections import load_connection
@@ -401,8 +402,7 @@ class ClickUpWebhooks:
                 await self.run_once()
             except Exception:
                 log.exception("ClickUp webhook upkeep failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+            await pause(self._clock, every, stop)
 
     async def settle(self) -> None:
         """Wait for the background registrations and removals to end."""

@@ -23,7 +23,6 @@ first one left it. Only the task's owner may act (`NotAllowed`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -43,6 +42,7 @@ from routing.inputs import ActionItem, validate_input
 from routing.notify import Notifier
 from routing.outbox import Route, TaskUpdate, move_task
 from routing.owner_context import OwnerContext, OwnerRouter, routable
+from routing.pacing import pause
 from routing.preferences import Preferences
 from routing.results import Results, TaskResult
 from storage.models import ReviewMessage, Task
@@ -330,8 +330,7 @@ class Reviews:
                 await self.remind_due()
             except Exception:
                 log.exception("could not look for reviews to remind of; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+            await pause(self._clock, every, stop)
 
 
 def _chosen(row: Task, context: OwnerContext) -> tuple[TaskUpdate, TaskState]:

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import Clock
 from primitives.enums import ProviderName, RemoteStatus, TaskState
+from routing.pacing import pause
 from routing.remote_status import RemoteStatuses
 from routing.status_reads import StatusReader
 from storage.connections import StoredConnection
@@ -58,18 +59,6 @@ class StatusPollConfig:
     def __post_init__(self) -> None:
         if self.every <= 0 or self.batch < 1 or self.per_connection < 1:
             raise ValueError("the poll's interval, batch and per-connection reads must be > 0")
-
-
-async def pause(clock: Clock, seconds: float, stop: asyncio.Event) -> None:
-    """Sleep `seconds` on `clock` (a test's fake clock: at once), or until `stop` is set."""
-    sleeping = asyncio.ensure_future(clock.sleep(seconds))
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiting in (sleeping, stopping):
-            waiting.cancel()
-        await asyncio.gather(sleeping, stopping, return_exceptions=True)
 
 
 class StatusPoll:

@@ -17,7 +17,7 @@ from providers.clickup import ClickUpProvider
 from providers.notion import NotionProvider
 from routing.errors import InvalidInput, NotAllowed
 from routing.results import WAITING_STATES
-from routing.review import ReviewEdit
+from routing.review import REMIND_SWEEP_SECONDS, ReviewEdit
 from sandbox.clickup import ClickUpSandbox
 from sandbox.notion import NotionSandbox
 from storage.models import ReviewMessage, Task
@@ -328,3 +328,23 @@ async def test_a_disconnect_and_a_reconnect_leave_review_items_in_review(
     assert (await stored(sessions, task_id)).state is S.REVIEW and clickup_world.tasks == {}
     page = await wiring.utility.tasks_of("U1", team_id="T1", states=WAITING_STATES)
     assert [t.status for t in page.tasks] == [S.REVIEW]  # still listed by /tasks pending
+
+
+async def test_the_reminder_loop_runs_on_the_injected_clock(
+    wiring: Wiring, clock: FakeClock, clickup_world: ClickUpSandbox
+) -> None:
+    await connect_clickup(wiring, clickup_world)
+    await reviewing(wiring, item(1))
+    clock.advance(timedelta(hours=25).total_seconds())
+    stop = asyncio.Event()
+    running = asyncio.create_task(wiring.utility.keep_reminding_reviews(stop))
+    # Each round awaits the database: let the loop run until it paused twice on the fake
+    # clock (no real wait), then stop it.
+    for _ in range(100_000):
+        await asyncio.sleep(0)
+        if len(clock.slept) >= 2:
+            break
+    stop.set()
+    await running
+    assert clock.slept[:2] == [REMIND_SWEEP_SECONDS] * 2
+    assert len(wiring.notifier.reminders) == 1  # once, however many rounds
