@@ -42,17 +42,14 @@ class TaskActions:
 
     async def get(self, task_id: str, *, team_id: str) -> TaskResult | None:
         """The task, or None when there is none with this id in `team_id`."""
-        async with self._sessions() as session:
-            row = await session.get(Task, task_id)
-        if row is None or row.team_id != team_id:
-            return None
-        return self._results.of(row)
+        row = await task_in_team(self._sessions, task_id, team_id)
+        return None if row is None else self._results.of(row)
 
     async def choose(self, task_id: str, *, user_id: str, provider: ProviderName) -> TaskResult:
         """The owner picked a tool for an `awaiting_choice` task."""
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            row = await _owned(session, task_id, user_id)
+            row = await owned_task(session, task_id, user_id)
             if row.state is not S.AWAITING_CHOICE:
                 return self._results.of(row)  # a double click: the first one counted
             context = await self._router.context(session, team_id=row.team_id, user_id=user_id)
@@ -83,16 +80,27 @@ class TaskActions:
     ) -> TaskResult:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            row = await _owned(session, task_id, user_id)
+            row = await owned_task(session, task_id, user_id)
             await move_task(session, row, target, change, now=now, only_from=sources)
         await self._results.publish([row])
         return self._results.of(row)
 
 
-async def _owned(session: AsyncSession, task_id: str, user_id: str) -> Task:
+async def owned_task(session: AsyncSession, task_id: str, user_id: str) -> Task:
+    """The task `task_id`, loaded to change it: `TaskNotFound` when there is none,
+    `NotAllowed` when `user_id` does not own it (only the owner acts on a task)."""
     row = await session.get(Task, task_id)
     if row is None:
         raise TaskNotFound(task_id)
     if row.owner_user_id != user_id:
         raise NotAllowed(task_id)
     return row
+
+
+async def task_in_team(
+    sessions: async_sessionmaker[AsyncSession], task_id: str, team_id: str
+) -> Task | None:
+    """The task `task_id` of Slack workspace `team_id`, None when it has none by that id."""
+    async with sessions() as session:
+        row = await session.get(Task, task_id)
+    return row if row is not None and row.team_id == team_id else None

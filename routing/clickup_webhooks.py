@@ -19,24 +19,18 @@ tried again with backoff by `register_due`, which `keep_running` calls.
 Each connection's endpoint is `APP_BASE_URL/webhooks/clickup?w=<row id>`: ClickUp refuses
 the same configuration twice for one user, and two of our people may share a ClickUp account.
 
-**Receiving** (`receive`, behind `POST /webhooks/clickup`). The webhook is found by the
-delivery's `webhook_id`, its signature checked (hex HMAC-SHA256 of the raw body,
-`hmac.compare_digest`), and the delivery recorded in the inbox (`storage.webhook_inbox`)
-before the answer: 200, then processed — `RemoteStatuses.apply` for each status change, the
-status mapped by its type (`providers.clickup.webhooks`), at ClickUp's time of the change.
-So: a forged delivery is refused (401) and changes nothing; a replay or a duplicate is the
-same event key, answered 200 and not processed again; an older change arriving late does
-not overwrite a newer one; a delivery answered but not processed (the process stopped) is
-processed by the next sweep of any process. A delivery for a webhook we do not know (one we
-removed, or could not remove at ClickUp) is answered 410, on which ClickUp suspends it.
+**Receiving** (`receive`, behind `POST /webhooks/clickup`, and `sweep`) is
+`routing.clickup_deliveries.ClickUpDeliveries`: the signature checked against the row's
+secret, the delivery recorded in the inbox, answered, then applied.
 
 **Health.** Every `HEALTH_EVERY`, each connection's webhooks are listed; one ClickUp reports
 `failing` or `suspended`, or no longer lists, or one at another address than `APP_BASE_URL`
 now gives, is registered again (a new webhook, a new secret). ClickUp drops an event after
 five failed attempts and does not resend it, so after a webhook is registered again
-(unhealthy, or a reconnect) the connection's tasks created in the last `CATCH_UP_DAYS` days (at
-most `CATCH_UP_MAX`) are read once (`GET /task/{id}`) and their status applied as of ClickUp's
-`date_updated`: what changed while deliveries were lost shows.
+(unhealthy, a reconnect, or a connection made again after a disconnect) the connection's
+tasks created in the last `CATCH_UP_DAYS` days (at most `CATCH_UP_MAX`) are read once
+(`GET /task/{id}`) and their status applied as of ClickUp's `date_updated`: what changed while
+deliveries were lost shows.
 
 **Removing.** On disconnect the row is deleted and the webhook removed at ClickUp with the
 connection's last token; should that fail, the webhook's next delivery is answered 410.
@@ -46,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Coroutine, Mapping
 from datetime import datetime, timedelta
@@ -61,7 +54,8 @@ from primitives.enums import ProviderName, RemoteStatus, TaskState
 from primitives.ids import new_id
 from providers.base import AuthRevoked, Credentials, Permanent, ProviderError
 from providers.clickup import ClickUpProvider
-from providers.clickup.webhooks import delivery_of, status_changes, verify_signature
+from routing.clickup_deliveries import ClickUpDeliveries
+from routing.pacing import pause
 from routing.remote_status import RemoteStatuses
 from routing.webhooks import WebhookReceipt
 from storage.connections import load_connection
@@ -76,7 +70,6 @@ PATH = "/webhooks/clickup"
 CLAIM_FOR = timedelta(minutes=2)  # a registration in progress; then another process may retry
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
 HEALTH_EVERY = timedelta(minutes=10)
-SWEEP_AFTER = timedelta(minutes=1)  # a delivery this old and unprocessed was left behind
 KEEP_KEYS = timedelta(days=7)  # ClickUp retries for minutes; a replay after this is still old
 CATCH_UP_DAYS = 30
 CATCH_UP_MAX = 200
@@ -104,6 +97,9 @@ class ClickUpWebhooks:
         self._statuses = statuses
         self._inbox = inbox
         self._base_url = base_url.rstrip("/")
+        self._deliveries = ClickUpDeliveries(
+            sessions=sessions, vault=vault, clock=clock, statuses=statuses, inbox=inbox
+        )
         self._running: set[asyncio.Task[Any]] = set()
         self._health_due: datetime | None = None
 
@@ -252,8 +248,10 @@ class ClickUpWebhooks:
             await self._remove_remote(credentials, created.id)
             return False
         log.info("registered ClickUp webhook %s for workspace %s", created.id, workspace)
-        if old_remote:  # deliveries may have been lost meanwhile
-            self._spawn(self.catch_up(row_id))
+        # Deliveries may have been lost meanwhile: while it was unhealthy, or between a
+        # disconnect (its webhook removed) and this connection. A first connection has no
+        # created ClickUp task, so reads nothing.
+        self._spawn(self.catch_up(row_id))
         return True
 
     async def catch_up(self, row_id: str) -> int:
@@ -377,68 +375,12 @@ class ClickUpWebhooks:
     # --- receiving (routing.webhooks.WebhookReceiver) -----------------------------------------
 
     async def receive(self, body: bytes, headers: Mapping[str, str]) -> WebhookReceipt:
-        """Verify and record one delivery; see the module docstring."""
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            return WebhookReceipt(400, "invalid_json")
-        envelope = delivery_of(payload)
-        if envelope is None:
-            return WebhookReceipt(400, "not_a_delivery")
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(ToolWebhook).where(
-                    ToolWebhook.provider == CLICKUP, ToolWebhook.remote_id == envelope.webhook_id
-                )
-            )
-        if row is None or row.encrypted_secret is None:
-            return WebhookReceipt(410, "unknown_webhook")
-        secret = self._vault.decrypt(row.encrypted_secret)
-        if not verify_signature(secret, body, headers.get("x-signature")):
-            return WebhookReceipt(401, "bad_signature")
-        if not envelope.about_status:
-            return WebhookReceipt(200, "ignored")
-        team_id = row.team_id
-        delivery_id = await self._inbox.record(
-            CLICKUP, envelope.key, {"team_id": team_id, "payload": payload}
-        )
-        if delivery_id is None:
-            return WebhookReceipt(200, "duplicate")
-        received_at = self._clock.now()
-
-        async def process() -> None:
-            await self._process(delivery_id, team_id, payload, received_at)
-
-        return WebhookReceipt(200, "ok", process)
-
-    async def _process(
-        self, delivery_id: str, team_id: str, payload: dict[str, Any], received_at: datetime
-    ) -> None:
-        try:
-            for change in status_changes(payload):
-                await self._statuses.apply(
-                    CLICKUP, change.task_id, change.status, change.observed_at or received_at,
-                    team_id=team_id,
-                )  # fmt: skip
-            await self._inbox.processed(delivery_id)
-        except Exception as error:
-            log.exception("could not process ClickUp delivery %s", delivery_id)
-            with contextlib.suppress(Exception):
-                await self._inbox.failed(delivery_id, type(error).__name__)
+        """Verify and record one delivery (`routing.clickup_deliveries`)."""
+        return await self._deliveries.receive(body, headers)
 
     async def sweep(self) -> int:
-        """Process the deliveries recorded but left unprocessed (a process stopped after
-        answering); how many."""
-        now = self._clock.now()
-        pending = await self._inbox.pending(CLICKUP, received_before=now - SWEEP_AFTER)
-        for delivery in pending:
-            stored = delivery.payload
-            payload, team_id = stored.get("payload"), stored.get("team_id")
-            if not isinstance(payload, dict) or not isinstance(team_id, str):
-                await self._inbox.processed(delivery.id)  # nothing we can act on
-                continue
-            await self._process(delivery.id, team_id, payload, delivery.received_at)
-        return len(pending)
+        """Process the deliveries recorded but left unprocessed; how many."""
+        return await self._deliveries.sweep()
 
     # --- running -----------------------------------------------------------------------------
 
@@ -460,8 +402,7 @@ class ClickUpWebhooks:
                 await self.run_once()
             except Exception:
                 log.exception("ClickUp webhook upkeep failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+            await pause(self._clock, every, stop)
 
     async def settle(self) -> None:
         """Wait for the background registrations and removals to end."""

@@ -58,14 +58,13 @@ from routing.outbox import (
 )
 from routing.owner_context import OwnerRouter, credentials_of, routable
 from routing.retry import RetryPolicy, ending_for, final_reason
+from routing.token_refresh import refresh_connection
 from routing.writes import GroupedWrites
 from storage.connections import (
     ConnectionGone,
-    NewTokens,
     StoredConnection,
     load_connection,
     mark_needs_reconnect,
-    refresh_tokens,
 )
 from storage.models import Task
 from storage.vault import TokenVault
@@ -417,16 +416,9 @@ class TaskDispatcher:
         )
 
     async def _refresh(self, connection: StoredConnection, provider: Provider) -> StoredConnection:
-        async def refresh(refresh_token: str) -> NewTokens:
-            tokens = await provider.refresh(refresh_token)
-            return NewTokens(
-                tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scope
-            )
-
-        return await refresh_tokens(
-            self._sessions, self._vault, connection_id=connection.id,
-            stale_access_token=connection.access_token, refresh=refresh, now=self._clock.now(),
-        )  # fmt: skip
+        return await refresh_connection(
+            self._sessions, self._vault, connection, provider, now=self._clock.now()
+        )
 
     async def _created(
         self,

@@ -53,8 +53,8 @@ from providers.notion.webhooks import (
     read_delivery,
     signature_valid,
 )
+from routing.pacing import pause
 from routing.remote_status import RemoteStatuses
-from routing.status_poll import pause
 from routing.status_reads import StatusReader
 from routing.webhooks import WebhookReceipt
 from storage.engine import unreachable

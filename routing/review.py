@@ -23,7 +23,6 @@ first one left it. Only the task's owner may act (`NotAllowed`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -36,12 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from primitives.clock import Clock
 from primitives.enums import Priority, ProviderName, TaskState
 from primitives.ids import new_id
+from routing.actions import owned_task, task_in_team
 from routing.decide import RoutingDecision
-from routing.errors import InvalidInput, NotAllowed, TaskNotFound
+from routing.errors import InvalidInput, TaskNotFound
 from routing.inputs import ActionItem, validate_input
 from routing.notify import Notifier
 from routing.outbox import Route, TaskUpdate, move_task
 from routing.owner_context import OwnerContext, OwnerRouter, routable
+from routing.pacing import pause
 from routing.preferences import Preferences
 from routing.results import Results, TaskResult
 from storage.models import ReviewMessage, Task
@@ -136,18 +137,15 @@ class Reviews:
 
     async def item(self, task_id: str, *, team_id: str) -> ReviewItem | None:
         """The task as the Edit modal shows it; None when there is none in `team_id`."""
-        async with self._sessions() as session:
-            row = await session.get(Task, task_id)
-        if row is None or row.team_id != team_id:
-            return None
-        return ReviewItem.of(row)
+        row = await task_in_team(self._sessions, task_id, team_id)
+        return None if row is None else ReviewItem.of(row)
 
     async def create(self, task_id: str, *, user_id: str) -> TaskResult:
         """Route the item now and let it go (only from `review`)."""
         now = self._clock.now()
         moved = False
         async with self._sessions() as session, session.begin():
-            row = await _owned(session, task_id, user_id)
+            row = await owned_task(session, task_id, user_id)
             if row.state is S.REVIEW:
                 context = await self._router.context(session, team_id=row.team_id, user_id=user_id)
                 moved = await self._release(session, row, context, now)
@@ -198,7 +196,7 @@ class Reviews:
             },
         )
         async with self._sessions() as session:
-            row = await _owned(session, task_id, user_id)
+            row = await owned_task(session, task_id, user_id)
         route: Route | None = None
         if change.destination is not None:
             tool, destination_id = change.destination
@@ -225,6 +223,12 @@ class Reviews:
                 destination_name=route.destination_name,
                 project_name=(route.destination_name or "")[:255] or None,
             )  # fmt: skip
+        elif row.provider is not None:
+            # The menu emptied: the list (database) an earlier edit chose goes, with the project
+            # name it set, and routing decides when the item is created (the form's hint).
+            values.update(provider=None, destination_id=None, destination_name=None)
+            if row.project_name == (row.destination_name or "")[:255]:
+                values["project_name"] = None
         async with self._sessions() as session, session.begin():
             result = await session.execute(
                 update(Task)
@@ -326,8 +330,7 @@ class Reviews:
                 await self.remind_due()
             except Exception:
                 log.exception("could not look for reviews to remind of; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+            await pause(self._clock, every, stop)
 
 
 def _chosen(row: Task, context: OwnerContext) -> tuple[TaskUpdate, TaskState]:
@@ -386,12 +389,3 @@ async def _review_activity(
 def _aware(moment: datetime) -> datetime:
     """An aggregate's instant as UTC (SQLite's MAX gives back the stored text's naive time)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-async def _owned(session: AsyncSession, task_id: str, user_id: str) -> Task:
-    row = await session.get(Task, task_id)
-    if row is None:
-        raise TaskNotFound(task_id)
-    if row.owner_user_id != user_id:
-        raise NotAllowed(task_id)
-    return row

@@ -2,7 +2,7 @@
 read from their tools now and then, so their lines in Slack stay true (docs/routing.md).
 
 Every `every` seconds, for each tool, up to `batch` created tasks that the tool has not said
-are closed or deleted (open, done — a done page can be reopened — or never heard of) are read,
+are deleted (open, done or closed — either can be reopened — or never heard of) are read,
 the least recently checked first (`tasks.status_checked_at`, never checked first), and what is
 read goes through `RemoteStatuses.apply` like a webhook's news, with the tool's time of the
 last change (`TaskStatus.edited_at`), so a poll never overrides fresher news.
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import Clock
 from primitives.enums import ProviderName, RemoteStatus, TaskState
+from routing.pacing import pause
 from routing.remote_status import RemoteStatuses
 from routing.status_reads import StatusReader
 from storage.connections import StoredConnection
@@ -43,8 +44,9 @@ from storage.models import Task
 
 log = logging.getLogger(__name__)
 
-# A tool that said a task is closed or deleted there has said its last word on it.
-STILL_MOVING = (RemoteStatus.OPEN, RemoteStatus.DONE)
+# The statuses a task can leave: a done or closed ClickUp task can be moved back to an open
+# status, a done Notion page reopened. Deleted is left alone (a read would be a 404 each pass).
+STILL_MOVING = (RemoteStatus.OPEN, RemoteStatus.DONE, RemoteStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -57,18 +59,6 @@ class StatusPollConfig:
     def __post_init__(self) -> None:
         if self.every <= 0 or self.batch < 1 or self.per_connection < 1:
             raise ValueError("the poll's interval, batch and per-connection reads must be > 0")
-
-
-async def pause(clock: Clock, seconds: float, stop: asyncio.Event) -> None:
-    """Sleep `seconds` on `clock` (a test's fake clock: at once), or until `stop` is set."""
-    sleeping = asyncio.ensure_future(clock.sleep(seconds))
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiting in (sleeping, stopping):
-            waiting.cancel()
-        await asyncio.gather(sleeping, stopping, return_exceptions=True)
 
 
 class StatusPoll:

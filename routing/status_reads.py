@@ -28,12 +28,11 @@ from providers.base import (
     TaskStatus,
     Transient,
 )
+from routing.token_refresh import refresh_connection
 from storage.connections import (
     ConnectionGone,
-    NewTokens,
     StoredConnection,
     load_connection,
-    refresh_tokens,
 )
 from storage.vault import TokenVault
 
@@ -131,13 +130,6 @@ class StatusReader:
         return NOT_READ
 
     async def _refresh(self, connection: StoredConnection, provider: Provider) -> StoredConnection:
-        async def refresh(refresh_token: str) -> NewTokens:
-            tokens = await provider.refresh(refresh_token)
-            return NewTokens(
-                tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.scope
-            )
-
-        return await refresh_tokens(
-            self._sessions, self._vault, connection_id=connection.id,
-            stale_access_token=connection.access_token, refresh=refresh, now=self._clock.now(),
-        )  # fmt: skip
+        return await refresh_connection(
+            self._sessions, self._vault, connection, provider, now=self._clock.now()
+        )

@@ -28,7 +28,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
-from sandbox.clickup_webhooks import ClickUpWebhookApi, WebhookBook, statuses_of
+from sandbox.clickup_deliveries import WebhookBook
+from sandbox.clickup_webhooks import ClickUpWebhookApi, statuses_of
 from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route, fired_of
 from sandbox.tools_web import clickup_web_routes
 

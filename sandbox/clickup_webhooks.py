@@ -25,11 +25,11 @@ suspended webhook is sent nothing.
 Statuses have a `type` — `open`, `custom`, `done`, `closed` — and a name; a list has the
 workspace's default statuses (`DEFAULT_STATUSES`) unless seeded with its own.
 
-Deliveries are queued when the event happens and sent by `deliver(client)`, in order, one
-attempt each per call (a failed one stays queued for the next call); with `auto_deliver`
-set (the demo), a delivery round runs by itself after each event, and again every
-`retry_seconds` while something is queued. Faults are drawn for method `WEBHOOK` and the
-event's name as path, as for any request:
+Deliveries (`sandbox.clickup_deliveries`) are queued when the event happens and sent by
+`deliver(client)`, in order, one attempt each per call (a failed one stays queued for the next
+call); with `auto_deliver` set (the demo), a delivery round runs by itself after each event,
+and again every `retry_seconds` while something is queued. Faults are drawn for method
+`WEBHOOK` and the event's name as path, as for any request:
 
     world.faults.add("webhook_duplicate", method="WEBHOOK", path="taskStatusUpdated")
     webhook_duplicate       the delivery is sent twice
@@ -41,14 +41,9 @@ event's name as path, as for any request:
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
-import itertools
 import json
 import secrets
 import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -56,12 +51,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from primitives.clock import Clock
+from sandbox.clickup_deliveries import QueuedDelivery, WebhookSender
 
 if TYPE_CHECKING:
     from sandbox.clickup import ClickUpSandbox
 
-ATTEMPTS_PER_EVENT = 5
-SUSPEND_AFTER = 100
 EVENTS = frozenset(
     {
         "taskCreated", "taskUpdated", "taskDeleted", "taskPriorityUpdated", "taskStatusUpdated",
@@ -79,53 +73,6 @@ DEFAULT_STATUSES = (
     {"status": "done", "color": "#6bc950", "type": "done", "orderindex": 2},
     {"status": "complete", "color": "#6bc950", "type": "closed", "orderindex": 3},
 )
-
-
-def sign(secret: str, body: bytes) -> str:
-    """ClickUp's `X-Signature`: the hex HMAC-SHA256 of the raw body under the secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-@dataclass
-class QueuedDelivery:
-    webhook_id: str
-    event: str
-    body: bytes
-    attempts: int = 0
-    held: frozenset[str] = frozenset()  # faults drawn when it was held back, applied when sent
-
-
-@dataclass
-class WebhookBook:
-    """The emulator's webhooks and what they sent (`log`: one entry per attempt, with the
-    webhook, event, body, whether it was a forged copy, and the status answered — None when
-    there was no answer)."""
-
-    webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    queue: list[QueuedDelivery] = field(default_factory=list)
-    log: list[dict[str, Any]] = field(default_factory=list)
-    suspend_after: int = SUSPEND_AFTER
-    attempts_per_event: int = ATTEMPTS_PER_EVENT
-    # The demo: deliver by itself, with this client, after each event and while retries wait.
-    auto_deliver: bool = False
-    client: httpx.AsyncClient | None = None
-    retry_seconds: float = 1.0
-    _history_ids: itertools.count[int] = field(
-        default_factory=lambda: itertools.count(2800763136717140857)
-    )
-    _running: set[asyncio.Task[None]] = field(default_factory=set)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def idle(self) -> None:
-        """Wait for the delivery rounds running by themselves (`auto_deliver`) to end."""
-        while self._running:
-            await asyncio.gather(*list(self._running), return_exceptions=True)
-
-    def json_of(self, webhook: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in webhook.items() if not k.startswith("_")}
-
-    def next_history_id(self) -> str:
-        return str(next(self._history_ids))
 
 
 def statuses_of(world: ClickUpSandbox, list_id: str) -> list[dict[str, Any]]:
@@ -152,6 +99,7 @@ class ClickUpWebhookApi:
         self.world = world
         self.book = world.webhook_book
         self.clock = clock
+        self.sender = WebhookSender(self.book, world.faults, clock)
 
     # --- registration -----------------------------------------------------------------------
 
@@ -314,96 +262,12 @@ class ClickUpWebhookApi:
                 payload["history_items"] = history
             payload["webhook_id"] = webhook["id"]
             body = json.dumps(payload, separators=(",", ":")).encode()
-            self.book.queue.append(QueuedDelivery(webhook["id"], event, body))
-        if self.book.auto_deliver and self.book.client is not None:
-            running = asyncio.get_running_loop().create_task(self._deliver_until_empty())
-            self.book._running.add(running)
-            running.add_done_callback(self.book._running.discard)
-
-    # --- delivering -------------------------------------------------------------------------
-
-    async def _deliver_until_empty(self) -> None:
-        assert self.book.client is not None
-        await self.deliver(self.book.client)
-        while self.book.queue and self.book.auto_deliver:
-            await self.clock.sleep(self.book.retry_seconds)
-            await self.deliver(self.book.client)
+            self.sender.queue(QueuedDelivery(webhook["id"], event, body))
+        self.sender.sent_queued()
 
     async def deliver(self, client: httpx.AsyncClient) -> int:
-        """One attempt at every queued delivery, in order (faults applied); how many were
-        answered with a success."""
-        async with self.book._lock:
-            pending, self.book.queue = self.book.queue, []
-            delivered = 0
-            index = 0
-            while index < len(pending):
-                delivery = pending[index]
-                index += 1
-                webhook = self.book.webhooks.get(delivery.webhook_id)
-                if webhook is None or webhook["health"]["status"] == "suspended":
-                    continue
-                drawn = self.world.faults.draw("WEBHOOK", delivery.event)
-                fired = {f.kind.value for f in drawn} | delivery.held
-                if "webhook_out_of_order" in fired and index < len(pending):
-                    delivery.held = frozenset(fired - {"webhook_out_of_order"})
-                    pending.insert(index + 1, delivery)  # after the next one
-                    continue
-                delivery.held = frozenset()
-                if "webhook_bad_signature" in fired:
-                    await self._post(client, webhook, _forged(delivery.body), forged=True)
-                copies = 2 if "webhook_duplicate" in fired else 1
-                status = None
-                for _ in range(copies):
-                    if "webhook_down" in fired:
-                        status = None
-                        self.book.log.append(
-                            {"webhook_id": webhook["id"], "event": delivery.event, "status": None}
-                        )
-                    else:
-                        status = await self._post(client, webhook, delivery.body)
-                if status is not None and 200 <= status < 300:
-                    delivered += 1
-                    webhook["health"] = {"status": "active", "fail_count": 0}
-                    continue
-                self._failed(webhook, delivery, gone=status == 410)
-            return delivered
-
-    async def _post(
-        self,
-        client: httpx.AsyncClient,
-        webhook: dict[str, Any],
-        body: bytes,
-        *,
-        forged: bool = False,
-    ) -> int | None:
-        secret = secrets.token_hex(32).upper() if forged else webhook["secret"]
-        try:
-            answer = await client.post(
-                webhook["endpoint"], content=body, timeout=7.0,
-                headers={"Content-Type": "application/json", "X-Signature": sign(secret, body)},
-            )  # fmt: skip
-            status: int | None = answer.status_code
-        except httpx.HTTPError:
-            status = None
-        self.book.log.append(
-            {"webhook_id": webhook["id"], "event": json.loads(body)["event"], "status": status,
-             "forged": forged, "body": body}
-        )  # fmt: skip
-        return status
-
-    def _failed(self, webhook: dict[str, Any], delivery: QueuedDelivery, *, gone: bool) -> None:
-        health = webhook["health"]
-        if gone:
-            webhook["health"] = {**health, "status": "suspended"}
-            return
-        delivery.attempts += 1
-        if delivery.attempts < self.book.attempts_per_event:
-            webhook["health"] = {**health, "status": "failing"}
-            self.book.queue.append(delivery)
-            return
-        fail_count = int(health["fail_count"]) + 1
-        status = "suspended" if fail_count >= self.book.suspend_after else "failing"
-        webhook["health"] = {"status": status, "fail_count": fail_count}
+        """One attempt at every queued delivery (`sandbox.clickup_deliveries`)."""
+        return await self.sender.deliver(client)
 
 
 def _in_location(webhook: dict[str, Any], task: dict[str, Any]) -> bool:
@@ -416,11 +280,3 @@ def _in_location(webhook: dict[str, Any], task: dict[str, Any]) -> bool:
         if webhook.get(key) not in (None, "") and str(webhook[key]) != str(where):
             return False
     return True
-
-
-def _forged(body: bytes) -> bytes:
-    """The delivery as a forger would change it: the task closed."""
-    payload = json.loads(body)
-    for item in payload.get("history_items") or ():
-        item["after"] = dict(DEFAULT_STATUSES[3])
-    return json.dumps(payload, separators=(",", ":")).encode()

@@ -16,7 +16,6 @@ The consent page grants the integration as the Notion user "logged in" in the br
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import secrets
 import uuid
@@ -35,12 +34,22 @@ from starlette.routing import Route
 
 from primitives.clock import Clock, SystemClock
 from sandbox.faults import FaultBook, FaultKind, Network, fault_control_route, fired_of
+from sandbox.notion_pages import (
+    ARRAY_LIMIT,
+    Invalid,
+    apply_edit,
+    check_blocks,
+    check_property,
+    option_id,
+    property_id,
+    status_groups,
+    text_of,
+    to_minute,
+)
 from sandbox.notion_webhooks import NotionWebhookBook, webhook_control_routes
 from sandbox.tools_web import notion_web_routes
 
 CODE_LIFETIME = timedelta(minutes=10)
-TEXT_LIMIT = 2000
-ARRAY_LIMIT = 100
 # developers.notion.com/reference/status-codes: the code and message of each server error.
 SERVER_ERRORS = {
     500: ("internal_server_error", "Unexpected error occurred."),
@@ -54,10 +63,6 @@ SERVER_ERRORS = {
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     body = {"object": "error", "status": status, "code": code, "message": message}
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-class _Invalid(ValueError):
-    """A request (or a seeded edit) Notion refuses with 400 `validation_error`."""
 
 
 @dataclass
@@ -147,7 +152,7 @@ class NotionSandbox:
         if page is None:
             raise ValueError(f"no page {page_id}")
         who = {"id": author or next(iter(self.users)), "type": "person"}
-        _apply_edit(self, page, properties or {}, in_trash, now=now, author=who)
+        apply_edit(self, page, properties or {}, in_trash, now=now, author=who)
         return page
 
     def mark_done(self, page_id: str, *, now: datetime) -> bool:
@@ -174,107 +179,20 @@ class NotionSandbox:
         return False
 
     def pages_with_marker(self, marker: str) -> list[dict[str, Any]]:
-        return [p for p in self.pages.values() if marker in _text_of(p["children"])]
+        return [p for p in self.pages.values() if marker in text_of(p["children"])]
 
     def count(self, method: str, path_prefix: str) -> int:
         return sum(n for k, n in self.requests.items() if k.startswith(f"{method} {path_prefix}"))
 
 
-def to_minute(moment: datetime) -> datetime:
-    """Notion rounds `created_time` down to the minute (changelog, "Last edited and created
-    time properties are now rounded to the nearest minute": rounded down since July 2021)."""
-    return moment.replace(second=0, microsecond=0)
-
-
-def status_groups(spec: dict[str, Any]) -> dict[str, list[str]]:
-    """A status property's groups (To-do, In progress, Complete) and their options' names."""
-    given = spec.get("groups")
-    if given:
-        return {group: list(names) for group, names in given.items()}
-    options = list(spec.get("options", []))
-    if len(options) < 2:
-        return {"To-do": options, "In progress": [], "Complete": []}
-    return {"To-do": options[:1], "In progress": options[1:-1], "Complete": options[-1:]}
-
-
-def option_id(property_name: str, option: str) -> str:
-    """A stable id for a select or status option (Notion's are short opaque strings)."""
-    return hashlib.sha256(f"{property_name}/{option}".encode()).hexdigest()[:8]
-
-
-def property_id(name: str) -> str:
-    return name[:4]
-
-
-def _check_property(world: NotionSandbox, name: str, value: Any, spec: dict[str, Any]) -> None:
-    kind = spec["type"]
-    where = f"body.properties.{name}"
-    if not isinstance(value, dict) or kind not in value:
-        raise _Invalid(f"{where}.{kind} should be defined, instead was `undefined`.")
-    inner = value[kind]
-    if kind in ("title", "rich_text"):
-        _check_rich_text(inner, f"{where}.{kind}")
-    elif kind == "status" and (not isinstance(inner, dict)
-                               or inner.get("name") not in spec.get("options", [])):  # fmt: skip
-        name_given = inner.get("name") if isinstance(inner, dict) else inner
-        raise _Invalid(f"{where}.status.name: no status option named {name_given!r}")
-    elif kind == "checkbox" and not isinstance(inner, bool):
-        raise _Invalid(f"{where}.checkbox should be a boolean, instead was `{inner!r}`.")
-    elif kind == "date" and not isinstance(inner.get("start"), str):
-        raise _Invalid(f"{where}.date.start should be a string")
-    elif kind == "people":
-        if not isinstance(inner, list) or len(inner) > ARRAY_LIMIT:
-            raise _Invalid(f"{where}.people should be an array of at most {ARRAY_LIMIT}")
-        for person in inner:
-            if person.get("id") not in world.users:
-                raise _Invalid(f"{where}.people: {person.get('id')} is not a user")
-
-
-def _apply_edit(
-    world: NotionSandbox,
-    page: dict[str, Any],
-    properties: dict[str, Any],
-    in_trash: bool | None,
-    *,
-    now: datetime,
-    author: dict[str, str],
-) -> None:
-    """Check an edit as Notion does, apply it, and owe the subscription its events."""
-    if page["in_trash"] and properties and in_trash is not False:
-        # Notion's words for editing a trashed page.
-        raise _Invalid("Can't edit block that is archived. You must unarchive the block before "
-                       "editing.")  # fmt: skip
-    schema = world.data_sources[page["parent"]]["properties"]
-    for name, value in properties.items():
-        if name not in schema:
-            raise _Invalid(f"{name} is not a property that exists.")
-        _check_property(world, name, value, schema[name])
-    workspace = (world.workspace_id, world.workspace_name)
-    parent = {"id": world.data_sources[page["parent"]]["database_id"], "type": "database",
-              "data_source_id": page["parent"]}  # fmt: skip
-    if in_trash is not None and in_trash != page["in_trash"]:
-        page["in_trash"] = in_trash
-        page["edited"] = to_minute(now)
-        kind = "page.deleted" if in_trash else "page.undeleted"
-        world.webhooks.record(kind, page["id"], now=now, workspace=workspace, author=author,
-                              data={"parent": parent})  # fmt: skip
-    if properties:
-        page["properties"].update(properties)
-        page["edited"] = to_minute(now)
-        world.webhooks.record(
-            "page.properties_updated", page["id"], now=now, workspace=workspace, author=author,
-            data={"parent": parent, "updated_properties": [property_id(n) for n in properties]},
-        )  # fmt: skip
-
-
 def _instant(value: Any, where: str) -> datetime:
     """An ISO 8601 date or date-time of a filter; one without an offset is read as UTC."""
     if not isinstance(value, str):
-        raise _Invalid(f"{where} should be a string")
+        raise Invalid(f"{where} should be a string")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise _Invalid(f"{where} should be an ISO 8601 date") from None
+        raise Invalid(f"{where} should be an ISO 8601 date") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -292,26 +210,26 @@ def _compiled(condition: Any, depth: int = 0) -> Callable[[dict[str, Any]], bool
     timestamp filters on `created_time`. Anything else is refused rather than ignored, so a
     client never believes a filter was applied that was not."""
     if not isinstance(condition, dict):
-        raise _Invalid("body.filter should be an object")
+        raise Invalid("body.filter should be an object")
     for compound in ("and", "or"):
         if compound in condition:
             if depth >= 2:
-                raise _Invalid("body.filter: compound filters may be nested two levels deep")
+                raise Invalid("body.filter: compound filters may be nested two levels deep")
             parts = condition[compound]
             if not isinstance(parts, list) or len(parts) > ARRAY_LIMIT:
-                raise _Invalid(f"body.filter.{compound} should be an array of at most 100")
+                raise Invalid(f"body.filter.{compound} should be an array of at most 100")
             tests = [_compiled(part, depth + 1) for part in parts]
             join = all if compound == "and" else any
             return lambda page: join(test(page) for test in tests)
     if condition.get("timestamp") != "created_time":
-        raise _Invalid("body.filter: the emulator filters on the created_time timestamp only")
+        raise Invalid("body.filter: the emulator filters on the created_time timestamp only")
     conditions = condition.get("created_time")
     if not isinstance(conditions, dict) or len(conditions) != 1:
-        raise _Invalid("body.filter.created_time should hold exactly one condition")
+        raise Invalid("body.filter.created_time should hold exactly one condition")
     ((name, value),) = conditions.items()
     compare = _TIMESTAMP_CONDITIONS.get(name)
     if compare is None:
-        raise _Invalid(f"body.filter.created_time.{name} is not a supported condition")
+        raise Invalid(f"body.filter.created_time.{name} is not a supported condition")
     bound = _instant(value, f"body.filter.created_time.{name}")
     return lambda page: bool(compare(page["created"], bound))
 
@@ -320,55 +238,15 @@ def _sorted(pages: list[dict[str, Any]], sorts: Any) -> list[dict[str, Any]]:
     if sorts is None:
         return pages
     if not isinstance(sorts, list):
-        raise _Invalid("body.sorts should be an array")
+        raise Invalid("body.sorts should be an array")
     for sort in reversed(sorts):
         if not isinstance(sort, dict) or sort.get("timestamp") != "created_time":
-            raise _Invalid("body.sorts: the emulator sorts by the created_time timestamp only")
+            raise Invalid("body.sorts: the emulator sorts by the created_time timestamp only")
         if sort.get("direction") not in ("ascending", "descending"):
-            raise _Invalid("body.sorts[].direction should be ascending or descending")
+            raise Invalid("body.sorts[].direction should be ascending or descending")
         pages = sorted(pages, key=lambda p: p["created"],
                        reverse=sort["direction"] == "descending")  # fmt: skip
     return pages
-
-
-def _text_of(blocks: list[dict[str, Any]]) -> str:
-    return "".join(
-        item.get("text", {}).get("content", "")
-        for block in blocks
-        for item in block.get(block.get("type", ""), {}).get("rich_text", [])
-    )
-
-
-def _check_rich_text(items: Any, where: str) -> None:
-    if not isinstance(items, list):
-        raise _Invalid(f"{where} should be an array")
-    if len(items) > ARRAY_LIMIT:
-        raise _Invalid(f"{where}.length should be ≤ `{ARRAY_LIMIT}`, instead was `{len(items)}`.")
-    for n, item in enumerate(items):
-        content = (item.get("text") or {}).get("content") if isinstance(item, dict) else None
-        if not isinstance(content, str):
-            raise _Invalid(f"{where}[{n}].text.content should be defined")
-        if len(content) > TEXT_LIMIT:
-            raise _Invalid(
-                f"{where}[{n}].text.content.length should be ≤ `{TEXT_LIMIT}`, "
-                f"instead was `{len(content)}`."
-            )
-
-
-def _check_blocks(blocks: Any) -> None:
-    if not isinstance(blocks, list):
-        raise _Invalid("body.children should be an array")
-    if len(blocks) > ARRAY_LIMIT:
-        raise _Invalid(
-            f"body.children.length should be ≤ `{ARRAY_LIMIT}`, instead was `{len(blocks)}`."
-        )
-    for n, block in enumerate(blocks):
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind != "paragraph":
-            raise _Invalid(f"body.children[{n}].type should be paragraph")
-        _check_rich_text(
-            block["paragraph"].get("rich_text"), f"body.children[{n}].paragraph.rich_text"
-        )
 
 
 def create_notion_emulator(
@@ -425,7 +303,7 @@ def create_notion_emulator(
             return HTMLResponse("<html><body>502 Bad Gateway</body></html>", 502)
         try:
             response: Response = await handler(request, grant)
-        except _Invalid as invalid:
+        except Invalid as invalid:
             return _error(400, "validation_error", f"body failed validation: {invalid}")
         except ValueError:
             return _error(400, "invalid_json", "Error parsing JSON body.")
@@ -564,9 +442,9 @@ def create_notion_emulator(
         try:
             size = int(size or 100)
         except ValueError:
-            raise _Invalid("page_size should be a number") from None
+            raise Invalid("page_size should be a number") from None
         if not 1 <= size <= ARRAY_LIMIT:
-            raise _Invalid(f"page_size should be ≤ `{ARRAY_LIMIT}`, instead was `{size}`.")
+            raise Invalid(f"page_size should be ≤ `{ARRAY_LIMIT}`, instead was `{size}`.")
         chunk = items[start : start + size]
         more = start + size < len(items)
         return {"object": "list", "results": chunk, "has_more": more,
@@ -575,7 +453,7 @@ def create_notion_emulator(
     async def search(request: Request, grant: dict[str, Any]) -> Response:
         body = await request.json()
         if (body.get("filter") or {}).get("value") == "database":
-            raise _Invalid("body.filter.value should be `page` or `data_source`")
+            raise Invalid("body.filter.value should be `page` or `data_source`")
         items = [source_json(i) for i in world.data_sources]
         return JSONResponse(paginate(items, body.get("start_cursor"), body.get("page_size")))
 
@@ -658,12 +536,12 @@ def create_notion_emulator(
         properties = body.get("properties") or {}
         for name, value in properties.items():
             if name not in schema:
-                raise _Invalid(f"{name} is not a property that exists.")
-            _check_property(world, name, value, schema[name])
+                raise Invalid(f"{name} is not a property that exists.")
+            check_property(world, name, value, schema[name])
         if not any(schema[n]["type"] == "title" for n in properties):
-            raise _Invalid("body.properties: the title property should be defined")
+            raise Invalid("body.properties: the title property should be defined")
         children = body.get("children", [])
-        _check_blocks(children)
+        check_blocks(children)
         for name, value in properties.items():  # Notion creates unknown select options
             if schema[name]["type"] == "select":
                 options = schema[name].setdefault("options", [])
@@ -682,15 +560,15 @@ def create_notion_emulator(
         if request.method == "PATCH":
             body = await request.json()
             if not isinstance(body, dict):
-                raise _Invalid("body should be an object")
+                raise Invalid("body should be an object")
             trash = body.get("in_trash", body.get("archived"))
             if trash is not None and not isinstance(trash, bool):
-                raise _Invalid("body.in_trash should be a boolean")
+                raise Invalid("body.in_trash should be a boolean")
             properties = body.get("properties") or {}
             if not isinstance(properties, dict):
-                raise _Invalid("body.properties should be an object")
+                raise Invalid("body.properties should be an object")
             author = {"id": "bot-1", "type": "bot"}
-            _apply_edit(world, page, properties, trash, now=time.now(), author=author)
+            apply_edit(world, page, properties, trash, now=time.now(), author=author)
         return JSONResponse(page_json(page))
 
     async def children(request: Request, grant: dict[str, Any]) -> Response:
@@ -699,7 +577,7 @@ def create_notion_emulator(
             return _error(404, "object_not_found", "Could not find block.")
         if request.method == "PATCH":
             blocks = (await request.json()).get("children")
-            _check_blocks(blocks)
+            check_blocks(blocks)
             page["children"].extend(blocks)
             return JSONResponse({"object": "list", "results": blocks, "has_more": False})
         params = request.query_params
@@ -708,7 +586,7 @@ def create_notion_emulator(
         )
 
     async def control_state(request: Request) -> Response:
-        pages = [{**page_json(p), "text": _text_of(p["children"])} for p in world.pages.values()]
+        pages = [{**page_json(p), "text": text_of(p["children"])} for p in world.pages.values()]
         return JSONResponse({"pages": pages, "requests": dict(world.requests)})
 
     app = Starlette(

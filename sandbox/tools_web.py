@@ -122,11 +122,34 @@ def clickup_body(world: ClickUpSandbox, *, buttons: bool = False) -> str:
 def _done_button(task: dict[str, Any], shown: bool) -> str:
     if not shown or task["status"].get("type") in ("done", "closed"):
         return ""
-    action = f"/web/tasks/{escape(task['id'])}/done"
+    return _mark_done_form(f"/web/tasks/{task['id']}/done", str(task["id"]))
+
+
+def _mark_done_form(action: str, item_id: str) -> str:
     return (
-        f'<form method="post" action="{action}" class="inline">'
-        f'<button type="submit" id="done-{escape(task["id"])}">Mark done</button></form>'
+        f'<form method="post" action="{escape(action)}" class="inline">'
+        f'<button type="submit" id="done-{escape(item_id)}">Mark done</button></form>'
     )
+
+
+def _mark_done_route(
+    path: str,
+    mark_done: Callable[[str], bool],
+    *,
+    known: Callable[[str], bool],
+    missing: Callable[[], Response],
+    anchor: Callable[[str], str],
+) -> Route:
+    """POST `path` (with `{id}`): `mark_done` the item, then back to its row."""
+
+    async def done(request: Request) -> Response:
+        item_id = request.path_params["id"]
+        if not known(item_id):
+            return missing()
+        mark_done(item_id)
+        return RedirectResponse(f"/web/#{anchor(item_id)}", status_code=303)
+
+    return Route(path, done, methods=["POST"])
 
 
 def clickup_web_routes(
@@ -136,15 +159,13 @@ def clickup_web_routes(
     `mark_done` (a task id → whether it changed) behind each task's "Mark done" button."""
     routes = _routes("ClickUp (emulated)", lambda: clickup_body(world, buttons=bool(mark_done)))
     if mark_done is not None:
-
-        async def done(request: Request) -> Response:
-            task_id = request.path_params["task_id"]
-            if task_id not in world.tasks:
-                return JSONResponse({"err": "Task not found", "ECODE": "ITEM_013"}, 404)
-            mark_done(task_id)
-            return RedirectResponse(f"/web/#task-{task_id}", status_code=303)
-
-        routes.append(Route("/web/tasks/{task_id}/done", done, methods=["POST"]))
+        routes.append(
+            _mark_done_route(
+                "/web/tasks/{id}/done", mark_done, known=lambda i: i in world.tasks,
+                missing=lambda: JSONResponse({"err": "Task not found", "ECODE": "ITEM_013"}, 404),
+                anchor=lambda i: f"task-{i}",
+            )
+        )  # fmt: skip
     return routes
 
 
@@ -196,11 +217,7 @@ def notion_body(world: NotionSandbox, *, buttons: bool = False) -> str:
 def _page_button(page_: dict[str, Any], shown: bool) -> str:
     if not shown or page_.get("in_trash"):
         return ""
-    page_id = escape(str(page_["id"]))
-    return (
-        f'<form method="post" action="/web/pages/{page_id}/done" class="inline">'
-        f'<button type="submit" id="done-{page_id}">Mark done</button></form>'
-    )
+    return _mark_done_form(f"/web/pages/{page_['id']}/done", str(page_["id"]))
 
 
 def notion_web_routes(
@@ -210,14 +227,12 @@ def notion_web_routes(
     `mark_done` (a page id → whether it changed) behind each page's "Mark done" button."""
     routes = _routes("Notion (emulated)", lambda: notion_body(world, buttons=bool(mark_done)))
     if mark_done is not None:
-
-        async def done(request: Request) -> Response:
-            page_id = request.path_params["page_id"]
-            if page_id not in world.pages:
-                return JSONResponse({"object": "error", "status": 404,
-                                     "code": "object_not_found"}, 404)  # fmt: skip
-            mark_done(page_id)
-            return RedirectResponse(f"/web/#page-{page_id.replace('-', '')}", status_code=303)
-
-        routes.append(Route("/web/pages/{page_id}/done", done, methods=["POST"]))
+        missing = {"object": "error", "status": 404, "code": "object_not_found"}
+        routes.append(
+            _mark_done_route(
+                "/web/pages/{id}/done", mark_done, known=lambda i: i in world.pages,
+                missing=lambda: JSONResponse(missing, 404),
+                anchor=lambda i: f"page-{i.replace('-', '')}",
+            )
+        )  # fmt: skip
     return routes

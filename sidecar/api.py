@@ -22,6 +22,7 @@ from primitives.clock import Clock
 from primitives.enums import ProviderName
 from routing.inputs import MeetingIn, TaskRequest, validate_input
 from routing.utility import IntegrationUtility
+from sidecar.bodies import MAX_BODY_BYTES, read_body
 from sidecar.errors import ApiError
 from sidecar.schemas import (
     MeetingOut,
@@ -32,7 +33,6 @@ from sidecar.schemas import (
 )
 from storage.api_keys import ApiKeyStore
 
-MAX_BODY_BYTES = 1024 * 1024
 _TEAM_ID = re.compile(r"^[TE][A-Z0-9]{1,30}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -49,18 +49,11 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    body = await read_body(request, limit)
+    if body is None:
         raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(body)
     except (ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "the body is not valid JSON (UTF-8)") from None
 

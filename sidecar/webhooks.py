@@ -19,8 +19,9 @@ from starlette.routing import Route
 
 from primitives.enums import ProviderName
 from routing.webhooks import WebhookReceiver
+from sidecar.bodies import MAX_BODY_BYTES, read_body
 
-MAX_WEBHOOK_BYTES = 1024 * 1024
+MAX_WEBHOOK_BYTES = MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def webhook_routes(receivers: Mapping[ProviderName, WebhookReceiver]) -> list[Ro
 
 def _endpoint(receiver: WebhookReceiver) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        body = await _body(request)
+        body = await read_body(request, MAX_WEBHOOK_BYTES)
         if body is None:
             return _answer(413, "body_too_large")
         receipt = await receiver.receive(body, request.headers)
@@ -45,20 +46,6 @@ def _endpoint(receiver: WebhookReceiver) -> Callable[[Request], Awaitable[Respon
         return _answer(receipt.status, receipt.reason, background)
 
     return endpoint
-
-
-async def _body(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-        return None
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_WEBHOOK_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _answer(status: int, reason: str, background: BackgroundTask | None = None) -> Response:

@@ -40,6 +40,7 @@ from bot.views.blocks import SlackMessage
 from bot.views.connections import connection_of
 from bot.views.messages import connect_reply, notice
 from bot.views.mrkdwn import fit, link, mention, one_line
+from bot.views.review import released_sentence
 from primitives.enums import ProviderName, TaskState
 from routing.errors import RoutingError
 from routing.results import TaskResult
@@ -219,9 +220,8 @@ async def _create_all(deps: ListenerDeps, click: Click, action: Action) -> Reply
         meeting_id, team_id=click.team_id, user_id=click.user_id
     )
     if not created:
-        return Reply("Nothing of yours waits for review in this meeting any more.")
-    count = len(created)
-    return Reply(f"{count} item{'s are' if count != 1 else ' is'} being created.")
+        return Reply("Every item of yours in this meeting is already created or dismissed.")
+    return Reply(released_sentence(created))
 
 
 def where_it_is(task: TaskResult) -> str:

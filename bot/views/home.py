@@ -126,51 +126,46 @@ def _account(account: str | None, workspace: str | None) -> str:
 def _routing(state: HomeState) -> list[Block]:
     prefs = state.preferences
     modes = {mode: option(label, mode.value) for mode, label in MODE_LABELS.items()}
-    blocks = [
-        section(
-            "*When both tools are connected*\nWhere each task goes.",
-            block_id="home:routing_mode",
-            accessory=static_select(
-                "Choose how",
-                action_id=actions.ROUTING_MODE,
-                options=list(modes.values()),
-                initial=modes.get(prefs.routing_mode),
-            ),
-        )
-    ]
     reviews = {on: option(label, "on" if on else "off") for on, label in REVIEW_LABELS.items()}
-    blocks.append(
-        section(
+    blocks = [
+        _menu(
+            "*When both tools are connected*\nWhere each task goes.", "home:routing_mode",
+            "Choose how", actions.ROUTING_MODE, modes, prefs.routing_mode,
+        ),
+        _menu(
             "*A meeting's action items*\nCreated at once, or held for you to review first "
-            "(a direct message with Create, Edit and Dismiss for each).",
-            block_id="home:review",
-            accessory=static_select(
-                "Choose",
-                action_id=actions.REVIEW_FIRST,
-                options=list(reviews.values()),
-                initial=reviews[prefs.review_first],
-            ),
-        )
-    )
+            "(a direct message with Create, Edit and Dismiss for each).", "home:review",
+            "Choose", actions.REVIEW_FIRST, reviews, prefs.review_first,
+        ),
+    ]  # fmt: skip
     tool_options = {tool: option(tool.label, tool.value) for tool in state.tools}
     if len(tool_options) > 1:
-        default = prefs.default_provider
         blocks.append(
-            section(
+            _menu(
                 "*Default tool*\nUsed by “Always my default tool”, and by smart routing "
-                "when nothing else decides.",
-                block_id="home:default_tool",
-                accessory=static_select(
-                    "Choose a tool",
-                    action_id=actions.DEFAULT_TOOL,
-                    options=list(tool_options.values()),
-                    initial=tool_options.get(default) if default else None,
-                ),
+                "when nothing else decides.", "home:default_tool",
+                "Choose a tool", actions.DEFAULT_TOOL, tool_options, prefs.default_provider,
             )
-        )
+        )  # fmt: skip
     for tool in state.tools:
         blocks.append(_default_destination(state, tool))
     return blocks
+
+
+def _menu(
+    text: str,
+    block_id: str,
+    placeholder: str,
+    action_id: str,
+    choices: Mapping[Any, Block],
+    chosen: object,
+) -> Block:
+    """A setting: its explanation, and a menu of `choices` with `chosen`'s option selected."""
+    menu = static_select(
+        placeholder, action_id=action_id, options=list(choices.values()),
+        initial=choices.get(chosen) if chosen is not None else None,
+    )  # fmt: skip
+    return section(text, block_id=block_id, accessory=menu)
 
 
 def _default_destination(state: HomeState, tool: ProviderName) -> Block:

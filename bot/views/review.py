@@ -26,31 +26,16 @@ from bot.views.blocks import (
     action_row,
     button,
     context,
-    external_select,
     plain,
     section,
-    static_select,
 )
 from bot.views.blocks import (
     option as menu_option,
 )
 from bot.views.mrkdwn import cut, fit, one_line
 from bot.views.task_lines import TaskDetails, meeting_buttons, review_buttons, task_line
-from bot.views.task_modal import (
-    ACTION_IDS,
-    DESCRIPTION,
-    DESCRIPTION_LIMIT,
-    DUE,
-    PRIORITIES,
-    PRIORITY,
-    PROJECT,
-    PROJECT_MENU,
-    TITLE,
-    project_value,
-    read_submission,
-)
+from bot.views.task_modal import DUE, project_value, read_submission, task_fields
 from primitives.enums import ProviderName, TaskState
-from routing.inputs import TITLE_LIMIT
 from routing.results import TaskResult
 from routing.review import ReviewEdit, ReviewItem
 
@@ -134,62 +119,23 @@ def review_reminder(meeting_title: str, waiting: int) -> SlackMessage:
 
 def edit_modal(item: ReviewItem, *, project_label: str | None = None) -> dict[str, Any]:
     """The Edit modal, filled with the item as it is."""
-    title: Block = {
-        "type": "plain_text_input",
-        "action_id": ACTION_IDS[TITLE],
-        "max_length": TITLE_LIMIT,
-        "initial_value": item.title[:TITLE_LIMIT],
-    }
-    description: Block = {"type": "plain_text_input", "action_id": ACTION_IDS[DESCRIPTION],
-                          "max_length": DESCRIPTION_LIMIT, "multiline": True}  # fmt: skip
-    if item.description:
-        description["initial_value"] = item.description[:DESCRIPTION_LIMIT]
-    due: Block = {"type": "datepicker", "action_id": ACTION_IDS[DUE],
-                  "placeholder": plain("Pick a day", 150)}  # fmt: skip
-    if item.due is not None:
-        due["initial_date"] = item.due.isoformat()
-    priorities = [menu_option(label, value.value) for label, value in PRIORITIES]
-    chosen = next((o for o in priorities if item.priority and o["value"] == item.priority), None)
-    priority = static_select(
-        "No priority", action_id=ACTION_IDS[PRIORITY], options=priorities, initial=chosen
-    )
     initial_project = None
     if item.provider is not None and item.destination_id:
         value = project_value(ProviderName(item.provider), item.destination_id)
         if len(value) <= 150:
             initial_project = menu_option(project_label or item.destination_name or value, value)
-    project = external_select(
-        "Type to find a list or database", action_id=PROJECT_MENU, initial=initial_project
-    )
-    blocks = [
-        _input(TITLE, "Title", title),
-        _input(DESCRIPTION, "Description", description, optional=True),
-        _input(DUE, "Due", due, optional=True),
-        _input(PRIORITY, "Priority", priority, optional=True),
-        _input(
-            PROJECT,
-            "List or database",
-            project,
-            optional=True,
-            hint="One of your ClickUp lists or Notion databases. Left empty, the item goes "
-            "where your routing sends it when you create it.",
-        ),
-    ]
+    blocks = task_fields(
+        title=item.title, description=item.description or "", due=item.due,
+        priority=item.priority, project=initial_project,
+        project_label="List or database",
+        project_hint="One of your ClickUp lists or Notion databases. Left empty, the item goes "
+        "where your routing sends it when you create it.",
+    )  # fmt: skip
     return {
         "type": "modal", "callback_id": EDIT_MODAL_ID, "title": plain("Edit the item", 24),
         "submit": plain("Save", 24), "close": plain("Cancel", 24), "blocks": blocks,
         "private_metadata": item.task_id,
     }  # fmt: skip
-
-
-def _input(
-    block_id: str, label: str, element: Block, *, optional: bool = False, hint: str | None = None
-) -> Block:
-    block: Block = {"type": "input", "block_id": block_id, "label": plain(label, 2000),
-                    "element": element, "optional": optional}  # fmt: skip
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
 
 
 def read_edit(
@@ -204,3 +150,28 @@ def read_edit(
     if form.due is not None and form.due < earliest and form.due != original_due:
         return {DUE: "That day is over. Pick today or a later day."}
     return ReviewEdit(form.title, form.description, form.due, form.priority, form.project)
+
+
+# Where an item goes once its owner lets it go, in a few words ("2 items are being created").
+_BEING_CREATED = (TaskState.QUEUED, TaskState.IN_FLIGHT, TaskState.RETRYING, TaskState.CREATED)
+_RELEASED = {
+    **dict.fromkeys(_BEING_CREATED, "being created"),
+    TaskState.PENDING_AUTH: "waiting for you to connect a tool",
+    TaskState.AWAITING_CHOICE: "waiting for you to choose a tool",
+    TaskState.FAILED: "failed",
+}
+
+
+def released_sentence(tasks: Sequence[TaskResult]) -> str:
+    """One sentence for the items "Create all" let go: "2 items are being created.", or
+    "3 items: 2 being created, 1 waiting for you to connect a tool." """
+    counts: dict[str, int] = {}
+    for task in tasks:
+        where = _RELEASED.get(task.status, "let go")
+        counts[where] = counts.get(where, 0) + 1
+    total = len(tasks)
+    if len(counts) == 1:
+        [where] = counts
+        return f"{total} item{'s are' if total != 1 else ' is'} {where}."
+    parts = ", ".join(f"{count} {where}" for where, count in counts.items())
+    return f"{total} items: {parts}."

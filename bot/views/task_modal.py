@@ -164,35 +164,52 @@ def _text_input(action_id: str, initial: str, limit: int, *, multiline: bool = F
     return element
 
 
-def task_modal(filled: Prefill, origin: Origin) -> dict[str, Any]:
-    """The modal `views.open` shows: title, description, due day, priority, project."""
-    priority = static_select(
-        "No priority", action_id=ACTION_IDS[PRIORITY],
-        options=[option(label, value.value) for label, value in PRIORITIES],
-    )  # fmt: skip
-    due: Block = {"type": "datepicker", "action_id": ACTION_IDS[DUE],
-                  "placeholder": plain("Pick a day", 150)}  # fmt: skip
-    blocks = [
-        _input(TITLE, "Title", _text_input(ACTION_IDS[TITLE], filled.title, TITLE_LIMIT)),
+def task_fields(
+    *,
+    title: str,
+    description: str,
+    due: date | None = None,
+    priority: Priority | None = None,
+    project: Block | None = None,
+    project_label: str = "Project",
+    project_hint: str,
+) -> list[Block]:
+    """The form's fields, shared by this modal and the review's Edit modal: title,
+    description, due day, priority and the list or database menu (`project`: the option
+    chosen, if any)."""
+    picker: Block = {"type": "datepicker", "action_id": ACTION_IDS[DUE],
+                     "placeholder": plain("Pick a day", 150)}  # fmt: skip
+    if due is not None:
+        picker["initial_date"] = due.isoformat()
+    priorities = [option(label, value.value) for label, value in PRIORITIES]
+    chosen = next((o for o in priorities if priority and o["value"] == priority.value), None)
+    menu = static_select(
+        "No priority", action_id=ACTION_IDS[PRIORITY], options=priorities, initial=chosen
+    )
+    projects = external_select(
+        "Type to find a list or database", action_id=PROJECT_MENU, initial=project
+    )
+    return [
+        _input(TITLE, "Title", _text_input(ACTION_IDS[TITLE], title, TITLE_LIMIT)),
         _input(
             DESCRIPTION,
             "Description",
-            _text_input(
-                ACTION_IDS[DESCRIPTION], filled.description, DESCRIPTION_LIMIT, multiline=True
-            ),
+            _text_input(ACTION_IDS[DESCRIPTION], description, DESCRIPTION_LIMIT, multiline=True),
             optional=True,
         ),
-        _input(DUE, "Due", due, optional=True),
-        _input(PRIORITY, "Priority", priority, optional=True),
-        _input(
-            PROJECT,
-            "Project",
-            external_select("Type to find a list or database", action_id=PROJECT_MENU),
-            optional=True,
-            hint="One of your ClickUp lists or Notion databases. Left empty, the task goes "
-            "where your routing choice sends it.",
-        ),
+        _input(DUE, "Due", picker, optional=True),
+        _input(PRIORITY, "Priority", menu, optional=True),
+        _input(PROJECT, project_label, projects, optional=True, hint=project_hint),
     ]
+
+
+def task_modal(filled: Prefill, origin: Origin) -> dict[str, Any]:
+    """The modal `views.open` shows: title, description, due day, priority, project."""
+    blocks = task_fields(
+        title=filled.title, description=filled.description,
+        project_hint="One of your ClickUp lists or Notion databases. Left empty, the task goes "
+        "where your routing choice sends it.",
+    )  # fmt: skip
     return {
         "type": "modal", "callback_id": MODAL_ID, "title": plain("Create a task", 24),
         "submit": plain("Create", 24), "close": plain("Cancel", 24), "blocks": blocks,

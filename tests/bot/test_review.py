@@ -172,7 +172,9 @@ async def test_dismiss_sends_nothing_and_create_all_creates_the_rest_once(
         pass
     names = sorted(task["name"] for task in slack.h.clickup_world.tasks.values())
     assert names == ["Action 2", "Action 3"]
-    assert "Nothing of yours waits for review" in said_to(slack, ANA)
+    told = said_to(slack, ANA)
+    assert "2 items are being created." in told  # the click
+    assert "Every item of yours in this meeting is already created or dismissed." in told
     states = [await slack.h.utility.get_task(t, team_id=TEAM) for t in (first, second, third)]
     assert [s.status for s in states if s] == [
         TaskState.DISMISSED, TaskState.CREATED, TaskState.CREATED,

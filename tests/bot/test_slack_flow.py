@@ -188,3 +188,13 @@ async def test_a_task_finished_in_clickup_shows_done_in_the_channel_through_its_
     lines = [b["text"]["text"] for b in message["blocks"] if b["block_id"].startswith("item:")]
     assert "|Ship it> · ✓ done in ClickUp" in lines[0]
     assert "done in ClickUp" not in lines[1]
+
+    # Reopened in ClickUp a minute later: the line says "created" again, nothing more.
+    slack.h.clock.advance(60)
+    assert clickup.set_status(task.provider_task_id, "to do")
+    assert await clickup.deliver(slack.client) == 1
+    await slack.h.told.idle()
+    message = channel_message(slack)
+    lines = [b["text"]["text"] for b in message["blocks"] if b["block_id"].startswith("item:")]
+    assert lines[0].split("\n")[0].endswith("|Ship it>")
+    assert "done in ClickUp" not in message["text"] + "".join(lines)

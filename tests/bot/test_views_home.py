@@ -144,7 +144,11 @@ def test_recent_tasks_link_to_them() -> None:
 
 def test_the_fullest_home_stays_within_100_blocks_with_unique_ids() -> None:
     nasty = "<&>*_~`🎉" * 200
-    waiting = [task(n, S.AWAITING_CHOICE, title=nasty, reason=nasty) for n in range(1, 300)]
+    # Review items carry the most buttons (Create, Edit, Dismiss): half of them are.
+    waiting = [
+        task(n, S.REVIEW if n % 2 else S.AWAITING_CHOICE, title=nasty, reason=nasty)
+        for n in range(1, 300)
+    ]
     recent = [task(n, S.CREATED, title=nasty) for n in range(200, 500)]  # overlaps waiting
     preferences = PreferenceDetails(
         RoutingMode.DEFAULT, CLICKUP, DefaultDestination("1", nasty), DefaultDestination("2", nasty)
@@ -156,6 +160,7 @@ def test_the_fullest_home_stays_within_100_blocks_with_unique_ids() -> None:
     view = render(state)
     assert len(view["blocks"]) <= 100
     assert "and 9990 more" in texts(view["blocks"])
+    assert {"create:tsk_1", "edit:tsk_1", "dismiss:tsk_1"} <= set(action_ids(view["blocks"]))
 
 
 def test_options_for_a_person_with_500_lists_are_at_most_100() -> None:

@@ -6,9 +6,17 @@ from __future__ import annotations
 from datetime import date
 
 from bot.views.actions import parse_action
-from bot.views.review import ITEMS_SHOWN, edit_modal, read_edit, review_message, review_reminder
+from bot.views.review import (
+    ITEMS_SHOWN,
+    edit_modal,
+    read_edit,
+    released_sentence,
+    review_message,
+    review_reminder,
+)
 from bot.views.task_modal import DUE, TITLE
 from primitives.enums import Priority, ProviderName, TaskState
+from routing.results import TaskResult
 from routing.review import ReviewEdit, ReviewItem
 from tests.bot.blockkit import action_ids, check_message, texts
 from tests.bot.views_data import task
@@ -97,3 +105,17 @@ def test_an_item_created_into_a_wait_keeps_the_buttons_it_needs_next() -> None:
     message = review_message("Sync", items, meeting_id="mtg_1", tools=(ProviderName.CLICKUP,))
     check_message(message.payload())
     assert action_ids(list(message.blocks)) == ["connect:clickup:tsk_1", "choose:clickup:tsk_2"]
+
+
+def test_create_all_says_where_the_items_went() -> None:
+    def result(n: int, state: TaskState) -> TaskResult:
+        return TaskResult(item_id=f"a{n}", task_id=f"tsk_{n}", status=state, provider=None,
+                          url=None, reason=None, owner_user_id="U1", title=f"A{n}")  # fmt: skip
+
+    queued = [result(1, TaskState.QUEUED), result(2, TaskState.QUEUED)]
+    assert released_sentence(queued[:1]) == "1 item is being created."
+    assert released_sentence(queued) == "2 items are being created."
+    mixed = [*queued, result(3, TaskState.PENDING_AUTH)]
+    assert released_sentence(mixed) == (
+        "3 items: 2 being created, 1 waiting for you to connect a tool."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -21,14 +22,33 @@ CLICKUP = ProviderName.CLICKUP
 DONE, CLOSED, OPEN = RemoteStatus.DONE, RemoteStatus.CLOSED, RemoteStatus.OPEN
 
 
-async def created_meeting(wiring: Wiring, world: ClickUpSandbox, *items: int) -> list[Task]:
+@dataclass(frozen=True)
+class Created:
+    """A meeting's items created in the emulated ClickUp, and the `RemoteStatuses` to tell."""
+
+    wiring: Wiring
+    tasks: list[Task]
+    statuses: RemoteStatuses
+
+
+async def created_meeting(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    clickup: ClickUpProvider,
+    world: ClickUpSandbox,
+    *items: int,
+) -> Created:
+    wiring = wire(sessions, clock, {CLICKUP: clickup})
     token = world.issue_token(101, ["9001"])
     account = ProviderAccount(CLICKUP, OAuthTokens(token), (Workspace("9001", "Acme"),))
     await wiring.utility.connect_completed(team_id="T1", user_id="U1", account=account)
     await wiring.utility.process_meeting(meeting(*(item(n) for n in items)))
     while await wiring.worker.run_once():
         pass
-    return await tasks(wiring.sessions)
+    rows = await tasks(wiring.sessions)
+    assert all(r.state is TaskState.CREATED and r.provider_task_id for r in rows)
+    statuses = RemoteStatuses(sessions=sessions, notifier=wiring.notifier, clock=clock)
+    return Created(wiring, rows, statuses)
 
 
 async def tasks(sessions: async_sessionmaker[AsyncSession]) -> list[Task]:
@@ -42,10 +62,9 @@ async def test_a_status_is_recorded_once_and_never_regressed_by_older_news(
     clickup: ClickUpProvider,
     clickup_world: ClickUpSandbox,
 ) -> None:
-    wiring = wire(sessions, clock, {CLICKUP: clickup})
-    first, _second = await created_meeting(wiring, clickup_world, 1, 2)
-    assert first.state is TaskState.CREATED and first.provider_task_id
-    statuses = RemoteStatuses(sessions=sessions, notifier=wiring.notifier, clock=clock)
+    created = await created_meeting(sessions, clock, clickup, clickup_world, 1, 2)
+    wiring, (first, _second), statuses = created.wiring, created.tasks, created.statuses
+    assert first.provider_task_id
     before = len(wiring.notifier.changes)
     at = clock.now()
 
@@ -72,10 +91,9 @@ async def test_unknown_other_tool_other_team_or_uncreated_tasks_are_left_alone(
     clickup: ClickUpProvider,
     clickup_world: ClickUpSandbox,
 ) -> None:
-    wiring = wire(sessions, clock, {CLICKUP: clickup})
-    [task] = await created_meeting(wiring, clickup_world, 1)
+    created = await created_meeting(sessions, clock, clickup, clickup_world, 1)
+    wiring, [task], statuses = created.wiring, created.tasks, created.statuses
     assert task.provider_task_id
-    statuses = RemoteStatuses(sessions=sessions, notifier=wiring.notifier, clock=clock)
     before = len(wiring.notifier.changes)
     now = clock.now()
     assert not await statuses.apply(CLICKUP, "no-such-task", DONE, now)
@@ -98,10 +116,9 @@ async def test_newer_news_of_the_same_status_keeps_an_older_change_from_winning(
     clickup: ClickUpProvider,
     clickup_world: ClickUpSandbox,
 ) -> None:
-    wiring = wire(sessions, clock, {CLICKUP: clickup})
-    [task] = await created_meeting(wiring, clickup_world, 1)
+    created = await created_meeting(sessions, clock, clickup, clickup_world, 1)
+    wiring, [task], statuses = created.wiring, created.tasks, created.statuses
     assert task.provider_task_id
-    statuses = RemoteStatuses(sessions=sessions, notifier=wiring.notifier, clock=clock)
     at = clock.now()
     # Done at t, reopened at t+1, done again at t+2: t+2 arrives before t+1.
     assert await statuses.apply(CLICKUP, task.provider_task_id, DONE, at)

@@ -16,7 +16,8 @@ from providers.base import OAuthTokens, ProviderAccount, Workspace
 from providers.clickup import ClickUpProvider
 from providers.notion import NotionProvider
 from routing.errors import InvalidInput, NotAllowed
-from routing.review import ReviewEdit
+from routing.results import WAITING_STATES
+from routing.review import REMIND_SWEEP_SECONDS, ReviewEdit
 from sandbox.clickup import ClickUpSandbox
 from sandbox.notion import NotionSandbox
 from storage.models import ReviewMessage, Task
@@ -111,6 +112,27 @@ async def test_edit_then_create_lands_once_with_the_edited_values(
     # Too late to edit: the task is created, and it stays as it was.
     late = await utility.edit_reviewed(task_id, user_id="U1", change=ReviewEdit(title="Other"))
     assert late.status is S.CREATED and late.title == "Fix the login page"
+
+
+async def test_an_edit_that_empties_the_list_leaves_the_choice_to_routing(
+    wiring: Wiring, sessions: async_sessionmaker[AsyncSession], clickup_world: ClickUpSandbox
+) -> None:
+    await connect_clickup(wiring, clickup_world)
+    (task_id,) = await reviewing(wiring, item(1, project_name="Roadmap"))
+    utility = wiring.utility
+    await utility.edit_reviewed(
+        task_id, user_id="U1", change=ReviewEdit(title="Plan", destination=(CLICKUP, "l3"))
+    )
+    row = await stored(sessions, task_id)
+    assert (row.destination_id, row.project_name) == ("l3", "Marketing / Launch")
+    # The Edit form again, its list menu emptied: the earlier choice goes.
+    await utility.edit_reviewed(task_id, user_id="U1", change=ReviewEdit(title="Plan"))
+    row = await stored(sessions, task_id)
+    assert (row.provider, row.destination_id, row.destination_name) == (None, None, None)
+    assert row.project_name is None
+    created = await utility.create_reviewed(task_id, user_id="U1")
+    assert created.status is S.QUEUED
+    assert "when reviewing" not in (created.reason or "")
 
 
 async def test_dismiss_sends_nothing(
@@ -291,3 +313,38 @@ async def test_clicks_at_once_create_the_item_once(
     assert sorted(t["name"] for t in clickup_world.tasks.values()) == ["Action 1", "Action 2"]
     moved = [c.task_id for c in wiring.notifier.changes if c.state is S.QUEUED]
     assert sorted(moved) == sorted(ids)  # each announced once, by the call that moved it
+
+
+async def test_a_disconnect_and_a_reconnect_leave_review_items_in_review(
+    wiring: Wiring, sessions: async_sessionmaker[AsyncSession], clickup_world: ClickUpSandbox
+) -> None:
+    await connect_clickup(wiring, clickup_world)
+    (task_id,) = await reviewing(wiring, item(1))
+    assert await wiring.utility.disconnect(team_id="T1", user_id="U1", provider=CLICKUP)
+    assert (await stored(sessions, task_id)).state is S.REVIEW  # not sent back to pending_auth
+    await connect_clickup(wiring, clickup_world)  # the connect flush sends what waited for it
+    while await wiring.worker.run_once():
+        pass
+    assert (await stored(sessions, task_id)).state is S.REVIEW and clickup_world.tasks == {}
+    page = await wiring.utility.tasks_of("U1", team_id="T1", states=WAITING_STATES)
+    assert [t.status for t in page.tasks] == [S.REVIEW]  # still listed by /tasks pending
+
+
+async def test_the_reminder_loop_runs_on_the_injected_clock(
+    wiring: Wiring, clock: FakeClock, clickup_world: ClickUpSandbox
+) -> None:
+    await connect_clickup(wiring, clickup_world)
+    await reviewing(wiring, item(1))
+    clock.advance(timedelta(hours=25).total_seconds())
+    stop = asyncio.Event()
+    running = asyncio.create_task(wiring.utility.keep_reminding_reviews(stop))
+    # Each round awaits the database: let the loop run until it paused twice on the fake
+    # clock (no real wait), then stop it.
+    for _ in range(100_000):
+        await asyncio.sleep(0)
+        if len(clock.slept) >= 2:
+            break
+    stop.set()
+    await running
+    assert clock.slept[:2] == [REMIND_SWEEP_SECONDS] * 2
+    assert len(wiring.notifier.reminders) == 1  # once, however many rounds

@@ -1,6 +1,7 @@
 """The status poll over the ClickUp and Notion emulators (SQLite and PostgreSQL): tasks done in
 either tool show done, the least recently checked first, a small share of each connection's
-budget, never again once closed or deleted, never with a connection to reconnect."""
+budget, never again once deleted (a closed task can be reopened), never with a connection to
+reconnect."""
 
 from __future__ import annotations
 
@@ -144,7 +145,7 @@ async def test_the_least_recently_checked_go_first_one_read_per_connection_and_p
     assert clickup_tasks[0] != clickup_tasks[1] and clickup_tasks[2] == clickup_tasks[0]
 
 
-async def test_a_closed_or_deleted_task_is_never_read_again(
+async def test_a_deleted_task_is_never_read_again_and_a_closed_one_reopened_shows_open(
     world: Wiring, clock: FakeClock, clickup_world: ClickUpSandbox, notion_world: NotionSandbox
 ) -> None:
     rows = await tasks(world.sessions)
@@ -160,9 +161,17 @@ async def test_a_closed_or_deleted_task_is_never_read_again(
     later = reads(notion_world, clickup_world)
     for key in before:
         later.remove(key)
-    assert len(later) == 2 * 4  # a page and a task of the three others, every pass
-    assert not any(str(rows[0].provider_task_id) in k or f"/task/{rows[3].provider_task_id}" in k
-                   for k in later)  # fmt: skip
+    assert len(later) == 2 * 4  # a page and a task every pass: the closed task among them
+    assert not any(str(rows[0].provider_task_id) in k for k in later)  # the deleted page
+    assert any(f"/task/{rows[3].provider_task_id}" in k for k in later)
+
+    # Moved back to an open status in ClickUp: the next reads show it open again.
+    clock.advance(60)
+    task = clickup_world.tasks[str(rows[3].provider_task_id)]
+    task["status"] = {"status": "to do", "type": "open", "color": "#d3d3d3", "orderindex": 0}
+    task["date_updated"] = str(int(clock.now().timestamp() * 1000))
+    await passes(status_poll, clock, 4)
+    assert (await tasks(world.sessions))[3].remote_status is RemoteStatus.OPEN
 
 
 async def test_a_connection_to_reconnect_is_not_read(

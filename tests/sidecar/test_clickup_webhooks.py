@@ -4,6 +4,7 @@ deliveries out of order and while we are down — reaching the task and the API'
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,8 +13,10 @@ from sqlalchemy import select
 
 from primitives.enums import ProviderName, RemoteStatus, TaskState
 from providers.base import OAuthTokens, ProviderAccount, Workspace
-from routing.clickup_webhooks import SWEEP_AFTER, ClickUpWebhooks
-from sandbox.clickup_webhooks import ClickUpWebhookApi, sign
+from routing.clickup_deliveries import SWEEP_AFTER
+from routing.clickup_webhooks import ClickUpWebhooks
+from sandbox.clickup_deliveries import sign
+from sandbox.clickup_webhooks import ClickUpWebhookApi
 from storage.models import Task, ToolWebhook, WebhookDelivery
 from tests.meetings import item, meeting
 from tests.sidecar.harness import ANA, TEAM, Harness
@@ -59,6 +62,14 @@ async def created_tasks(harness: Harness, count: int) -> list[Task]:
     while await harness.worker.run_once():
         pass
     return await tasks(harness)
+
+
+async def one_task(harness: Harness, browser: httpx.AsyncClient) -> tuple[ToolWebhook, str]:
+    """Ana's webhook registered, and one task of hers created in ClickUp: its id there."""
+    row = await registered(harness, browser)
+    [task] = await created_tasks(harness, 1)
+    assert task.provider_task_id and row.remote_id
+    return row, task.provider_task_id
 
 
 async def tasks(harness: Harness) -> list[Task]:
@@ -111,12 +122,10 @@ async def test_a_task_done_in_clickup_shows_done_and_a_duplicate_updates_once(
 async def test_a_forged_or_replayed_delivery_changes_nothing(
     harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
 ) -> None:
-    row = await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id
+    row, task_id = await one_task(harness, browser)
     # A forger's copy (the task "closed", signed with another secret) comes first.
     harness.clickup_world.faults.add("webhook_bad_signature", method="WEBHOOK")
-    clickup(harness).set_status(task.provider_task_id, "in progress")
+    clickup(harness).set_status(task_id, "in progress")
     await clickup(harness).deliver(app_client)
     forged, real = harness.clickup_world.webhook_book.log
     assert (forged["forged"], forged["status"], real["status"]) == (True, 401, 200)
@@ -151,14 +160,12 @@ async def _post(client: httpx.AsyncClient, body: bytes, signature: str | None) -
 async def test_deliveries_out_of_order_end_on_the_latest_status(
     harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
 ) -> None:
-    await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id
+    _, task_id = await one_task(harness, browser)
     tool = clickup(harness)
     harness.clickup_world.faults.add("webhook_out_of_order", method="WEBHOOK")
-    tool.set_status(task.provider_task_id, "done")
+    tool.set_status(task_id, "done")
     harness.clock.advance(60)
-    tool.set_status(task.provider_task_id, "in progress")  # reopened a minute later
+    tool.set_status(task_id, "in progress")  # reopened a minute later
     await tool.deliver(app_client)  # the reopening arrives first
     [stored] = await tasks(harness)
     assert stored.remote_status is RemoteStatus.OPEN
@@ -168,12 +175,10 @@ async def test_deliveries_out_of_order_end_on_the_latest_status(
 async def test_a_delivery_while_we_are_down_is_applied_when_clickup_retries(
     harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
 ) -> None:
-    await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id
+    _, task_id = await one_task(harness, browser)
     tool = clickup(harness)
     harness.clickup_world.faults.add("webhook_down", method="WEBHOOK", times=2)
-    tool.set_status(task.provider_task_id, "complete")
+    tool.set_status(task_id, "complete")
     assert await tool.deliver(app_client) == 0
     [webhook] = harness.clickup_world.webhook_book.webhooks.values()
     assert webhook["health"]["status"] == "failing"
@@ -187,13 +192,11 @@ async def test_a_delivery_while_we_are_down_is_applied_when_clickup_retries(
 async def test_a_delivery_answered_but_not_processed_is_processed_by_the_sweep(
     harness: Harness, browser: httpx.AsyncClient
 ) -> None:
-    row = await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id and row.remote_id
+    row, task_id = await one_task(harness, browser)
     tool = clickup(harness)
-    tool.set_status(task.provider_task_id, "done")
+    tool.set_status(task_id, "done")
     [queued] = harness.clickup_world.webhook_book.queue
-    secret = harness.clickup_world.webhook_book.webhooks[row.remote_id]["secret"]
+    secret = harness.clickup_world.webhook_book.webhooks[str(row.remote_id)]["secret"]
     # Recorded and answered 200, then the process died before processing it.
     receipt = await receiver(harness).receive(
         queued.body, {"x-signature": sign(secret, queued.body)}
@@ -209,10 +212,8 @@ async def test_a_delivery_answered_but_not_processed_is_processed_by_the_sweep(
 async def test_a_task_deleted_in_clickup_shows_deleted(
     harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
 ) -> None:
-    await registered(harness, browser)
-    [task] = await created_tasks(harness, 1)
-    assert task.provider_task_id
-    clickup(harness).delete_task(task.provider_task_id)
+    _, task_id = await one_task(harness, browser)
+    clickup(harness).delete_task(task_id)
     await clickup(harness).deliver(app_client)
     assert (await tasks(harness))[0].remote_status is RemoteStatus.DELETED
 
@@ -325,3 +326,44 @@ async def test_a_webhook_at_an_old_address_is_registered_again_at_app_base_url(
     assert fresh["id"] != row.remote_id
     assert fresh["endpoint"] == f"{harness.base_url}/webhooks/clickup?w={row.id}"
     assert await receiver(harness).check_health() == 0
+
+
+async def test_a_delivery_over_one_mebibyte_is_413_and_never_read(
+    harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
+) -> None:
+    row, task_id = await one_task(harness, browser)
+    secret = harness.clickup_world.webhook_book.webhooks[str(row.remote_id)]["secret"]
+    padding = "x" * (1024 * 1024)
+    body = json.dumps({"webhook_id": row.remote_id, "event": "taskDeleted", "task_id": task_id,
+                       "padding": padding}).encode()  # fmt: skip
+    declared = await _post(app_client, body, sign(secret, body))
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while reading
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    streamed = await app_client.post(
+        "/webhooks/clickup", content=chunks(), headers={"X-Signature": sign(secret, body)}
+    )
+    assert (declared.status_code, streamed.status_code) == (413, 413)
+    assert declared.json() == {"error": {"code": "body_too_large"}}
+    assert (await tasks(harness))[0].remote_status is None
+    async with harness.sessions() as session:
+        assert (await session.scalars(select(WebhookDelivery))).all() == []
+
+
+async def test_a_task_finished_while_disconnected_shows_done_once_connected_again(
+    harness: Harness, browser: httpx.AsyncClient, app_client: httpx.AsyncClient
+) -> None:
+    _, task_id = await one_task(harness, browser)
+    assert await harness.utility.disconnect(team_id=TEAM, user_id=ANA, provider=CLICKUP)
+    await receiver(harness).settle()
+    assert harness.clickup_world.webhook_book.webhooks == {}  # removed: nothing is delivered
+    harness.clock.advance(60)
+    clickup(harness).set_status(task_id, "done")
+    assert await clickup(harness).deliver(app_client) == 0
+    assert (await tasks(harness))[0].remote_status is None
+
+    await connect(harness, browser, ANA, CLICKUP)
+    await receiver(harness).settle()  # registered, then the tasks read once
+    assert (await tasks(harness))[0].remote_status is RemoteStatus.DONE

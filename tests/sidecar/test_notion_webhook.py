@@ -231,7 +231,7 @@ async def test_the_verification_handshake_is_kept_for_the_operator_and_never_log
     database_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with notion_tasks(database_url, clock, 1) as (h, _, sender, _):
+    async with notion_tasks(database_url, clock, 1) as (h, rows, sender, to_app):
         token = h.notion_world.webhooks.subscribe(f"{BASE}/webhooks/notion")  # a new one
         [handshake] = await sender.deliver_due()
         assert (handshake.kind, handshake.status) == ("verification", 200)
@@ -244,6 +244,22 @@ async def test_the_verification_handshake_is_kept_for_the_operator_and_never_log
         async with h.sessions() as session:  # stored encrypted
             stored = (await session.scalars(select(WebhookVerification.encrypted_token))).all()
         assert len(stored) == 1 and token not in stored[0]
+
+        # Anyone can send a "verification request": the token kept never signs anything. Only
+        # the configured setting does, until the operator changes it.
+        event = {
+            "id": "evt-after-handshake", "type": "page.properties_updated",
+            "timestamp": clock.now().isoformat(), "workspace_id": "ws-acme",
+            "entity": {"id": rows[0].provider_task_id, "type": "page"}, "attempt_number": 1,
+        }  # fmt: skip
+        body = json.dumps(event).encode()
+        by_new = await to_app.post(
+            HOOK, content=body, headers={"X-Notion-Signature": notion_signature(token, body)}
+        )
+        assert by_new.status_code == 401 and await deliveries(h) == 0
+        by_setting = await to_app.post(HOOK, content=body, headers={
+            "X-Notion-Signature": notion_signature(NOTION_WEBHOOK_TOKEN, body)})  # fmt: skip
+        assert by_setting.status_code == 200 and await deliveries(h) == 1
 
 
 async def test_an_event_stored_but_not_acted_on_is_swept(
