@@ -16,6 +16,10 @@ Scenarios (sizes: the default first, `--full` second; `--tasks N` sets any size)
 - `kill-10k` (1,000 / 10,000): ClickUp, one list, no rate limit; 5% 5xx, 5% lost responses and
   1% 429 on creates, 10% 5xx on the task listings that look tasks up, 10 ms on 20% of requests;
   two workers, one of them SIGKILLed every 2-5 s (seeded) and replaced.
+- `notion-kill-10k` (1,000 / 10,000): the same faults and kills at Notion (5xx on the data
+  source queries), the emulator without a rate limit; 50 people share the tasks (the product
+  paces each Notion connection at 3 a second), each person's going to a data source of their
+  own. `notion-shared-10k`: the same, all in one data source.
 - `notion-real-rate` (100 / 100): Notion at its real 3 requests a second per token (the
   emulator's default burst), 5% lost responses on page creates, one worker with the product's
   Notion limiter.
@@ -32,7 +36,7 @@ set is a claim that looks the task up first. "Looked up" counts the distinct tas
 calls per reconciled task are the listing requests the emulator answered (ClickUp: GET
 /list/{id}/task; Notion: the data source queries and the block reads) divided by them.
 
-`--listing-5xx P` sets kill-10k's share of failing listings (0 switches them off).
+`--listing-5xx P` sets the kill scenarios' share of failing listings (0 switches them off).
 
 Run: `.venv/bin/python bench/exactly_once.py [--scenario NAME] [--tasks N] [--full]`; the
 database (`BENCH_POSTGRES_URL`, default postgresql+asyncpg://postgres@127.0.0.1:5432/test) gets
