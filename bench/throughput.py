@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -138,10 +139,20 @@ class Result:
     seconds: float
     in_flight: float
     created: int
+    worker_cpu: float = 0.0  # seconds of CPU the workers spent from the first create to the end
 
     @property
     def rate(self) -> float:
         return self.tasks / self.seconds if self.seconds else 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process so far (Linux `/proc`; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def created_count(sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -185,7 +196,9 @@ async def run_loop(case: Case, tasks: int, latency_ms: int) -> Result:
     return Result(case, latency_ms, tasks, counter.seconds, counter.average, counter.answered)
 
 
-async def run_workers(case: Case, tasks: int, latency_ms: int) -> Result:
+async def run_workers(
+    case: Case, tasks: int, latency_ms: int, profile: str | None = None
+) -> Result:
     assert case.database is not None
     clock = SystemClock()
     world, _ = emulator(latency_ms)
@@ -232,13 +245,31 @@ async def run_workers(case: Case, tasks: int, latency_ms: int) -> Result:
                         stderr=output,
                     )
                 )
+        samplers = []
+        if profile:  # py-spy (`pip install py-spy`) sampling each worker until it is stopped
+            for n, process in enumerate(workers):
+                samplers.append(
+                    await asyncio.create_subprocess_exec(
+                        str(Path(sys.executable).parent / "py-spy"), "record",
+                        "--pid", str(process.pid), "--rate", "200", "--format", "raw",
+                        "-o", f"{profile}-{case.name}-{latency_ms}ms-{n}.txt",
+                        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                    )
+                )  # fmt: skip
         started = time.perf_counter()
+        cpu_from: float | None = None
         try:
             while time.perf_counter() < started + DEADLINE:
+                if cpu_from is None and counter.first is not None:
+                    cpu_from = sum(cpu_seconds(p.pid) for p in workers)
                 if counter.answered >= tasks and await created_count(sessions) >= tasks:
                     break
                 await asyncio.sleep(0.1)
+            cpu = sum(cpu_seconds(p.pid) for p in workers) - (cpu_from or 0.0)
         finally:
+            for sampler in samplers:
+                sampler.send_signal(signal.SIGINT)
+                await sampler.wait()
             for process in workers:
                 process.terminate()
             for process in workers:
@@ -247,25 +278,30 @@ async def run_workers(case: Case, tasks: int, latency_ms: int) -> Result:
         said = log.read_text(errors="replace").strip()
         if said:
             print(f"  worker log: {said[-2000:]}", file=sys.stderr)
-    return Result(case, latency_ms, tasks, counter.seconds, counter.average, created)
+    return Result(case, latency_ms, tasks, counter.seconds, counter.average, created, cpu)
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 50])
+    parser.add_argument("--profile", help="py-spy each worker into PREFIX-<case>-<ms>-<n>.txt")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     options = parser.parse_args()
     results: list[Result] = []
     for latency in options.latency_ms:
         for name in options.cases:
             case = CASES[name]
-            run = run_loop if case.database is None else run_workers
-            result = await run(case, options.tasks, latency)
+            if case.database is None:
+                result = await run_loop(case, options.tasks, latency)
+            else:
+                result = await run_workers(case, options.tasks, latency, options.profile)
             results.append(result)
             print(
                 f"  {name}, {latency} ms: {result.rate:.0f} tasks/s, "
-                f"in flight {result.in_flight:.1f}, created {result.created}",
+                f"in flight {result.in_flight:.1f}, created {result.created}, "
+                f"worker CPU {1000 * result.worker_cpu / options.tasks:.2f} ms a task, "
+                f"load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     loops = {(r.case.concurrency, r.latency_ms): r.rate for r in results if r.case.database is None}
