@@ -233,8 +233,9 @@ class DispatchWorker:
 
     @property
     def _tasks_at_once(self) -> int:
-        # Twice the requests allowed in flight (`TaskDispatcher`): while some tasks read,
-        # look up or write their outcomes, as many others can be on the wire.
+        # Four times the requests allowed in flight (`TaskDispatcher`): while some tasks wait
+        # for their fence's or outcome's commit, read or look up, others are on the wire, and
+        # the more wait for a commit, the more share it (docs/routing.md).
         return 4 * self._config.concurrency
 
     async def next_wait(self) -> float:
