@@ -9,11 +9,14 @@
 - `options` — the menus that search a person's lists and databases as they type.
 
 Every listener acknowledges Slack first and does the work after (Bolt answers Slack at the
-ack), and every error a person can cause reads as one short sentence saying what to do
+ack), once the other requests waiting for their ack have theirs (`ListenerDeps.acks`), and
+every error a person can cause reads as one short sentence saying what to do
 (`bot.listeners.replies`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
@@ -24,7 +27,17 @@ __all__ = ["ListenerDeps", "register_listeners"]
 
 
 def register_listeners(app: AsyncApp, deps: ListenerDeps) -> None:
-    """Add every listener of Scrumy Tasks to `app`."""
+    """Add every listener of Scrumy Tasks to `app`, and the middleware counting the requests
+    not yet answered (`deps.acks`), over HTTP and Socket Mode alike."""
+
+    async def count_acks(next: Callable[[], Awaitable[None]]) -> None:  # Bolt passes it by name
+        deps.acks.arrived()
+        try:
+            await next()  # returns once the listener acked (Bolt answers then)
+        finally:
+            deps.acks.answered()
+
+    app.middleware(count_acks)
     commands.register(app, deps)
     actions.register(app, deps)
     home.register(app, deps)
