@@ -151,8 +151,12 @@ async def database(backend: str) -> AsyncIterator[str]:
             yield url
 
 
-async def round_of(slack: SlackHarness, n: int) -> Payloads:
-    """One round's 50 payloads (opening the modals and storing the "ask me" tasks first)."""
+async def round_of(slack: SlackHarness, n: int, *, floor: bool = False) -> Payloads:
+    """One round's 50 payloads (opening the modals and storing the "ask me" tasks first);
+    with `floor`, 50 clicks of a link button, which a listener acks and does nothing else for:
+    what uvicorn, Starlette and Bolt cost with no work of ours."""
+    if floor:
+        return [("link click", click("link:clickup", "https://app.clickup.com/t/1"))] * 50
     views = [
         await open_modal(slack, f"Round {n} item {i}", user_id=("U0ANA", "U0BO")[i % 2])
         for i in range(10)
@@ -243,7 +247,13 @@ async def sender() -> None:
 
 
 async def measure(
-    slack: SlackHarness, rounds: int, at_once: int, profile: str | None, clock: AckClock
+    slack: SlackHarness,
+    rounds: int,
+    at_once: int,
+    profile: str | None,
+    clock: AckClock,
+    *,
+    floor: bool = False,
 ) -> tuple[list[list[Any]], dict[str, float]]:
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--sender",
@@ -255,7 +265,7 @@ async def measure(
     cpu = {"sender": 0.0, "app": 0.0}
     try:
         for n in range(rounds + 1):  # round 0 warms up the app and the connections
-            payloads = await round_of(slack, n)
+            payloads = await round_of(slack, n, floor=floor)
             job = {
                 "url": str(slack.client.base_url).rstrip("/") + EVENTS,
                 "secret": SIGNING_SECRET,
@@ -303,7 +313,9 @@ async def quiet(slack: SlackHarness, *, within: float = 15.0) -> None:
     await slack.h.utility.settle_catalog_reads()
 
 
-async def main(backend: str, rounds: int, at_once: int, profile: str | None) -> None:
+async def main(
+    backend: str, rounds: int, at_once: int, profile: str | None, *, floor: bool = False
+) -> None:
     clock: AckClock | None = None
 
     def timing(app: ASGIApp) -> ASGIApp:
@@ -334,7 +346,7 @@ async def main(backend: str, rounds: int, at_once: int, profile: str | None) -> 
         worker = asyncio.create_task(h.worker.run(LocalWakeSignal(), stop))
         try:
             assert clock is not None
-            measured, cpu = await measure(slack, rounds, at_once, profile, clock)
+            measured, cpu = await measure(slack, rounds, at_once, profile, clock, floor=floor)
         finally:
             stop.set()
             worker.cancel()
@@ -386,9 +398,12 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--at-once", type=int, default=50, help="sent together (a round is 50)")
     parser.add_argument("--profile", help="write cProfile stats of the measured rounds here")
+    parser.add_argument(
+        "--floor", action="store_true", help="50 clicks that are only acked: the stack's own cost"
+    )
     parser.add_argument("--sender", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sender:
         asyncio.run(sender())
     else:
-        asyncio.run(main(args.backend, args.rounds, args.at_once, args.profile))
+        asyncio.run(main(args.backend, args.rounds, args.at_once, args.profile, floor=args.floor))
