@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stand-ins in tests/
 
@@ -106,8 +107,37 @@ class Sampler:
             self._cprofile.dump_stats(self._path)
             return
         html = self._path.endswith(".html")
-        output = self._pyinstrument.output_html() if html else self._pyinstrument.output_text()
+        output = (
+            self._pyinstrument.output_html()
+            if html
+            else self._pyinstrument.output_text(show_all=True, unicode=False)
+        )
+        self._pyinstrument.last_session.save(self._path + ".pyisession")
         Path(self._path).write_text(output)
+
+
+class AckClock:
+    """ASGI middleware timing, in the app's process, each request to /slack/events from its
+    arrival at the app (uvicorn has read it) to the start of the answer: the part of the ack
+    time that is the app's, without the sender's own work and the way there and back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.seconds: list[tuple[str, float]] = []  # (kind, seconds)
+        self.recording = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != EVENTS or not self.recording:
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        kind = dict(scope["headers"]).get(b"x-bench-kind", b"").decode()
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.seconds.append((kind, time.perf_counter() - started))
+            await send(message)
+
+        return await self.app(scope, receive, timed)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -123,8 +153,12 @@ async def database(backend: str) -> AsyncIterator[str]:
             yield url
 
 
-async def round_of(slack: SlackHarness, n: int) -> Payloads:
-    """One round's 50 payloads (opening the modals and storing the "ask me" tasks first)."""
+async def round_of(slack: SlackHarness, n: int, *, floor: bool = False) -> Payloads:
+    """One round's 50 payloads (opening the modals and storing the "ask me" tasks first);
+    with `floor`, 50 clicks of a link button, which a listener acks and does nothing else for:
+    what uvicorn, Starlette and Bolt cost with no work of ours."""
+    if floor:
+        return [("link click", click("link:clickup", "https://app.clickup.com/t/1"))] * 50
     views = [
         await open_modal(slack, f"Round {n} item {i}", user_id=("U0ANA", "U0BO")[i % 2])
         for i in range(10)
@@ -152,31 +186,78 @@ async def round_of(slack: SlackHarness, n: int) -> Payloads:
     return [sent[i] for i in order[::2] + order[1::2]]  # the kinds interleaved
 
 
+class Line:
+    """One keep-alive HTTP/1.1 connection to the app, written to and read from directly: the
+    sender's own CPU per request is a fraction of an HTTP library's (httpx's pool spent about
+    5 ms of CPU a request here with 50 connections, on the two cores the app also uses)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        status_line = await self.reader.readline()
+        length, close = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+            elif name.strip().lower() == "connection" and "close" in value.lower():
+                close = True
+        await self.reader.readexactly(length)
+        if close:
+            self.writer.close()
+        return int(status_line.split()[1])
+
+
 async def sender() -> None:
     """Slack's side, in its own process: a line of payloads in, a line of timings out."""
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as http:
-        for line in sys.stdin:
-            job = json.loads(line)
+    lines: list[Line] = []
+    for text in sys.stdin:
+        job = json.loads(text)
+        url = httpx.URL(job["url"])
+        path = url.raw_path.decode()
+        while len(lines) < job["at_once"]:
+            lines.append(Line(url.host, url.port or 80))
 
-            async def one(
-                request: dict[str, str], url: str = job["url"], secret: str = job["secret"]
-            ) -> list[Any]:
-                payload = SlackBody(request["body"].encode(), request["content_type"])
-                headers = signed(secret, payload, int(time.time()))
-                started = time.perf_counter()
-                response = await http.post(url, content=payload.body, headers=headers)
-                return [request["kind"], time.perf_counter() - started, response.status_code]
+        async def one(
+            request: dict[str, str], line: Line, secret: str = job["secret"], path: str = path
+        ) -> list[Any]:
+            payload = SlackBody(request["body"].encode(), request["content_type"])
+            started = time.perf_counter()
+            headers = signed(secret, payload, int(time.time()))  # signed as it is sent
+            headers["X-Bench-Kind"] = request["kind"]  # for the app-side clock; Bolt ignores it
+            status = await line.post(path, payload.body, headers)
+            return [request["kind"], time.perf_counter() - started, status]
 
-            requests, size = job["requests"], job["at_once"]
-            timings = []
-            for i in range(0, len(requests), size):
-                timings += await asyncio.gather(*(one(r) for r in requests[i : i + size]))
-            print(json.dumps(timings), flush=True)
+        requests, size = job["requests"], job["at_once"]
+        timings = []
+        cpu = time.process_time()
+        for i in range(0, len(requests), size):
+            batch = requests[i : i + size]
+            timings += await asyncio.gather(*(one(r, lines[k]) for k, r in enumerate(batch)))
+        print(json.dumps({"timings": timings, "cpu": time.process_time() - cpu}), flush=True)
 
 
 async def measure(
-    slack: SlackHarness, rounds: int, at_once: int, profile: str | None
-) -> list[list[Any]]:
+    slack: SlackHarness,
+    rounds: int,
+    at_once: int,
+    profile: str | None,
+    clock: AckClock,
+    *,
+    floor: bool = False,
+) -> tuple[list[list[Any]], dict[str, float]]:
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--sender",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -184,9 +265,10 @@ async def measure(
     assert child.stdin is not None and child.stdout is not None
     profiler = Sampler(profile) if profile else None
     measured: list[list[Any]] = []
+    cpu = {"sender": 0.0, "app": 0.0}
     try:
         for n in range(rounds + 1):  # round 0 warms up the app and the connections
-            payloads = await round_of(slack, n)
+            payloads = await round_of(slack, n, floor=floor)
             job = {
                 "url": str(slack.client.base_url).rstrip("/") + EVENTS,
                 "secret": SIGNING_SECRET,
@@ -198,20 +280,25 @@ async def measure(
             }
             if n and profiler:
                 profiler.start()
+            clock.recording = bool(n)
+            app_cpu = time.process_time()
             child.stdin.write(json.dumps(job).encode() + b"\n")
             await child.stdin.drain()
-            timings = json.loads(await child.stdout.readline())
+            answer = json.loads(await child.stdout.readline())
+            clock.recording = False
             if n and profiler:
                 profiler.stop()
             if n:
-                measured += timings
+                measured += answer["timings"]
+                cpu["sender"] += answer["cpu"]
+                cpu["app"] += time.process_time() - app_cpu
             await quiet(slack)  # what the acks started (modals, messages) is done first
     finally:
         child.stdin.close()
         await child.wait()
     if profiler:
         profiler.save()
-    return measured
+    return measured, cpu
 
 
 async def quiet(slack: SlackHarness, *, within: float = 15.0) -> None:
@@ -229,10 +316,19 @@ async def quiet(slack: SlackHarness, *, within: float = 15.0) -> None:
     await slack.h.utility.settle_catalog_reads()
 
 
-async def main(backend: str, rounds: int, at_once: int, profile: str | None) -> None:
+async def main(
+    backend: str, rounds: int, at_once: int, profile: str | None, *, floor: bool = False
+) -> None:
+    clock: AckClock | None = None
+
+    def timing(app: ASGIApp) -> ASGIApp:
+        nonlocal clock
+        clock = AckClock(app)
+        return clock
+
     async with (
         database(backend) as database_url,
-        slack_harness(database_url, RealTimeClock(), served=True) as slack,
+        slack_harness(database_url, RealTimeClock(), served=True, wrap=timing) as slack,
     ):
         h = slack.h
         # A round opens 20 modals: Slack's 100 `views.open` a minute per workspace would refuse
@@ -252,17 +348,25 @@ async def main(backend: str, rounds: int, at_once: int, profile: str | None) -> 
         stop = asyncio.Event()
         worker = asyncio.create_task(h.worker.run(LocalWakeSignal(), stop))
         try:
-            measured = await measure(slack, rounds, at_once, profile)
+            assert clock is not None
+            measured, cpu = await measure(slack, rounds, at_once, profile, clock, floor=floor)
         finally:
             stop.set()
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         sent_by_worker = len(h.clickup_world.tasks)
-    report(backend, at_once, measured, sent_by_worker)
+    report(backend, at_once, measured, sent_by_worker, clock.seconds, cpu)
 
 
-def report(backend: str, at_once: int, measured: list[list[Any]], sent_by_worker: int) -> None:
+def report(
+    backend: str,
+    at_once: int,
+    measured: list[list[Any]],
+    sent_by_worker: int,
+    in_app: list[tuple[str, float]],
+    cpu: dict[str, float],
+) -> None:
     statuses = {status for _, _, status in measured}
     by_kind: dict[str, list[float]] = {}
     for kind, seconds, _ in measured:
@@ -275,7 +379,24 @@ def report(backend: str, at_once: int, measured: list[list[Any]], sent_by_worker
     for kind, times in [("all", every), *sorted(by_kind.items())]:
         p50, p99 = statistics.median(times) * 1000, percentile(times, 0.99) * 1000
         table.append(f"| {kind} | {len(times)} | {p50:.1f} | {p99:.1f} | {max(times) * 1000:.1f} |")
+    app_kinds: dict[str, list[float]] = {}
+    for kind, seconds in in_app:
+        app_kinds.setdefault(kind, []).append(seconds)
+    app_all = [seconds for _, seconds in in_app]
+    for kind, times in [("all", app_all), *sorted(app_kinds.items())] if in_app else []:
+        p50, p99 = statistics.median(times) * 1000, percentile(times, 0.99) * 1000
+        table.append(
+            f"| in the app: {kind} | {len(times)} | {p50:.1f} | {p99:.1f} "
+            f"| {max(times) * 1000:.1f} |"
+        )
     print("\n".join(table))
+    n = max(1, len(every))
+    cpu_note = (
+        f"CPU over the measured rounds: the app's process {cpu['app'] * 1000 / n:.1f} ms an "
+        f"interaction (the app, its worker and the emulators), the sender "
+        f"{cpu['sender'] * 1000 / n:.1f} ms"
+    )
+    print(f"\n{cpu_note}")
     p99 = percentile(every, 0.99)
     load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
     print(f"\nload average at the end (1, 5, 15 min): {load} on {os.cpu_count()} cores")
@@ -294,7 +415,7 @@ def report(backend: str, at_once: int, measured: list[list[Any]], sent_by_worker
             Figure(f"ack p99 ({backend}, {at_once} at once)", f"{p99 * 1000:.1f} ms",
                    target=f"< {TARGET_P99 * 1000:.0f} ms", verdict=verdict(met)),
         ],
-        table=table, notes=[f"load average at the end (1, 5, 15 min): {load}"],
+        table=table, notes=[cpu_note, f"load average at the end (1, 5, 15 min): {load}"],
     )  # fmt: skip
 
 
@@ -304,9 +425,12 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--at-once", type=int, default=50, help="sent together (a round is 50)")
     parser.add_argument("--profile", help="write cProfile stats of the measured rounds here")
+    parser.add_argument(
+        "--floor", action="store_true", help="50 clicks that are only acked: the stack's own cost"
+    )
     parser.add_argument("--sender", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sender:
         asyncio.run(sender())
     else:
-        asyncio.run(main(args.backend, args.rounds, args.at_once, args.profile))
+        asyncio.run(main(args.backend, args.rounds, args.at_once, args.profile, floor=args.floor))

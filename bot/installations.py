@@ -81,6 +81,9 @@ class TokenRefresh:
     ahead: timedelta = timedelta(minutes=120)  # as Bolt's token_rotation_expiration_minutes
 
 
+FOUND_KEPT = 5.0  # seconds an install Bolt looked up answers its next requests
+
+
 class SlackInstallationStore(AsyncInstallationStore):
     """Bolt's installation store over `slack_installations` (bot tokens only); with `refresh`,
     `bot_token` also refreshes a rotating token near its expiry."""
@@ -97,6 +100,10 @@ class SlackInstallationStore(AsyncInstallationStore):
         self._vault = vault
         self._clock = clock
         self._refresh = refresh
+        # Bolt asks for the install before every request's ack (its authorize): each answer
+        # is kept FOUND_KEPT seconds, and dropped at once when this process saves or deletes
+        # an install (another process's shows within those seconds).
+        self._found: dict[tuple[str, str], tuple[SlackInstallation | None, float]] = {}
 
     @property
     def logger(self) -> logging.Logger:
@@ -119,12 +126,14 @@ class SlackInstallationStore(AsyncInstallationStore):
         await self._save(_key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install), bot)
 
     async def _save(self, key: tuple[str, str], bot: Bot, installer: str | None = None) -> None:
+        self._found.clear()
         # Two saves of one new workspace at once (a double-clicked "Allow", two processes
         # refreshing) race to insert; the loser's second attempt finds and updates the row.
         for attempt in range(2):
             try:
                 async with self._sessions() as session, session.begin():
                     await self._write(session, key, bot, installer)
+                self._found.clear()
                 return
             except IntegrityError:
                 if attempt:
@@ -162,11 +171,15 @@ class SlackInstallationStore(AsyncInstallationStore):
     # --- finding --------------------------------------------------------------------------
 
     async def _find(self, key: tuple[str, str]) -> SlackInstallation | None:
+        kept = self._found.get(key)
+        if kept is not None and self._clock.monotonic() - kept[1] < FOUND_KEPT:
+            return kept[0]
         async with self._sessions() as session:
             row: SlackInstallation | None = await session.scalar(
                 _where(select(SlackInstallation), key)
             )
-            return row
+        self._found[key] = (row, self._clock.monotonic())
+        return row
 
     def _bot(self, row: SlackInstallation) -> Bot:
         return Bot(
@@ -296,8 +309,10 @@ class SlackInstallationStore(AsyncInstallationStore):
         """Delete the workspace's (or org's) installation, when Slack says the app was
         uninstalled or its bot token revoked; False when there was none."""
         key = _key(enterprise_id, team_id, is_enterprise_install)
+        self._found.clear()
         async with self._sessions() as session, session.begin():
             result = await session.execute(_where(delete(SlackInstallation), key))
+        self._found.clear()
         forgotten = getattr(result, "rowcount", 0) == 1
         if forgotten:
             log.info("forgot the Slack installation of %s", key[1] or key[0])

@@ -106,6 +106,17 @@ class CatalogCache:
         self._sessions = sessions
         self._clock = clock
         self._ttl = ttl
+        # Bumped whenever this process stores or drops a connection's catalog: what a reader
+        # keeps in memory (`routing.destinations`) under an older version is not used again.
+        self._versions: dict[tuple[str, str, ProviderName], int] = {}
+
+    def version(self, *, team_id: str, user_id: str, provider: ProviderName) -> int:
+        """How many times this process stored or dropped that catalog."""
+        return self._versions.get((team_id, user_id, provider), 0)
+
+    def _changed(self, team_id: str, user_id: str, provider: ProviderName) -> None:
+        key = (team_id, user_id, provider)
+        self._versions[key] = self._versions.get(key, 0) + 1
 
     async def cached(self, *, team_id: str, user_id: str, provider: ProviderName) -> Catalog | None:
         """The stored catalog, however old, without asking the provider."""
@@ -133,6 +144,7 @@ class CatalogCache:
 
     async def store(self, catalog: Catalog, *, team_id: str, user_id: str) -> None:
         data = catalog_to_data(catalog)
+        self._changed(team_id, user_id, catalog.provider)
         for _ in range(2):  # a concurrent first insert turns ours into an update
             try:
                 async with self._sessions() as session, session.begin():
@@ -151,12 +163,14 @@ class CatalogCache:
                     else:
                         row.data = data
                         row.fetched_at = catalog.fetched_at
+                self._changed(team_id, user_id, catalog.provider)
                 return
             except IntegrityError:
                 continue
 
     async def forget(self, *, team_id: str, user_id: str, provider: ProviderName) -> None:
         """Drop a connection's catalog (on disconnect)."""
+        self._changed(team_id, user_id, provider)
         async with self._sessions() as session, session.begin():
             await session.execute(
                 delete(ProviderCatalog).where(

@@ -11,6 +11,11 @@ it does not have to:
   is asked, but for at most `wait` seconds: past that the menu answers "still reading" and
   the read goes on in the background, filling the cache.
 
+A person typing asks at every keystroke: the catalog a menu read is kept in memory for
+`MEMORY_SECONDS` and answers the next keystrokes without a query or parsing it again (a
+catalog this process stores or drops meanwhile is read afresh; one refreshed by another
+process shows within those seconds).
+
 One read per person and tool runs at a time, however fast they type. A read that fails is
 logged, the cache keeps what it had, and the tool is not asked again for that person's menu
 for `RETRY_AFTER_FAILURE` seconds (a menu asks at every keystroke).
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 
 MENU_WAIT = 2.0  # seconds a menu may wait for a tool at most; Slack gives up at 3
 RETRY_AFTER_FAILURE = 30.0  # seconds before a menu asks a tool again after a failed read
+MEMORY_SECONDS = 10.0  # a menu's catalog answers the next keystrokes from memory this long
+MEMORY_KEPT = 1000  # catalogs kept in memory at most
 
 
 @dataclass(frozen=True)
@@ -77,15 +84,26 @@ class DestinationReader:
         self._stale_after = stale_after
         self._reads: dict[Key, asyncio.Task[Catalog]] = {}
         self._failed: dict[Key, float] = {}  # when the last read failed (monotonic)
+        # (catalog, when it was read (monotonic), the cache's version of it then)
+        self._memory: dict[Key, tuple[Catalog, float, int]] = {}
 
     async def choices(
         self, team_id: str, user_id: str, provider: ProviderName, *, wait: float | None = None
     ) -> DestinationChoices:
         """The person's destinations in `provider`, asking the tool for at most `wait`
         seconds (the reader's own bound when None) when nothing is cached."""
+        key = (team_id, user_id, provider)
+        version = self._catalogs.version(team_id=team_id, user_id=user_id, provider=provider)
+        remembered = self._memory.get(key)
+        if remembered is not None:
+            catalog, read_at, kept_version = remembered
+            recent = self._clock.monotonic() - read_at < MEMORY_SECONDS
+            if recent and kept_version == version and self._fresh(catalog):
+                return DestinationChoices(provider, catalog.destinations, connected=True)
+            del self._memory[key]
         cached = await self._catalogs.cached(team_id=team_id, user_id=user_id, provider=provider)
-        fresh = cached is not None and self._clock.now() - cached.fetched_at < self._stale_after
-        if cached is not None and fresh:  # the usual answer: one query
+        if cached is not None and self._fresh(cached):  # the usual answer: one query
+            self._keep(key, cached, version)
             return DestinationChoices(provider, cached.destinations, connected=True)
         async with self._sessions() as session:
             context = await self._router.context(session, team_id=team_id, user_id=user_id)
@@ -94,7 +112,6 @@ class DestinationReader:
         if connection is None or client is None:
             kept = cached.destinations if cached is not None else ()
             return DestinationChoices(provider, kept, connected=False)
-        key = (team_id, user_id, provider)
         reading = self._read(key, client, credentials_of(connection))
         if cached is not None:  # old: answered now, read again for the next keystroke
             return DestinationChoices(provider, cached.destinations, connected=True)
@@ -105,6 +122,14 @@ class DestinationReader:
         if not done or reading.cancelled() or reading.exception() is not None:
             return DestinationChoices(provider, (), connected=True, loading=True)
         return DestinationChoices(provider, reading.result().destinations, connected=True)
+
+    def _fresh(self, catalog: Catalog) -> bool:
+        return self._clock.now() - catalog.fetched_at < self._stale_after
+
+    def _keep(self, key: Key, catalog: Catalog, version: int) -> None:
+        self._memory[key] = (catalog, self._clock.monotonic(), version)
+        if len(self._memory) > MEMORY_KEPT:  # the oldest first (insertion order)
+            del self._memory[next(iter(self._memory))]
 
     async def settle(self) -> None:
         """Wait for the reads under way to end (each ends in the cache, or logged)."""

@@ -318,9 +318,14 @@ class TaskDispatcher:
             return await self._finish(task, lease_token, TaskState.FAILED, change)
         draft = await self._draft(task, cache)
 
+        slot = False
+
         async def guard() -> float:
             # The fence, grouped with the fences of the tasks about to be sent with this one
             # (`routing.writes`): it returns only once recorded, so this request leaves after.
+            # Then a slot on the wire: a task waiting for its fence's commit does not hold one
+            # (the request's budget still ends at the deadline counted from the fence).
+            nonlocal slot
             now = await self._writes.fence(task.id, lease_token)
             if now is None:
                 raise LeaseLost(task.id)
@@ -328,12 +333,18 @@ class TaskDispatcher:
             task.first_sent_at = now
             task.send_deadline = now + self._timing.landing
             deadline = now + timedelta(seconds=self._timing.timeout)
+            if not slot:
+                await self._wire.acquire()
+                slot = True
             return max(0.0, (deadline - self._clock.now()).total_seconds())
 
-        async with self._wire:
+        try:
             created = await provider.create_task(
                 credentials, destination, draft, catalog.members, guard=guard
             )
+        finally:
+            if slot:
+                self._wire.release()
         # An assignee the tool's people could not be read for: say why it was not assigned.
         note = catalog.members_note if task.assignee_email else None
         return await self._created(task, lease_token, created, adopted=False, note=note)

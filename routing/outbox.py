@@ -27,7 +27,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
@@ -322,30 +333,99 @@ async def begin_sends(
     caller's transaction: `leases` are (task id, the lease token it is sent under). Returns
     the pairs that passed; the others must not be sent. A pair passes only under the token
     the task holds, so two attempts at one task under different claims never both pass."""
-    by_token: dict[str, list[str]] = {}
-    for task_id, token in leases:
-        by_token.setdefault(token, []).append(task_id)
-    if not by_token:
+    pairs = sorted(set(leases))
+    if not pairs:
         return set()
-    held = or_(
-        *(and_(Task.lease_owner == token, Task.id.in_(ids)) for token, ids in by_token.items())
-    )
-    result = await session.execute(
-        update(Task)
-        .where(held, Task.state == S.IN_FLIGHT, Task.lease_expires_at > now)
-        .values(
-            first_sent_at=now,
-            send_deadline=landed_by,
-            lease_expires_at=case(
-                (Task.lease_expires_at > landed_by, Task.lease_expires_at),
-                else_=_at(landed_by),
-            ),
-            updated_at=now,
-        )
-        .returning(Task.id, Task.lease_owner)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_FENCE, {"pairs": pairs, "now": now, "landed_by": landed_by})
     return {(task_id, str(token)) for task_id, token in result.all()}
+
+
+# Built once: the worker's hottest statements are not rebuilt (nor their cache keys
+# recomputed) for every group. Core, not ORM: nothing is loaded into a session.
+_TASKS: Table = Task.__table__  # type: ignore[assignment]
+_FENCE = (
+    update(_TASKS)
+    .where(
+        tuple_(_TASKS.c.id, _TASKS.c.lease_owner).in_(bindparam("pairs", expanding=True)),
+        _TASKS.c.state == S.IN_FLIGHT,
+        _TASKS.c.lease_expires_at > bindparam("now", type_=UTCDateTime()),
+    )
+    .values(
+        first_sent_at=bindparam("now", type_=UTCDateTime()),
+        send_deadline=bindparam("landed_by", type_=UTCDateTime()),
+        lease_expires_at=case(
+            (
+                _TASKS.c.lease_expires_at > bindparam("landed_by", type_=UTCDateTime()),
+                _TASKS.c.lease_expires_at,
+            ),
+            else_=bindparam("landed_by", type_=UTCDateTime()),
+        ),
+        updated_at=bindparam("now", type_=UTCDateTime()),
+    )
+    .returning(_TASKS.c.id, _TASKS.c.lease_owner)
+)
+
+
+async def write_many_leased(
+    session: AsyncSession, writes: Sequence[tuple[str, str, dict[str, Any]]]
+) -> set[str]:
+    """`write_leased` for several tasks at once, inside the caller's transaction: `writes` are
+    (task id, lease token, values). One guarded UPDATE … RETURNING for all the writes that
+    set the same columns (a column whose value differs between tasks is a CASE on the id);
+    returns the ids written, the tasks still held under their token and `in_flight`."""
+    by_columns: dict[tuple[str, ...], list[tuple[str, str, dict[str, Any]]]] = {}
+    for write in sorted(writes, key=lambda w: w[0]):  # task id order, as every worker does
+        by_columns.setdefault(tuple(sorted(write[2])), []).append(write)
+    written: set[str] = set()
+    for columns, group in by_columns.items():
+        varying = tuple(c for c in columns if any(w[2][c] != group[0][2][c] for w in group[1:]))
+        statement = _write_statement(len(group), columns, varying)
+        params: dict[str, Any] = {"pairs": [(w[0], w[1]) for w in group]}
+        for column in columns:
+            if column in varying:
+                for i, (task_id, _, values) in enumerate(group):
+                    params[f"i_{i}"] = task_id
+                    params[f"v_{column}_{i}"] = values[column]
+            else:
+                params[f"v_{column}"] = group[0][2][column]
+        result = await session.execute(statement, params)
+        written.update(result.scalars().all())
+    return written
+
+
+_WRITES: dict[tuple[int, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _write_statement(rows: int, columns: tuple[str, ...], varying: tuple[str, ...]) -> Any:
+    """The statement of `write_many_leased` for a group's shape, built once per shape."""
+    shape = (rows, columns, varying)
+    statement = _WRITES.get(shape)
+    if statement is not None:
+        return statement
+    ids = [bindparam(f"i_{i}", type_=_TASKS.c.id.type) for i in range(rows)]
+    values: dict[str, Any] = {}
+    for key in columns:
+        column = Task.__mapper__.attrs[key].columns[0]
+        if key in varying:
+            values[column.name] = case(
+                *((_TASKS.c.id == ids[i], bindparam(f"v_{key}_{i}", type_=column.type))
+                  for i in range(rows)),
+                else_=column,
+            )  # fmt: skip
+        else:
+            values[column.name] = bindparam(f"v_{key}", type_=column.type)
+    statement = (
+        update(_TASKS)
+        .where(
+            tuple_(_TASKS.c.id, _TASKS.c.lease_owner).in_(bindparam("pairs", expanding=True)),
+            _TASKS.c.state == S.IN_FLIGHT,
+        )
+        .values(values)
+        .returning(_TASKS.c.id)
+    )
+    if len(_WRITES) < 512:  # shapes: group sizes x sets of columns, a few hundred at most
+        _WRITES[shape] = statement
+    return statement
 
 
 async def record_route(

@@ -119,6 +119,9 @@ class DispatchWorker:
         `concurrency` claimed tasks wait, start each as a slot frees, and sleep when nothing
         is due until a task is, a slot frees, the worker is woken, or the poll interval."""
         concurrency = self._tasks_at_once
+        # Claim when fewer tasks wait than can be on the wire, up to a whole batch: claims
+        # stay large (each costs a few statements however many tasks it brings).
+        refill = self._config.concurrency
         claims: set[_Claim] = set()  # not yet done: their leases are renewed
         waiting: deque[tuple[Task, _Claim]] = deque()
         running: set[asyncio.Task[None]] = set()
@@ -128,7 +131,7 @@ class DispatchWorker:
             while not stop.is_set():
                 wanted = self._config.batch_size - len(waiting)
                 claim: _Claim | None = None
-                if len(waiting) < concurrency and wanted > 0:
+                if len(waiting) < refill and wanted > 0:
                     try:
                         # A lease outlives its worker by a lease at least: a rescue a
                         # second late costs nothing, one per claim a write each time.
@@ -143,7 +146,7 @@ class DispatchWorker:
                     claims.add(claim)
                     waiting.extend((task, claim) for task in claim.tasks)
                 self._start(waiting, running, freed, claims)
-                if claim is not None and len(claim.tasks) == wanted and len(waiting) < concurrency:
+                if claim is not None and len(claim.tasks) == wanted and len(waiting) < refill:
                     continue  # more may be due: claim again before sleeping
                 freed.clear()
                 if len(running) >= concurrency:
@@ -232,9 +235,10 @@ class DispatchWorker:
 
     @property
     def _tasks_at_once(self) -> int:
-        # Twice the requests allowed in flight (`TaskDispatcher`): while some tasks read,
-        # look up or write their outcomes, as many others can be on the wire.
-        return 2 * self._config.concurrency
+        # Four times the requests allowed in flight (`TaskDispatcher`): while some tasks wait
+        # for their fence's or outcome's commit, read or look up, others are on the wire, and
+        # the more wait for a commit, the more share it (docs/routing.md).
+        return 4 * self._config.concurrency
 
     async def next_wait(self) -> float:
         """Seconds to sleep before the next pass: until a task is due or a lease can be

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from primitives.clock import Clock
-from routing.outbox import begin_sends, write_leased
+from routing.outbox import begin_sends, write_many_leased
 
 MAX_GROUP = 64  # writes in one transaction
 T = TypeVar("T")
@@ -132,14 +132,12 @@ class GroupedWrites:
                 session, [(f.task_id, f.lease_token) for f in fences], now=now,
                 landed_by=now + self._landing,
             )  # fmt: skip
-            # In task id order, as every worker does: two workers whose groups share rows (a
-            # task rescued from one by the other) lock them in one order and never deadlock.
-            held_by_write: dict[int, bool] = {}
-            for write in sorted(writes, key=lambda w: w.task_id):
-                held_by_write[id(write)] = await write_leased(
-                    session, write.task_id, write.lease_token, write.values
-                )
-        return passed, now, [held_by_write[id(write)] for write in writes]
+            # One statement for the outcomes too (`write_many_leased`), rows in task id
+            # order as every worker writes them.
+            written = await write_many_leased(
+                session, [(w.task_id, w.lease_token, w.values) for w in writes]
+            )
+        return passed, now, [write.task_id in written for write in writes]
 
 
 async def _answer(done: asyncio.Future[T]) -> T:

@@ -106,6 +106,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         request: AsyncBoltRequest,
     ) -> None:
         await ack()
+        await deps.acks.after_acks()
         click = Click.of(body)
         retry = request.headers.get("x-slack-retry-num")
         if retry:

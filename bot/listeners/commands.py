@@ -12,7 +12,8 @@
 
 Words are read in any case with any spacing (`parse_tasks`). The answer goes in the command's
 ack, which Slack shows to that person alone; work that takes longer than Slack waits is
-acknowledged first and answered privately after (`bot.listeners.replies.reply_within`).
+acknowledged first and answered privately after (`bot.listeners.replies.reply_within`), and so
+is work not done at once while a burst of requests waits for their acks (`answer_within`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.background import AckGate
 from bot.listeners.deps import ListenerDeps
-from bot.listeners.replies import Ack, answer, reply_within, tell
+from bot.listeners.replies import ANSWER_WITHIN, Ack, answer, reply_within, tell
 from bot.views.blocks import SlackMessage
 from bot.views.connections import connection_of
 from bot.views.messages import (
@@ -45,6 +47,10 @@ COMMAND = "/tasks"
 SWITCH = {"on": True, "off": False}
 TOOL_NAMES = {"clickup": ProviderName.CLICKUP, "click-up": ProviderName.CLICKUP,
               "notion": ProviderName.NOTION}  # fmt: skip
+
+
+BUSY_AT = 10  # other requests waiting for their ack: past it, a burst
+BUSY_ANSWER_WITHIN = 0.0  # seconds a command may take to answer in its ack during a burst
 
 
 class Subcommand(StrEnum):
@@ -94,6 +100,14 @@ def parse_tasks(text: str) -> TasksRequest:
     return TasksRequest(verb)
 
 
+def answer_within(acks: AckGate) -> float:
+    """Seconds a command may take to be answered in its ack: `ANSWER_WITHIN`, or, while more
+    than `BUSY_AT` other requests wait for their ack (a burst), `BUSY_ANSWER_WITHIN` — past
+    it the command acks "working on it" and its answer follows privately, rather than every
+    request of the burst waiting behind the commands' queries."""
+    return BUSY_ANSWER_WITHIN if acks.pending - 1 > BUSY_AT else ANSWER_WITHIN
+
+
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
     """`/tasks`."""
 
@@ -105,9 +119,10 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         work = answer(_reply(deps, request, team_id, user_id), f"/tasks {request.verb.value}")
 
         async def follow_up(message: SlackMessage) -> None:
+            await deps.acks.after_acks()
             await tell(client, user_id=user_id, channel_id=channel_id, message=message)
 
-        await reply_within(ack, work, follow_up=follow_up)
+        await reply_within(ack, work, follow_up=follow_up, seconds=answer_within(deps.acks))
 
     app.command(COMMAND)(tasks)
 

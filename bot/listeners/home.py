@@ -112,6 +112,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
+        await deps.acks.after_acks()
         team_id, user_id = _who(body)
         said = await _choose(deps, team_id, user_id, action)
         await publish_home(client, deps, team_id=team_id, user_id=user_id, notice=said)

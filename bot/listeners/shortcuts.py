@@ -70,6 +70,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
 def _open_modal(deps: ListenerDeps) -> Listener:
     async def open_modal(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        await deps.acks.after_acks()
         message = body.get("message") or {}
         text = message_text(message)
         channel_id = str((body.get("channel") or {}).get("id") or "")
@@ -139,6 +140,7 @@ def _submitted(deps: ListenerDeps, answered: OrderedDict[str, None]) -> Listener
             await ack(response_action="errors", errors=checked)
             return
         await ack()
+        await deps.acks.after_acks()
         team_id = str((body.get("team") or {}).get("id") or "")
         user_id = str((body.get("user") or {}).get("id") or "")
         view_id = str(view.get("id") or "")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from starlette.types import ASGIApp
 
 from sandbox.clickup import create_clickup_emulator
 from sandbox.notion import create_notion_emulator
@@ -59,12 +60,18 @@ class SlackHarness:
 
 @contextlib.asynccontextmanager
 async def slack_harness(
-    database_url: str, clock: FakeClock, *, slack: SlackSide = "recorded", served: bool = False
+    database_url: str,
+    clock: FakeClock,
+    *,
+    slack: SlackSide = "recorded",
+    served: bool = False,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> AsyncIterator[SlackHarness]:
     """The app at BASE_URL with Slack on a socket and ClickUp and Notion in process; `slack`
     says whether the app's Slack notifier is on, and how the app is installed
     (`tests.sidecar.harness._sidecar`). With `served` the app too is on a socket of
-    127.0.0.1 and the client reaches it there, over real HTTP as Slack would."""
+    127.0.0.1 and the client reaches it there, over real HTTP as Slack would; `wrap` puts a
+    middleware around the served app (a bench timing it)."""
     slack_sock = bind_socket()
     slack_url = socket_url(slack_sock)
     app_sock = bind_socket() if served else None
@@ -87,7 +94,8 @@ async def slack_harness(
             _sidecar(database_url, clock, base_url, http, worlds, urls, False, slack)
         )
         if app_sock is not None:
-            await stack.enter_async_context(serve_apps((h.app, app_sock)))
+            served_app = wrap(h.app) if wrap is not None else h.app
+            await stack.enter_async_context(serve_apps((served_app, app_sock)))
             client = httpx.AsyncClient(base_url=base_url, timeout=30)
         else:
             transport = httpx.ASGITransport(app=h.app)

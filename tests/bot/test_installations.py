@@ -30,7 +30,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.installations import SlackInstallationStore, SlackOAuthStateStore, TokenRefresh
+from bot.installations import (
+    FOUND_KEPT,
+    SlackInstallationStore,
+    SlackOAuthStateStore,
+    TokenRefresh,
+)
 from bot.listeners.install_events import register_install_events
 from bot.slack_client import slack_web_client
 from sandbox.server import bind_socket, serve_apps, socket_url
@@ -181,6 +186,38 @@ async def test_deleting_removes_the_install(
     await store.async_delete_bot(enterprise_id=None, team_id="T0BETA")
     assert await rows(sessions) == []
     assert not await store.forget_workspace("T0BETA", None)
+
+
+async def test_bolts_lookups_before_each_ack_are_answered_from_memory_for_a_few_seconds(
+    store: SlackInstallationStore,
+    sessions: async_sessionmaker[AsyncSession],
+    vault: TokenVault,
+    clock: FakeClock,
+) -> None:
+    await store.async_save(installation())
+    found = await store.async_find_bot(enterprise_id=None, team_id="T0ACME")
+    assert found is not None and found.bot_token == "xoxb-acme-1"
+    # Changed behind this process's back (another process rotating the token):
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(SlackInstallation).values(encrypted_bot_token=vault.encrypt("xoxb-2"))
+        )
+    kept = await store.async_find_bot(enterprise_id=None, team_id="T0ACME")
+    assert kept is not None and kept.bot_token == "xoxb-acme-1"  # no query: what was found
+    clock.advance(FOUND_KEPT + 1)
+    fresh = await store.async_find_bot(enterprise_id=None, team_id="T0ACME")
+    assert fresh is not None and fresh.bot_token == "xoxb-2"
+
+
+async def test_a_save_or_an_uninstall_in_this_process_shows_at_once(
+    store: SlackInstallationStore,
+) -> None:
+    assert await store.async_find_bot(enterprise_id=None, team_id="T0ACME") is None
+    await store.async_save(installation())
+    found = await store.async_find_bot(enterprise_id=None, team_id="T0ACME")
+    assert found is not None
+    await store.forget_workspace("T0ACME", None)
+    assert await store.async_find_bot(enterprise_id=None, team_id="T0ACME") is None
 
 
 async def test_an_install_without_a_bot_token_is_refused(store: SlackInstallationStore) -> None:

@@ -9,11 +9,14 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import select, update
 
 from bot.views.options import NO_CHOICE
 from primitives.enums import ProviderName
 from routing.catalogs import CatalogCache
+from routing.destinations import MEMORY_SECONDS
 from sandbox.faults import FaultKind
+from storage.models import ProviderCatalog
 from tests.bot.harness import SlackHarness, slack_harness
 from tests.bot.interactions import (
     RealTimeClock,
@@ -192,3 +195,47 @@ async def test_one_read_per_person_however_fast_they_type(database_url: str) -> 
         assert all(option_values(a) == [NO_CHOICE] for a in answers)
         await slack.h.utility.settle_catalog_reads()
         assert slack.h.clickup_world.requests["GET /api/v2/team"] == teams_before + 1
+
+
+# --- typing: the next keystrokes from memory --------------------------------------------------
+
+
+async def rename_stored_list(slack: SlackHarness, list_id: str, name: str) -> None:
+    """Rename a list in the stored catalog behind this process's back, as another process
+    storing a fresher catalog would."""
+
+    async with slack.h.sessions() as session, session.begin():
+        row = await session.scalar(
+            select(ProviderCatalog).where(ProviderCatalog.user_id == "U0ANA")
+        )
+        assert row is not None
+        data = dict(row.data)
+        data["destinations"] = [
+            {**d, "name": name} if d["id"] == list_id else d for d in data["destinations"]
+        ]
+        await session.execute(
+            update(ProviderCatalog).where(ProviderCatalog.id == row.id).values(data=data)
+        )
+
+
+async def test_keystrokes_are_answered_from_memory_for_a_few_seconds(
+    slack: SlackHarness, clock: FakeClock
+) -> None:
+    await connect_clickup(slack, "U0ANA")
+    assert option_values(await ask(slack, home_menu(CLICKUP, "web"))) == ["l2"]
+    await rename_stored_list(slack, "l2", "Renamed elsewhere")
+    # Within MEMORY_SECONDS the menu answers from the catalog it read: no query, no parsing.
+    assert option_values(await ask(slack, home_menu(CLICKUP, "web"))) == ["l2"]
+    assert option_values(await ask(slack, home_menu(CLICKUP, "renamed"))) == []
+    clock.advance(MEMORY_SECONDS + 1)
+    assert option_values(await ask(slack, home_menu(CLICKUP, "renamed"))) == ["l2"]
+
+
+async def test_a_catalog_stored_by_this_process_is_read_afresh_at_once(
+    slack: SlackHarness,
+) -> None:
+    await connect_clickup(slack, "U0ANA")
+    assert option_values(await ask(slack, home_menu(CLICKUP, "backlog"))) == ["l1"]
+    slack.h.clickup_world.add_list("l9", "Backlog two", space_id="s1")
+    await connect_clickup(slack, "U0ANA")  # a reconnect reads and stores the catalog again
+    assert sorted(option_values(await ask(slack, home_menu(CLICKUP, "backlog")))) == ["l1", "l9"]
