@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.views.task_lines import TaskDetails
 from routing.outbox import shown_reason
 from routing.results import MeetingResult, TaskResult
-from storage.models import MESSAGE_CLAIM, Meeting, Task
+from storage.models import MESSAGE_CLAIM, Meeting, ReviewMessage, Task
 
 CLAIM_LIFETIME = timedelta(minutes=2)
 
@@ -48,16 +48,7 @@ class MeetingState:
 
     @property
     def posted(self) -> bool:
-        return self.message_ts is not None and not self.message_ts.startswith(MESSAGE_CLAIM)
-
-    def claimed_at(self) -> float | None:
-        """When the post was claimed (unix seconds), if it is claimed and not yet posted."""
-        if self.message_ts is None or not self.message_ts.startswith(MESSAGE_CLAIM):
-            return None
-        try:
-            return float(self.message_ts.removeprefix(MESSAGE_CLAIM))
-        except ValueError:
-            return 0.0  # unreadable: as old as can be
+        return is_posted(self.message_ts)
 
     def result(self) -> MeetingResult:
         return MeetingResult(self.external_id, self.items, created=False)
@@ -109,32 +100,56 @@ def claim_of(now: datetime) -> str:
     return f"{MESSAGE_CLAIM}{int(now.timestamp())}"
 
 
-async def claim_post(
-    sessions: async_sessionmaker[AsyncSession], state: MeetingState, *, now: datetime
-) -> str | None:
-    """Claim the post of the meeting's message: the claim when this process is to post it,
-    None when the message is posted or another process's claim is still fresh.
+def is_posted(message_ts: str | None) -> bool:
+    """A `message_ts` column holds a posted message's ts (not empty, not a claim)."""
+    return message_ts is not None and not message_ts.startswith(MESSAGE_CLAIM)
 
-    The claim is a conditional UPDATE on what `state` read (empty, or a stale claim), so of two
-    processes claiming at once only one changes the row.
-    """
-    if state.posted:
+
+def claimed_at(message_ts: str | None) -> float | None:
+    """When the post was claimed (unix seconds), if it is claimed and not yet posted."""
+    if message_ts is None or not message_ts.startswith(MESSAGE_CLAIM):
         return None
-    claimed_at = state.claimed_at()
-    if claimed_at is not None and now.timestamp() - claimed_at < CLAIM_LIFETIME.total_seconds():
+    try:
+        return float(message_ts.removeprefix(MESSAGE_CLAIM))
+    except ValueError:
+        return 0.0  # unreadable: as old as can be
+
+
+async def claim_message(
+    sessions: async_sessionmaker[AsyncSession],
+    table: type[Meeting] | type[ReviewMessage],
+    row_id: str,
+    message_ts: str | None,
+    *,
+    now: datetime,
+) -> str | None:
+    """Claim the post of a row's message (a meeting's, a review's): the claim when this process
+    is to post it, None when the message is posted or another process's claim is still fresh.
+
+    The claim is a conditional UPDATE on the `message_ts` that was read (empty, or a stale
+    claim), so of two processes claiming at once only one changes the row.
+    """
+    if is_posted(message_ts):
+        return None
+    claimed = claimed_at(message_ts)
+    if claimed is not None and now.timestamp() - claimed < CLAIM_LIFETIME.total_seconds():
         return None
     claim = claim_of(now)
-    current = (
-        Meeting.message_ts.is_(None) if state.message_ts is None
-        else Meeting.message_ts == state.message_ts
-    )  # fmt: skip
+    current = table.message_ts.is_(None) if message_ts is None else table.message_ts == message_ts
     async with sessions() as session, session.begin():
         done = await session.execute(
-            update(Meeting)
-            .where(Meeting.id == state.id, current)
+            update(table)
+            .where(table.id == row_id, current)
             .values(message_ts=claim, updated_at=now)
         )
     return claim if _rowcount(done) == 1 else None
+
+
+async def claim_post(
+    sessions: async_sessionmaker[AsyncSession], state: MeetingState, *, now: datetime
+) -> str | None:
+    """Claim the post of the meeting's message (`claim_message`)."""
+    return await claim_message(sessions, Meeting, state.id, state.message_ts, now=now)
 
 
 async def record_posted(

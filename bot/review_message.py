@@ -28,13 +28,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Background
-from bot.meeting_store import CLAIM_LIFETIME, claim_of, task_details, task_result
+from bot.meeting_store import claim_message, is_posted, task_details, task_result
 from bot.slack_calls import SlackCalls, SlackRefusal
 from bot.views.blocks import SlackMessage
 from bot.views.review import review_message, review_reminder
 from primitives.clock import Clock
 from primitives.enums import ProviderName
-from storage.models import MESSAGE_CLAIM, Meeting, ReviewMessage, Task
+from storage.models import Meeting, ReviewMessage, Task
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class _Review:
 
     @property
     def posted(self) -> bool:
-        return self.message_ts is not None and not self.message_ts.startswith(MESSAGE_CLAIM)
+        return is_posted(self.message_ts)
 
 
 def _review(row: ReviewMessage) -> _Review:
@@ -165,7 +165,9 @@ class ReviewMessageKeeper:
             )  # fmt: skip
             self._remember(review.id, message)
             return
-        claim = await self._claim(review)
+        claim = await claim_message(
+            self._sessions, ReviewMessage, review.id, review.message_ts, now=self._clock.now()
+        )
         if claim is None:
             return
         try:
@@ -196,28 +198,6 @@ class ReviewMessageKeeper:
         if len(self._sent) >= SENT_KEPT:
             self._sent.clear()  # only costs an update that changes nothing
         self._sent[review_id] = message
-
-    async def _claim(self, review: _Review) -> str | None:
-        now = self._clock.now()
-        if review.message_ts is not None:
-            try:
-                claimed = float(review.message_ts.removeprefix(MESSAGE_CLAIM))
-            except ValueError:
-                claimed = 0.0
-            if now.timestamp() - claimed < CLAIM_LIFETIME.total_seconds():
-                return None  # another process is posting it
-        claim = claim_of(now)
-        current = (
-            ReviewMessage.message_ts.is_(None) if review.message_ts is None
-            else ReviewMessage.message_ts == review.message_ts
-        )  # fmt: skip
-        async with self._sessions() as session, session.begin():
-            done = await session.execute(
-                update(ReviewMessage)
-                .where(ReviewMessage.id == review.id, current)
-                .values(message_ts=claim, updated_at=now)
-            )
-        return claim if int(getattr(done, "rowcount", 0) or 0) == 1 else None
 
     async def _let_go(self, review_id: str, claim: str) -> None:
         async with self._sessions() as session, session.begin():
