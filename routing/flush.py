@@ -47,6 +47,7 @@ from routing.decide import LONG_DESCRIPTION, RoutableItem, RoutingDecision, rout
 from routing.notify import Notifier, TaskChange
 from routing.outbox import Route, TaskUpdate, move
 from routing.owner_context import Destinations, OwnerRouter, credentials_of
+from routing.pacing import pause
 from routing.results import Results
 from storage.models import Task, UserAuthToken
 
@@ -153,8 +154,7 @@ class ConnectFlush:
                 await self.sweep()
             except Exception:
                 log.exception("could not look for unfinished connect flushes; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+            await pause(self._clock, every, stop)
 
     async def _run_logged(self, team_id: str, user_id: str, catalogs_read: bool = False) -> int:
         try:
