@@ -21,13 +21,13 @@ from primitives.clock import Clock
 from primitives.enums import ProviderName
 from providers.base import (
     AuthRevoked,
-    Credentials,
     Provider,
     ProviderError,
     RateLimited,
     TaskStatus,
     Transient,
 )
+from routing.owner_context import credentials_of
 from routing.token_refresh import refresh_connection
 from storage.connections import (
     ConnectionGone,
@@ -97,12 +97,11 @@ class StatusReader:
             return NOT_READ
         refreshed = False
         while True:
-            credentials = Credentials(
-                connection.id, connection.access_token, connection.workspace_id
-            )
             try:
                 return StatusRead(
-                    await provider.task_status(credentials, task_id, spare_only=spare_only)
+                    await provider.task_status(
+                        credentials_of(connection), task_id, spare_only=spare_only
+                    )
                 )
             except RateLimited:
                 return StatusRead(None, busy=True)
