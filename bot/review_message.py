@@ -5,13 +5,14 @@ updated in place as the owner acts, and its one reminder.
     await keeper.changed(team_id, meeting_id, owners)   tasks of these owners changed
     await keeper.remind(team_id, meeting_id, owner, waiting)
 
-A change of a meeting's tasks reaches the keeper with their owners; it looks up their review
-rows (one indexed query; most meetings have none) and, for each, renders the message from the
-database: posted to the owner (`chat.postMessage` to their id: the app's Messages tab) the first
-time, with the channel and ts Slack answers stored on the row, else `chat.update`d when its
-rendering differs from what this process last sent. The post is claimed on the row first (a
-conditional UPDATE of `message_ts`, as a meeting's message is: `bot.meeting_store`), so two
-processes never post it twice; a claim whose process stopped ages out after `CLAIM_LIFETIME`.
+A change of a meeting's tasks reaches the keeper with their owners; it looks up the meeting's
+review rows (one indexed query per meeting and process, kept after: they are only ever stored
+with the meeting; most meetings have none) and, for each of those owners' rows, renders the
+message from the database: posted to the owner (`chat.postMessage` to their id: the app's
+Messages tab) the first time, with the channel and ts Slack answers stored on the row, else
+`chat.update`d when its rendering differs from what this process last sent. The post is
+claimed on the row first (`bot.meeting_store.claim_message`, the meeting message's claim), so
+two processes never post it twice; a claim whose process stopped ages out after `CLAIM_LIFETIME`.
 Renders of one review run one at a time in a process, and each reads the database afresh, so
 the last one shows the truth. Slack refusing is logged with its error code and never raised
 into routing: the items are stored, and the Home tab and `/tasks pending` list them too.
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections import OrderedDict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -80,21 +82,37 @@ class ReviewMessageKeeper:
         self._background = background
         self._locks: dict[str, asyncio.Lock] = {}
         self._sent: dict[str, SlackMessage] = {}
+        self._known: OrderedDict[str, Mapping[str, tuple[str, str]]] = OrderedDict()
 
     async def changed(self, team_id: str, meeting_id: str, owners: Collection[str]) -> None:
         """Tasks of `owners` in the meeting changed: render the review messages they have."""
+        reviews = await self._reviews_of(meeting_id)
+        for owner in sorted(set(owners)):
+            review = reviews.get(owner)
+            if review is not None and review[1] == team_id:
+                await self._render(review[0])
+
+    async def _reviews_of(self, meeting_id: str) -> Mapping[str, tuple[str, str]]:
+        """The meeting's review rows, {owner: (review id, team)}. Intake stores them with the
+        meeting, in its transaction, and they are never added to later: read once, after the
+        first change (which is announced after that commit), they hold for good."""
+        known = self._known.get(meeting_id)
+        if known is not None:
+            self._known.move_to_end(meeting_id)
+            return known
         async with self._sessions() as session:
             rows = (
-                await session.scalars(
-                    select(ReviewMessage).where(
-                        ReviewMessage.meeting_id == meeting_id,
-                        ReviewMessage.owner_user_id.in_(sorted(set(owners))),
-                    )
+                await session.execute(
+                    select(
+                        ReviewMessage.owner_user_id, ReviewMessage.id, ReviewMessage.team_id
+                    ).where(ReviewMessage.meeting_id == meeting_id)
                 )
             ).all()
-            reviews = [_review(row) for row in rows if row.team_id == team_id]
-        for review in reviews:
-            await self._render(review.id)
+        known = {owner: (review_id, team) for owner, review_id, team in rows}
+        self._known[meeting_id] = known
+        while len(self._known) > SENT_KEPT:
+            self._known.popitem(last=False)
+        return known
 
     async def remind(self, team_id: str, meeting_id: str, owner: str, waiting: int) -> None:
         """Post the one reminder, in the review message's conversation."""
